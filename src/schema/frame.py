@@ -1,0 +1,137 @@
+"""The bytes of one frame: a group of records written in one ``os.write``.
+
+Layout, little-endian (the same table is in docs/FORMAT.md)::
+
+    offset  size  field
+    0       4     length       u32  bytes of payload as stored (after compression)
+    4       1     flags        u8   bit 0: payload is zstd-compressed; bits 1-7: 0
+    5       2     count        u16  records in the payload (>= 1)
+    7       8     base_seq     u64  seq of the first record; record i has base_seq + i
+    15      4     header_crc   u32  salted CRC-32 of bytes 0..14
+    19      N     payload           `count` concatenated msgpack records [type, ts, body]
+    19+N    4     payload_crc  u32  salted CRC-32 of the stored payload bytes
+
+A frame is 23 + N bytes. The header has its own CRC so that a reader can tell a
+plausible frame start from noise before it trusts ``length``; both CRCs are
+seeded with the segment salt (see checksum.py).
+
+Payloads are kept near TARGET_PAYLOAD raw bytes (a group commit of many records
+becomes several frames) so that one damaged frame costs few records. MAX_FRAME
+bounds both the stored length and the decompressed size: a reader never
+allocates more than that for one frame, whatever a damaged length field says.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import zstandard
+
+from schema.checksum import crc
+from schema.errors import RecordTooLarge
+
+HEADER = struct.Struct("<IBHQ")  # length, flags, count, base_seq
+HEADER_SIZE = HEADER.size + 4  # + header_crc = 19
+TRAILER_SIZE = 4
+OVERHEAD = HEADER_SIZE + TRAILER_SIZE  # 23
+MAX_FRAME = 8 * 1024 * 1024
+TARGET_PAYLOAD = 64 * 1024
+MAX_COUNT = 0xFFFF
+
+FLAG_ZSTD = 0x01
+KNOWN_FLAGS = FLAG_ZSTD
+
+# Compression only pays above a few hundred bytes; below it zstd's own frame
+# header eats the gain.
+COMPRESS_MIN = 256
+ZSTD_LEVEL = 3
+
+_U32 = struct.Struct("<I")
+_cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+_dctx = zstandard.ZstdDecompressor()
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    length: int
+    flags: int
+    count: int
+    base_seq: int
+
+    @property
+    def size(self) -> int:
+        """Bytes the whole frame occupies on disk."""
+        return OVERHEAD + self.length
+
+
+def encode_frame(packed: list[bytes], base_seq: int, seed: int, *, compress: bool = True) -> bytes:
+    """Build one frame from already-packed records (see records.pack_record)."""
+    if not packed or len(packed) > MAX_COUNT:
+        raise ValueError(f"a frame holds 1..{MAX_COUNT} records, got {len(packed)}")
+    raw = b"".join(packed)
+    flags = 0
+    payload = raw
+    if compress and len(raw) >= COMPRESS_MIN:
+        squeezed = _cctx.compress(raw)
+        if len(squeezed) < len(raw):
+            payload, flags = squeezed, FLAG_ZSTD
+    if len(raw) > MAX_FRAME or len(payload) > MAX_FRAME:
+        raise RecordTooLarge(f"frame payload of {len(raw)} bytes exceeds MAX_FRAME ({MAX_FRAME})")
+    head = HEADER.pack(len(payload), flags, len(packed), base_seq)
+    return b"".join(
+        (head, _U32.pack(crc(head, seed)), payload, _U32.pack(crc(payload, seed)))
+    )
+
+
+def split_frames(
+    packed: Iterable[bytes], base_seq: int, seed: int, *, compress: bool = True
+) -> Iterator[bytes]:
+    """Group packed records into frames of about TARGET_PAYLOAD raw bytes each."""
+    batch: list[bytes] = []
+    size = 0
+    seq = base_seq
+    for rec in packed:
+        if batch and (size + len(rec) > TARGET_PAYLOAD or len(batch) == MAX_COUNT):
+            yield encode_frame(batch, seq, seed, compress=compress)
+            seq += len(batch)
+            batch, size = [], 0
+        batch.append(rec)
+        size += len(rec)
+    if batch:
+        yield encode_frame(batch, seq, seed, compress=compress)
+
+
+def parse_header(buf: bytes | memoryview, offset: int, seed: int) -> FrameHeader | None:
+    """Return the header at ``offset`` if its CRC and fields are valid, else None.
+
+    The caller must ensure HEADER_SIZE bytes are available.
+    """
+    length, flags, count, base_seq = HEADER.unpack_from(buf, offset)
+    if length > MAX_FRAME or count == 0 or flags & ~KNOWN_FLAGS:
+        return None
+    (stored,) = _U32.unpack_from(buf, offset + HEADER.size)
+    if crc(buf[offset : offset + HEADER.size], seed) != stored:
+        return None
+    return FrameHeader(length, flags, count, base_seq)
+
+
+def check_payload(buf: bytes | memoryview, offset: int, header: FrameHeader, seed: int) -> bool:
+    """True when the stored payload at a frame starting at ``offset`` matches its CRC."""
+    start = offset + HEADER_SIZE
+    end = start + header.length
+    (stored,) = _U32.unpack_from(buf, end)
+    return crc(buf[start:end], seed) == stored
+
+
+def decode_payload(stored: bytes, flags: int) -> bytes:
+    """Undo compression, never producing more than MAX_FRAME bytes."""
+    if not flags & FLAG_ZSTD:
+        return stored
+    with _dctx.stream_reader(io.BytesIO(stored)) as reader:
+        raw = reader.read(MAX_FRAME + 1)
+    if len(raw) > MAX_FRAME:
+        raise ValueError(f"decompressed payload exceeds MAX_FRAME ({MAX_FRAME})")
+    return raw

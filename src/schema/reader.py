@@ -1,0 +1,262 @@
+"""Iterate the frames of a segment, telling torn tails from corruption.
+
+For each position the reader yields one of:
+
+* `Frame`      -- a frame whose header CRC, payload CRC and records all check out;
+* `Incomplete` -- the bytes end mid-frame (a torn tail). Normal while a writer is
+  live or after a crash; a tailing reader waits and retries from that offset;
+* `Corrupt`    -- bytes are present but fail the checks. The reader scans forward
+  byte by byte for the next frame whose header and payload CRCs validate and
+  whose base_seq is plausible (>= the next expected seq), reports what it
+  skipped, and goes on. A flipped bit loses one frame; inserted or deleted
+  bytes lose the frame they touch, not the rest of the file.
+
+A tail made only of zero bytes is reported as `Incomplete`, not `Corrupt`: that
+is what a filesystem leaves when a machine crashes after extending a file but
+before its data reached the disk.
+
+`SegmentReader` keeps an offset so the syncer can tail a live segment with
+repeated `poll()` calls; `iter_run` walks every segment of a run directory and
+reports seq gaps between segments too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schema.errors import BadSegmentHeader
+from schema.frame import HEADER_SIZE, FrameHeader, check_payload, decode_payload, parse_header
+from schema.records import Record, unpack_records
+from schema.segment import SEGMENT_HEADER_SIZE, SegmentHeader, list_segments
+
+# A resync candidate whose base_seq is this far past the expected seq is noise.
+_SEQ_WINDOW = 1 << 40
+
+
+@dataclass(frozen=True)
+class Frame:
+    segment: str
+    offset: int
+    base_seq: int
+    size: int
+    records: list[Record] = field(repr=False)
+
+    @property
+    def next_seq(self) -> int:
+        return self.base_seq + len(self.records)
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    segment: str
+    offset: int
+    available: int  # bytes present from offset to the end of the file
+
+
+@dataclass(frozen=True)
+class Corrupt:
+    segment: str
+    offset: int
+    skipped: int  # bytes skipped before the next good frame (or the end)
+    first_lost: int | None  # first seq that may be lost
+    last_lost: int | None  # last seq lost; None when damage runs to the end
+    reason: str
+
+    @property
+    def seqs_lost(self) -> int | None:
+        """How many records were lost; None when unknown (damage to the tail)."""
+        if self.first_lost is None or self.last_lost is None:
+            return None
+        return max(0, self.last_lost - self.first_lost + 1)
+
+    def describe(self) -> str:
+        if self.last_lost is None:
+            lost = f"seqs from {self.first_lost} on" if self.first_lost is not None else "?"
+        elif self.seqs_lost == 0:
+            lost = "no records"
+        else:
+            lost = f"seqs {self.first_lost}..{self.last_lost}"
+        return (
+            f"{self.segment} offset {self.offset}: {self.reason}; "
+            f"skipped {self.skipped} bytes, lost {lost}"
+        )
+
+
+Event = Frame | Incomplete | Corrupt
+
+
+def _try_frame(
+    buf: bytes, pos: int, seed: int, expected: int
+) -> tuple[FrameHeader | None, str]:
+    """Validate a frame at ``pos``; returns (header, "") or (None/header, reason)."""
+    head = parse_header(buf, pos, seed)
+    if head is None:
+        return None, "bad frame header"
+    if head.base_seq < expected or head.base_seq - expected > _SEQ_WINDOW:
+        return None, f"implausible base_seq {head.base_seq} (expected >= {expected})"
+    if pos + head.size > len(buf):
+        return head, "torn"
+    if not check_payload(buf, pos, head, seed):
+        return None, "payload checksum mismatch"
+    return head, ""
+
+
+def _decode(seg: str, buf: bytes, pos: int, head: FrameHeader, at: int) -> Frame:
+    stored = buf[pos + HEADER_SIZE : pos + HEADER_SIZE + head.length]
+    records = unpack_records(decode_payload(stored, head.flags), head.count, head.base_seq)
+    return Frame(seg, at, head.base_seq, head.size, records)
+
+
+def scan(
+    buf: bytes, seed: int, expected: int, seg: str = "", *, base: int = 0
+) -> Iterator[Event]:
+    """Yield events for the frames in ``buf``; ``expected`` is the next seq due.
+
+    ``base`` is the file offset of ``buf[0]``, so events carry file offsets.
+    """
+    end = len(buf)
+    pos = 0
+    while pos < end:
+        if end - pos < HEADER_SIZE:
+            yield Incomplete(seg, base + pos, end - pos)
+            return
+        head, reason = _try_frame(buf, pos, seed, expected)
+        if head is not None and reason == "torn":
+            yield Incomplete(seg, base + pos, end - pos)
+            return
+        if head is not None:
+            try:
+                frame = _decode(seg, buf, pos, head, base + pos)
+            except ValueError as exc:
+                reason = f"undecodable payload: {exc}"
+            else:
+                yield frame
+                expected = frame.next_seq
+                pos += frame.size
+                continue
+        # Damage at pos: find the next frame that validates.
+        hit = _resync(buf, pos + 1, seed, expected)
+        if hit is None:
+            if not any(buf[pos:]):
+                yield Incomplete(seg, base + pos, end - pos)
+            else:
+                yield Corrupt(seg, base + pos, end - pos, expected, None, reason)
+            return
+        nxt, nxt_head = hit
+        yield Corrupt(seg, base + pos, nxt - pos, expected, nxt_head.base_seq - 1, reason)
+        pos = nxt
+
+
+def _resync(buf: bytes, start: int, seed: int, expected: int) -> tuple[int, FrameHeader] | None:
+    """First offset >= start holding a valid (or validly torn) frame."""
+    last = len(buf) - HEADER_SIZE
+    for p in range(start, last + 1):
+        # Cheap prefilter before any CRC: flags byte (offset 4) must be known.
+        if buf[p + 4] > 1:
+            continue
+        head, reason = _try_frame(buf, p, seed, expected)
+        if head is not None:
+            return p, head
+    return None
+
+
+class SegmentReader:
+    """Reads one segment, from its start or incrementally as it grows.
+
+    ``poll()`` returns the events for bytes appended since the last call. A
+    trailing `Incomplete` leaves the offset at the torn frame, so the next poll
+    retries it once the writer has finished the write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, expected_seq: int | None = None):
+        self.path = Path(path)
+        self.header: SegmentHeader | None = None
+        self.offset = SEGMENT_HEADER_SIZE
+        self.next_seq = expected_seq
+        self.pending: Incomplete | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def poll(self) -> list[Event]:
+        with open(self.path, "rb") as fh:
+            if self.header is None:
+                raw = fh.read(SEGMENT_HEADER_SIZE)
+                if len(raw) < SEGMENT_HEADER_SIZE:
+                    self.pending = Incomplete(self.name, 0, len(raw))
+                    return [self.pending]
+                self.header = SegmentHeader.decode(raw, path=str(self.path))
+                if self.next_seq is None or self.next_seq < self.header.base_seq:
+                    self.next_seq = self.header.base_seq
+            fh.seek(self.offset)
+            data = fh.read()
+        assert self.next_seq is not None
+        events = list(scan(data, self.header.seed, self.next_seq, self.name, base=self.offset))
+        self.pending = None
+        for ev in events:
+            if isinstance(ev, Frame):
+                self.next_seq = ev.next_seq
+                self.offset += ev.size
+            elif isinstance(ev, Corrupt):
+                self.offset += ev.skipped
+                if ev.last_lost is not None:
+                    self.next_seq = ev.last_lost + 1
+            else:
+                self.pending = ev
+        return events
+
+
+@dataclass(frozen=True)
+class SegmentDamaged:
+    """A whole segment that cannot be read (its header is bad)."""
+
+    segment: str
+    error: BadSegmentHeader
+    first_lost: int | None
+    last_lost: int | None
+
+
+RunEvent = Frame | Incomplete | Corrupt | SegmentDamaged
+
+
+def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
+    """Every event of every segment in ``log_dir``, in seq order.
+
+    A gap between the seqs one segment ends at and the next segment starts at
+    is reported as a `Corrupt` event at the next segment's first frame offset,
+    so a missing or truncated segment is visible, never silent.
+    """
+    segments = list_segments(log_dir)
+    expected: int | None = None
+    for i, path in enumerate(segments):
+        reader = SegmentReader(path, expected_seq=expected)
+        try:
+            events = reader.poll()
+        except BadSegmentHeader as exc:
+            nxt = _base_of(segments[i + 1]) if i + 1 < len(segments) else None
+            yield SegmentDamaged(path.name, exc, expected, None if nxt is None else nxt - 1)
+            continue
+        assert reader.header is not None or reader.pending is not None
+        if reader.header is not None and expected is not None and reader.header.base_seq > expected:
+            yield Corrupt(
+                path.name,
+                SEGMENT_HEADER_SIZE,
+                0,
+                expected,
+                reader.header.base_seq - 1,
+                "seq gap between segments",
+            )
+        yield from events
+        if reader.next_seq is not None:
+            expected = reader.next_seq
+
+
+def _base_of(path: Path) -> int | None:
+    try:
+        return SegmentHeader.decode(path.read_bytes()[:SEGMENT_HEADER_SIZE]).base_seq
+    except BadSegmentHeader:
+        return None
