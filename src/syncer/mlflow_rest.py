@@ -1,0 +1,243 @@
+"""A thin client for the few MLflow REST endpoints the syncer needs.
+
+runwal never imports mlflow: the tracking API is a handful of JSON calls, and
+keeping them here (over one keep-alive ``httpx.Client``) makes the syncer a
+small dependency that a test can point at ``httpx.MockTransport``.
+
+Credentials come from the environment (MLFLOW_TRACKING_TOKEN as a Bearer
+token, or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as Basic auth)
+and live only in the client's auth object: never logged, never written to a
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Generator, Sequence
+from typing import IO, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from syncer.retry import RetryPolicy, send_with_retry
+from syncer.sync_errors import AuthFailed, ServerRejected
+
+API = "/api/2.0/mlflow"
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>``; repr hides the token."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def auth_from_env(env: dict[str, str] | None = None) -> httpx.Auth | None:
+    env = dict(os.environ) if env is None else env
+    token = env.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return BearerAuth(token)
+    user = env.get("MLFLOW_TRACKING_USERNAME")
+    if user:
+        return httpx.BasicAuth(user, env.get("MLFLOW_TRACKING_PASSWORD", ""))
+    return None
+
+
+def public_uri(uri: str) -> str:
+    """The URI without user:password, safe to print or store."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri.rstrip("/")
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
+
+
+def build_client(
+    *,
+    connect_timeout: float = 5.0,
+    timeout: float = 60.0,
+    max_connections: int = 16,
+    transport: httpx.BaseTransport | None = None,
+    auth: httpx.Auth | None = None,
+) -> httpx.Client:
+    """A keep-alive client with a short connect timeout (a closed port fails fast)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        transport=transport,
+        auth=auth if auth is not None else auth_from_env(),
+        headers={"User-Agent": "runwal-syncer"},
+    )
+
+
+def _error_of(resp: httpx.Response) -> tuple[str, str]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return "", resp.text[:300]
+    if isinstance(body, dict):
+        return str(body.get("error_code", "")), str(body.get("message", ""))[:500]
+    return "", str(body)[:300]
+
+
+class MlflowRest:
+    """One server, many threads: httpx.Client is thread-safe; so is this class."""
+
+    def __init__(
+        self,
+        uri: str,
+        client: httpx.Client,
+        *,
+        retry: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+    ):
+        self.uri = uri.rstrip("/")
+        self.client = client
+        self.retry = retry or RetryPolicy()
+        self.stop = stop
+
+    # -- plumbing ----------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        content: Any = None,
+        deadline: float | None = None,
+        ok_codes: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """JSON response of a call; ServerRejected for a permanent 4xx.
+
+        ``ok_codes``: MLflow error codes the caller expects (returned as
+        ``{"error_code": code}`` instead of raised).
+        """
+        url = f"{self.uri}{path}"
+        what = f"{method} {public_uri(self.uri)}{path}"
+
+        def do() -> httpx.Response:
+            body = content() if callable(content) else content
+            try:
+                return self.client.request(method, url, json=json, params=params, content=body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
+        resp = send_with_retry(do, self.retry, what=what, stop=self.stop, deadline=deadline)
+        if resp.status_code < 300:
+            try:
+                data = resp.json() if resp.content else {}
+            except ValueError:
+                data = {}
+            return data if isinstance(data, dict) else {}
+        code, message = _error_of(resp)
+        if code in ok_codes:
+            return {"error_code": code, "message": message}
+        if resp.status_code in (401, 403):
+            raise AuthFailed(f"{what}: HTTP {resp.status_code} {message}".strip(),
+                             status=resp.status_code, error_code=code)
+        raise ServerRejected(f"{what}: HTTP {resp.status_code} {code} {message}".strip(),
+                             status=resp.status_code, error_code=code)
+
+    # -- endpoints ---------------------------------------------------------
+    def ping(self, deadline: float) -> None:
+        """Cheap call used to fail fast when the server is not there."""
+        self.request(
+            "GET", f"{API}/experiments/get-by-name", params={"experiment_name": "Default"},
+            deadline=deadline, ok_codes=("RESOURCE_DOES_NOT_EXIST",),
+        )
+
+    def get_experiment_by_name(self, name: str) -> dict[str, Any] | None:
+        data = self.request(
+            "GET", f"{API}/experiments/get-by-name", params={"experiment_name": name},
+            ok_codes=("RESOURCE_DOES_NOT_EXIST",),
+        )
+        exp = data.get("experiment")
+        return exp if isinstance(exp, dict) else None
+
+    def create_experiment(self, name: str) -> str | None:
+        """New experiment id, or None when another process created it first."""
+        data = self.request(
+            "POST", f"{API}/experiments/create", json={"name": name},
+            ok_codes=("RESOURCE_ALREADY_EXISTS",),
+        )
+        eid = data.get("experiment_id")
+        return str(eid) if eid is not None else None
+
+    def search_runs(self, experiment_id: str, filter_string: str) -> list[dict[str, Any]]:
+        data = self.request(
+            "POST", f"{API}/runs/search",
+            json={"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 50},
+        )
+        runs = data.get("runs", [])
+        return runs if isinstance(runs, list) else []
+
+    def create_run(
+        self, experiment_id: str, run_name: str, start_time_ms: int, tags: dict[str, str]
+    ) -> dict[str, Any]:
+        data = self.request(
+            "POST", f"{API}/runs/create",
+            json={
+                "experiment_id": experiment_id,
+                "run_name": run_name,
+                "start_time": start_time_ms,
+                "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            },
+        )
+        run = data.get("run")
+        if not isinstance(run, dict):
+            raise ServerRejected(f"runs/create returned no run: {data!r:.200}")
+        return run
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        data = self.request(
+            "GET", f"{API}/runs/get", params={"run_id": run_id},
+            ok_codes=("RESOURCE_DOES_NOT_EXIST",),
+        )
+        run = data.get("run")
+        return run if isinstance(run, dict) else None
+
+    def update_run(self, run_id: str, *, status: str, end_time_ms: int | None = None) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "status": status}
+        if end_time_ms is not None:
+            body["end_time"] = end_time_ms
+        self.request("POST", f"{API}/runs/update", json=body)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[dict[str, Any]] = (),
+        params: Sequence[dict[str, str]] = (),
+        tags: Sequence[dict[str, str]] = (),
+    ) -> None:
+        self.request(
+            "POST", f"{API}/runs/log-batch",
+            json={"run_id": run_id, "metrics": list(metrics), "params": list(params),
+                  "tags": list(tags)},
+        )
+
+    def put_artifact(self, artifact_root: str, path: str, data: bytes | None = None,
+                     file: str | None = None) -> None:
+        """Upload one artifact (idempotent: PUT to the same path overwrites)."""
+        url_path = f"{ARTIFACTS_API}/{quote(artifact_root)}/{quote(path)}"
+
+        def body() -> bytes | IO[bytes]:
+            if file is not None:
+                return open(file, "rb")  # closed by request()
+            return data or b""
+
+        self.request("PUT", url_path, content=body)
