@@ -1,0 +1,157 @@
+"""runwal's SDK: log training runs to a crash-safe local write-ahead log.
+
+Usage, as with wandb::
+
+    import logwriter
+    run = logwriter.init(project="mnist", config={"lr": 1e-3})
+    for step in range(1000):
+        logwriter.log({"loss": loss, "acc": acc})
+    logwriter.finish()
+
+Step semantics (wandb's): each ``log()`` commits one row at the current step
+and advances it. ``commit=False`` adds to the pending row without advancing.
+With an explicit ``step=``, rows at that step accumulate until a call with a
+higher step (or finish()) commits them; a step lower than the current one is
+ignored with one StepWarning.
+
+Modes (``init(mode=)`` or RUNWAL_MODE): ``offline`` (default) writes the run
+directory only; ``disabled`` makes every call a no-op and writes nothing;
+``online``/``hybrid`` need the background syncer (not wired in this build).
+
+The module-level functions act on the current run (``logwriter.run``), set by
+init() and cleared by finish().
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from logwriter.errors import RunFinishedError
+from logwriter.run_object import Run
+from logwriter.settings import resolve
+
+__version__ = "0.1.0"
+__all__ = [
+    "Run",
+    "alert",
+    "config",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "save",
+    "summary",
+]
+
+run: Run | None = None
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    id: str | None = None,  # wandb's argument name
+    config: Any = None,
+    tags: Any = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    resume: bool | str | None = None,
+    flush_interval: float | None = None,
+    fsync: str | None = None,
+    stats_interval: float | None = None,
+    capture_console: bool = True,
+) -> Run:
+    """Start (or resume) a run and make it the current one.
+
+    A run that is still current is finished first (wandb's default since 0.19).
+    Raises ValueError for bad arguments, RunDirError when the run directory
+    cannot be created or resumed, ModeNotAvailable for online/hybrid modes.
+    """
+    global run
+    settings = resolve(
+        project=project, name=name, id=id, tags=tags, notes=notes, group=group,
+        job_type=job_type, dir=dir, mode=mode, resume=resume, flush_interval=flush_interval,
+        fsync=fsync, stats_interval=stats_interval, capture_console=capture_console,
+    )
+    if run is not None:
+        run.finish()
+    new = Run(settings, config)
+    run = new
+    return new
+
+
+def _current(what: str) -> Run:
+    if run is None:
+        raise RunFinishedError(f"runwal: {what} needs a run; call logwriter.init() first")
+    return run
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Log metrics to the current run; see Run.log."""
+    _current("log()").log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int = 0) -> None:
+    """Finish the current run (a no-op when there is none)."""
+    if run is not None:
+        run.finish(exit_code)
+
+
+def save(glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
+         policy: str = "now") -> list[str]:
+    """Save files into the current run; see Run.save."""
+    return _current("save()").save(glob_str, base_path=base_path, policy=policy)
+
+
+def define_metric(name: str, step_metric: str | None = None, summary: str | None = None,
+                  hidden: bool = False) -> None:
+    """Define a metric's summary/step axis on the current run; see Run.define_metric."""
+    _current("define_metric()").define_metric(name, step_metric=step_metric,
+                                               summary=summary, hidden=hidden)
+
+
+def alert(title: str, text: str, level: str = "INFO") -> None:
+    """Record an alert on the current run."""
+    _current("alert()").alert(title, text, level=level)
+
+
+class _Proxy:
+    """Forwards to ``logwriter.run.<attr>`` so ``logwriter.config.lr = 1`` works."""
+
+    def __init__(self, attr: str) -> None:
+        object.__setattr__(self, "_attr", attr)
+
+    def _target(self) -> Any:
+        return getattr(_current(f"logwriter.{self._attr}"), self._attr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._target()
+
+    def __iter__(self) -> Any:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __repr__(self) -> str:
+        return repr(self._target()) if run is not None else f"<logwriter.{self._attr}: no run>"
+
+
+config: Any = _Proxy("config")
+summary: Any = _Proxy("summary")

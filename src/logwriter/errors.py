@@ -1,0 +1,72 @@
+"""Errors and warnings raised by the SDK.
+
+Tree::
+
+    LogwriterError                base; carries a one-line ``hint``
+    ├── ModeNotAvailable          online/hybrid asked for, syncer not wired in this build
+    ├── RunDirError               init() cannot create or resume the run directory
+    └── RunFinishedError          reserved: a call that needs a live run after finish()
+
+    RunwalWarning(RuntimeWarning) base of every warning the SDK emits
+    ├── DroppedRecordsWarning     back-pressure or disk trouble made the SDK drop records
+    ├── WriteErrorWarning         a write/fsync failed; the writer keeps the bytes and retries
+    ├── StepWarning               log(step=) went backwards; the call was ignored (like wandb)
+    └── ForkedRunWarning          a forked child used the parent's run; the call was ignored
+
+Training code must never die because of logging: problems that appear after
+init() (disk full, a slow disk, a fork) are warnings, emitted once each, in the
+caller's thread. Only mistakes the caller can fix right away (a bad value, a
+bad argument) raise, and they raise before anything of that call is queued.
+"""
+
+from __future__ import annotations
+
+
+class LogwriterError(Exception):
+    """Base class; ``hint`` says what the user can do about it."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        if hint is not None:
+            self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class ModeNotAvailable(LogwriterError):
+    hint = (
+        "use mode='offline' (the default) and run `runwal sync RUN_DIR` or "
+        "`runwal syncd RUN_ROOT` to upload"
+    )
+
+
+class RunDirError(LogwriterError):
+    hint = "pass dir= (or set RUNWAL_DIR) to a writable directory; resume needs an existing run"
+
+
+class RunFinishedError(LogwriterError):
+    hint = "call logwriter.init() to start a new run"
+
+
+class RunwalWarning(RuntimeWarning):
+    """Base of all runwal warnings, so users can filter them in one line."""
+
+
+class DroppedRecordsWarning(RunwalWarning):
+    """Records were dropped; ``run.stats()`` counts them."""
+
+
+class WriteErrorWarning(RunwalWarning):
+    """The disk refused a write; bytes are kept and retried at the next flush."""
+
+
+class StepWarning(RunwalWarning):
+    """A log() call with a step lower than the current one was ignored."""
+
+
+class ForkedRunWarning(RunwalWarning):
+    """A forked child called into the run it inherited; call init() in the child."""

@@ -1,0 +1,74 @@
+"""Read an existing run's log to continue it (``init(resume=...)``).
+
+A resumed run never appends to an old segment (its tail may be torn by the
+crash that ended the previous process); it opens a new segment whose base_seq
+is one past the last record on disk, and rebuilds the user-visible state --
+step counter, config, summary, metric rules -- by replaying the deltas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schema.reader import Corrupt, Frame, iter_run_log
+from schema.records import RecordType
+from schema.segment import list_segments, parse_segment_name
+
+
+@dataclass
+class ResumeState:
+    next_seq: int = 0
+    step: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
+    metric_defs: list[dict[str, Any]] = field(default_factory=list)
+    records: int = 0
+
+
+def has_log(run_dir: Path) -> bool:
+    return bool(list_segments(run_dir / "log"))
+
+
+def read_state(run_dir: Path) -> ResumeState:
+    """Replay ``run_dir/log`` into a ResumeState; damaged frames are skipped."""
+    state = ResumeState()
+    log_dir = run_dir / "log"
+    top = -1
+    for event in iter_run_log(log_dir):
+        if isinstance(event, Corrupt):
+            if event.last_lost is not None:
+                top = max(top, event.last_lost)
+            continue
+        if not isinstance(event, Frame):
+            continue
+        for rec in event.records:
+            top = max(top, rec.seq)
+            state.records += 1
+            _apply(state, rec.type, rec.body)
+    names = [parse_segment_name(p.name) or 0 for p in list_segments(log_dir)]
+    # A later segment with no readable frame still owns its name: start past
+    # it unless it is empty (the writer then moves it aside).
+    state.next_seq = max([top + 1, *names])
+    return state
+
+
+def _apply(state: ResumeState, rtype: int, body: Any) -> None:
+    if not isinstance(body, dict):
+        return
+    if rtype == RecordType.HISTORY:
+        step = body.get("step")
+        data = body.get("data")
+        if isinstance(step, int):
+            state.step = max(state.step, step + 1)
+        if isinstance(data, dict):
+            state.last.update(data)
+    elif rtype == RecordType.CONFIG:
+        state.config.update(body)
+    elif rtype == RecordType.SUMMARY:
+        # Final summaries (computed or set) become the base the new process
+        # logs on top of, not sticky overrides of what it logs next.
+        state.last.update(body)
+    elif rtype == RecordType.METRIC_DEF:
+        state.metric_defs.append(body)

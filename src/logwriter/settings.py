@@ -1,0 +1,140 @@
+"""Run settings: arguments first, then RUNWAL_* environment variables, then defaults.
+
+Kept apart from the Run so that a cluster admin can steer every job with env
+vars (RUNWAL_DIR on the shared filesystem, RUNWAL_MODE=disabled for smoke
+tests) while a script's explicit arguments still win.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MODES = ("offline", "online", "hybrid", "disabled")
+FSYNC_POLICIES = ("commit", "finish", "never")
+RESUME_POLICIES = ("never", "allow", "must")
+DEFAULT_DIR = "./runs"
+DEFAULT_FLUSH_INTERVAL = 0.1
+DEFAULT_STATS_INTERVAL = 10.0
+_ID_ALPHABET = string.digits + string.ascii_lowercase
+_ID_OK = set(_ID_ALPHABET + string.ascii_uppercase + "-_.")
+
+
+def new_run_id() -> str:
+    """8 random base-36 characters, like wandb's run ids."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything init() resolved; ``as_dict()`` goes into the RUN record."""
+
+    run_id: str
+    project: str
+    name: str
+    dir: str
+    mode: str = "offline"
+    resume: str = "never"
+    server: str | None = None
+    tags: tuple[str, ...] = ()
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    fsync: str = "commit"
+    stats_interval: float = DEFAULT_STATS_INTERVAL
+    capture_console: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.dir, self.run_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tags"] = list(self.tags)
+        return out
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"runwal: {name}={raw!r} is not a number") from None
+
+
+def _resume_policy(resume: bool | str | None) -> str:
+    if resume is None or resume is False:
+        return "never"
+    if resume is True:
+        return "allow"
+    if resume in RESUME_POLICIES:
+        return str(resume)
+    raise ValueError(f"runwal: init(resume={resume!r}): expected True/False or one of "
+                     f"{', '.join(RESUME_POLICIES)}")
+
+
+def resolve(
+    *,
+    project: str | None = None,
+    name: str | None = None,
+    id: str | None = None,  # wandb's argument name
+    tags: Any = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    resume: bool | str | None = None,
+    flush_interval: float | None = None,
+    fsync: str | None = None,
+    stats_interval: float | None = None,
+    capture_console: bool = True,
+) -> Settings:
+    """Build Settings from init() arguments and the environment; ValueError on nonsense."""
+    mode = (mode or os.environ.get("RUNWAL_MODE") or "offline").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
+    run_id = id if id is not None else new_run_id()
+    if not isinstance(run_id, str) or not run_id or not set(run_id) <= _ID_OK:
+        raise ValueError(
+            f"runwal: run id {run_id!r} must be a non-empty string of letters, digits, '-_.'"
+        )
+    if run_id in (".", ".."):
+        raise ValueError(f"runwal: run id {run_id!r} is not allowed")
+    fsync = fsync or "commit"
+    if fsync not in FSYNC_POLICIES:
+        raise ValueError(f"runwal: fsync={fsync!r} is not one of {', '.join(FSYNC_POLICIES)}")
+    flush = DEFAULT_FLUSH_INTERVAL if flush_interval is None else float(flush_interval)
+    if not flush > 0:
+        raise ValueError(f"runwal: flush_interval must be > 0 seconds, got {flush_interval!r}")
+    stats = (
+        _env_float("RUNWAL_STATS_INTERVAL", DEFAULT_STATS_INTERVAL)
+        if stats_interval is None
+        else float(stats_interval)
+    )
+    if isinstance(tags, str):
+        tags = [tags]
+    return Settings(
+        run_id=run_id,
+        project=project or "uncategorized",
+        name=name or run_id,
+        dir=os.fspath(dir) if dir is not None else os.environ.get("RUNWAL_DIR") or DEFAULT_DIR,
+        mode=mode,
+        resume=_resume_policy(resume),
+        server=os.environ.get("RUNWAL_SERVER") or None,
+        tags=tuple(str(t) for t in (tags or ())),
+        notes=notes,
+        group=group,
+        job_type=job_type,
+        flush_interval=flush,
+        fsync=fsync,
+        stats_interval=max(0.0, stats),
+        capture_console=bool(capture_console),
+    )
