@@ -32,6 +32,8 @@ Limitations (documented for users):
   not captured: only writes that go through the Python ``sys.stdout`` /
   ``sys.stderr`` objects are. Capturing fds would need a pipe and a pump
   thread per stream, which changes buffering and isatty for the user.
+* Bytes written to ``sys.stdout.buffer`` (binary writes under the text layer)
+  go to the original buffer and are not captured.
 * Objects that grabbed the stream before ``start()`` keep writing to the
   original: e.g. a ``logging.StreamHandler`` created by ``logging.basicConfig()``
   before the run started. Start the run before configuring logging to capture
