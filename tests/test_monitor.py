@@ -62,7 +62,8 @@ def test_sample_has_mlflow_names_and_sane_values() -> None:
     assert data["process_memory_rss_megabytes"] > 1.0  # a Python process is at least a few MB
     assert data["process_threads"] >= 1.0
     assert data["disk_usage_megabytes"] + data["disk_available_megabytes"] > 0.0
-    assert mon.errors == {}
+    # Some GPUs do not support every NVML query (power on older boards): only those may fail.
+    assert all(k.startswith("gpu_") for k in mon.errors), mon.errors
     mon.stop()  # never started: still fine, releases NVML if sample() opened it
 
 
@@ -152,7 +153,7 @@ def test_bad_disk_path_and_other_pid_mean_fewer_keys_not_exceptions(tmp_path: st
         child.kill()
         child.wait()
     assert "disk_usage_percentage" not in data
-    assert mon.errors == {"disk": 1}
+    assert {k: v for k, v in mon.errors.items() if not k.startswith("gpu_")} == {"disk": 1}
     assert "cpu_utilization_percentage" in data
     assert data["process_threads"] >= 1.0  # the child's numbers, read through its pid
     mon.stop()
