@@ -147,22 +147,33 @@ class MlflowRest:
         if code in ok_codes:
             return {"error_code": code, "message": message}
         if resp.status_code in (401, 403):
-            raise AuthFailed(f"{what}: HTTP {resp.status_code} {message}".strip(),
-                             status=resp.status_code, error_code=code)
-        raise ServerRejected(f"{what}: HTTP {resp.status_code} {code} {message}".strip(),
-                             status=resp.status_code, error_code=code)
+            raise AuthFailed(
+                f"{what}: HTTP {resp.status_code} {message}".strip(),
+                status=resp.status_code,
+                error_code=code,
+            )
+        raise ServerRejected(
+            f"{what}: HTTP {resp.status_code} {code} {message}".strip(),
+            status=resp.status_code,
+            error_code=code,
+        )
 
     # -- endpoints ---------------------------------------------------------
     def ping(self, deadline: float) -> None:
         """Cheap call used to fail fast when the server is not there."""
         self.request(
-            "GET", f"{API}/experiments/get-by-name", params={"experiment_name": "Default"},
-            deadline=deadline, ok_codes=("RESOURCE_DOES_NOT_EXIST",),
+            "GET",
+            f"{API}/experiments/get-by-name",
+            params={"experiment_name": "Default"},
+            deadline=deadline,
+            ok_codes=("RESOURCE_DOES_NOT_EXIST",),
         )
 
     def get_experiment_by_name(self, name: str) -> dict[str, Any] | None:
         data = self.request(
-            "GET", f"{API}/experiments/get-by-name", params={"experiment_name": name},
+            "GET",
+            f"{API}/experiments/get-by-name",
+            params={"experiment_name": name},
             ok_codes=("RESOURCE_DOES_NOT_EXIST",),
         )
         exp = data.get("experiment")
@@ -171,7 +182,9 @@ class MlflowRest:
     def create_experiment(self, name: str) -> str | None:
         """New experiment id, or None when another process created it first."""
         data = self.request(
-            "POST", f"{API}/experiments/create", json={"name": name},
+            "POST",
+            f"{API}/experiments/create",
+            json={"name": name},
             ok_codes=("RESOURCE_ALREADY_EXISTS",),
         )
         eid = data.get("experiment_id")
@@ -179,7 +192,8 @@ class MlflowRest:
 
     def search_runs(self, experiment_id: str, filter_string: str) -> list[dict[str, Any]]:
         data = self.request(
-            "POST", f"{API}/runs/search",
+            "POST",
+            f"{API}/runs/search",
             json={"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 50},
         )
         runs = data.get("runs", [])
@@ -189,7 +203,8 @@ class MlflowRest:
         self, experiment_id: str, run_name: str, start_time_ms: int, tags: dict[str, str]
     ) -> dict[str, Any]:
         data = self.request(
-            "POST", f"{API}/runs/create",
+            "POST",
+            f"{API}/runs/create",
             json={
                 "experiment_id": experiment_id,
                 "run_name": run_name,
@@ -204,7 +219,9 @@ class MlflowRest:
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         data = self.request(
-            "GET", f"{API}/runs/get", params={"run_id": run_id},
+            "GET",
+            f"{API}/runs/get",
+            params={"run_id": run_id},
             ok_codes=("RESOURCE_DOES_NOT_EXIST",),
         )
         run = data.get("run")
@@ -225,13 +242,19 @@ class MlflowRest:
         tags: Sequence[dict[str, str]] = (),
     ) -> None:
         self.request(
-            "POST", f"{API}/runs/log-batch",
-            json={"run_id": run_id, "metrics": list(metrics), "params": list(params),
-                  "tags": list(tags)},
+            "POST",
+            f"{API}/runs/log-batch",
+            json={
+                "run_id": run_id,
+                "metrics": list(metrics),
+                "params": list(params),
+                "tags": list(tags),
+            },
         )
 
-    def put_artifact(self, artifact_root: str, path: str, data: bytes | None = None,
-                     file: str | None = None) -> None:
+    def put_artifact(
+        self, artifact_root: str, path: str, data: bytes | None = None, file: str | None = None
+    ) -> None:
         """Upload one artifact (idempotent: PUT to the same path overwrites)."""
         url_path = f"{ARTIFACTS_API}/{quote(artifact_root)}/{quote(path)}"
 

@@ -1,0 +1,82 @@
+"""The syncer's memory of what a server already has: ``sync/<sink>.json``.
+
+Written with schema.atomic (tmp + fsync + rename) only *after* the server
+acknowledged everything up to ``seq``, so a crash at any point leaves either
+the old or the new checkpoint and at worst re-sends one batch, which the sink
+makes harmless. ``segment``/``offset`` say where the next unread frame starts
+(a resume skips straight there); ``state`` is the sink's own small JSON state
+(current config, counters) that must advance in step with ``seq``.
+
+Never holds credentials: ``uri`` is stored without user:password.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schema.atomic import write_json_atomic
+from schema.layout import RunDir
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sink_file_name(sink_name: str) -> str:
+    return _UNSAFE.sub("_", sink_name).strip("_") or "sink"
+
+
+@dataclass
+class Checkpoint:
+    sink: str
+    uri: str
+    server_run_id: str
+    experiment_id: str
+    seq: int = -1  # last acknowledged seq; -1 = nothing yet
+    segment: str = ""  # segment holding the next unread frame
+    offset: int = 0  # byte offset of that frame
+    finished: bool = False  # the EXIT record (the last record seen) was acknowledged
+    state: dict[str, Any] = field(default_factory=dict)
+    updated: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def path_for(run_dir: RunDir, sink_name: str) -> Path:
+    return run_dir.sync_dir / f"{sink_file_name(sink_name)}.json"
+
+
+def load(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
+    """The checkpoint, or None when missing or unreadable (then the sink looks the
+    run up on the server by its ``runwal.run_id`` tag instead)."""
+    try:
+        data = json.loads(path_for(run_dir, sink_name).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Checkpoint(
+            sink=str(data["sink"]),
+            uri=str(data["uri"]),
+            server_run_id=str(data["server_run_id"]),
+            experiment_id=str(data["experiment_id"]),
+            seq=int(data.get("seq", -1)),
+            segment=str(data.get("segment", "")),
+            offset=int(data.get("offset", 0)),
+            finished=bool(data.get("finished", False)),
+            state=dict(data.get("state") or {}),
+            updated=float(data.get("updated", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def save(run_dir: RunDir, ckpt: Checkpoint) -> None:
+    ckpt.updated = time.time()
+    run_dir.sync_dir.mkdir(exist_ok=True)
+    write_json_atomic(path_for(run_dir, ckpt.sink), ckpt.to_json())

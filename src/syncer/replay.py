@@ -1,0 +1,336 @@
+"""The replay engine: a run directory -> a `Sink`, exactly once.
+
+``sync_run`` reads the log from the checkpoint on, groups records into
+batches at frame boundaries, hands each batch to the sink and, only after the
+sink returns (the server acknowledged), writes the checkpoint. A crash between
+the two re-sends one batch, which the sink makes harmless.
+
+One pass (``follow=False``) reads what is on disk now: a run still being
+written is synced up to its last complete frame and left running on the
+server; the next pass continues it. ``follow=True`` keeps polling the live
+segment (and new ones) until the EXIT record is acknowledged or ``stop`` is
+set -- the building block of ``runwal syncd`` and the online/hybrid modes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from schema.errors import SchemaError
+from schema.layout import RunDir
+from schema.reader import Frame
+from schema.records import Record
+from syncer import checkpoint
+from syncer.cursor import LogCursor, Note
+from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
+from syncer.sync_errors import SyncError
+
+BATCH_POINTS = 8000  # ~8 parallel metric requests per batch
+BATCH_RECORDS = 4000
+
+
+@dataclass
+class SyncResult:
+    """What one pass did. ``status``: synced | partial | skipped | failed."""
+
+    run_dir: str
+    run_id: str = ""
+    status: str = "synced"
+    reason: str = ""
+    finished: bool = False
+    server_run_id: str = ""
+    experiment_id: str = ""
+    records: int = 0  # records delivered in this pass
+    points: int = 0  # metric rows delivered in this pass
+    last_seq: int = -1  # highest seq the server has acknowledged
+    unknown: int = 0  # records of types this syncer does not know (skipped)
+    damaged: int = 0  # damaged regions of the log skipped (see notes)
+    values_skipped: int = 0  # non-numeric metric values (skipped by design)
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # corruption, torn tails
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rejected"] = [r.describe() for r in self.rejected]
+        return out
+
+
+def identity_of(run_dir: RunDir) -> RunIdentity:
+    data = run_dir.identity()
+    created = data.get("created")
+    return RunIdentity(
+        run_id=str(data.get("run_id") or run_dir.path.name),
+        run_dir=run_dir,
+        project=data.get("project") or None,
+        name=data.get("name") or None,
+        created=float(created) if isinstance(created, (int, float)) else None,
+        extra=data,
+    )
+
+
+def up_to_date(run_dir: RunDir, ckpt: checkpoint.Checkpoint | None) -> bool:
+    """Finished and nothing on disk past the checkpoint: cheap (stat only)."""
+    if ckpt is None or not ckpt.finished:
+        return False
+    segs = run_dir.segments()
+    return bool(segs) and segs[-1].name == ckpt.segment and segs[-1].stat().st_size == ckpt.offset
+
+
+class _Pass:
+    def __init__(
+        self,
+        rd: RunDir,
+        sink: Sink,
+        result: SyncResult,
+        progress: Callable[[SyncResult], None] | None,
+    ):
+        self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
+        self.ident = identity_of(rd)
+        result.run_id = self.ident.run_id
+        ckpt = checkpoint.load(rd, sink.name)
+        if ckpt is not None and ckpt.uri != sink.uri:
+            ckpt = None
+        self.ckpt = ckpt
+        self.acked = ckpt.seq if ckpt else -1
+        result.last_seq = self.acked
+        result.finished = bool(ckpt and ckpt.finished)
+        self.cursor = LogCursor(
+            rd,
+            segment=ckpt.segment if ckpt else "",
+            offset=ckpt.offset if ckpt else 0,
+            expected_seq=self.acked + 1 if ckpt else None,
+        )
+        self.opened = False
+        self.batch: list[Record] = []
+        self.points = 0
+        self.pos = (ckpt.segment, ckpt.offset) if ckpt else ("", 0)
+        self.dirty = False  # sent since the last end_pass
+
+    def open(self, first: Record | None) -> None:
+        if self.opened:
+            return
+        resume = None
+        if self.ckpt is not None:
+            resume = ResumeFrom(self.ckpt.server_run_id, self.ckpt.experiment_id, self.ckpt.state)
+        self.sink.open_run(self.ident, first if resume is None else None, resume)
+        self.opened = True
+        self.result.server_run_id = self.sink.server_run_id
+        self.result.experiment_id = self.sink.experiment_id
+        if self.ckpt is None:  # remember the server run at once
+            self.save()
+
+    def save(self) -> None:
+        checkpoint.save(
+            self.rd,
+            checkpoint.Checkpoint(
+                sink=self.sink.name,
+                uri=self.sink.uri,
+                server_run_id=self.sink.server_run_id,
+                experiment_id=self.sink.experiment_id,
+                seq=self.acked,
+                segment=self.pos[0],
+                offset=self.pos[1],
+                finished=self.result.finished,
+                state=self.sink.state(),
+            ),
+        )
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        self.open(self.batch[0])
+        before = self.sink.points_sent
+        self.result.rejected += self.sink.send(self.batch)
+        self.result.records += len(self.batch)
+        self.result.points += self.sink.points_sent - before
+        self.acked = self.batch[-1].seq
+        self.result.last_seq = self.acked
+        self.result.finished = False
+        self.batch, self.points, self.dirty = [], 0, True
+        self.save()
+        if self.progress is not None:
+            self.progress(self.result)
+
+    def feed(self, frame: Frame) -> None:
+        end = (frame.segment, frame.offset + frame.size)
+        for i, rec in enumerate(frame.records):
+            if rec.seq <= self.acked:
+                continue
+            kind = rec.kind
+            if kind is None:
+                self.result.unknown += 1
+                if self.result.unknown == 1:
+                    self.result.notes.append(
+                        f"seq {rec.seq}: unknown record type {rec.type} "
+                        "skipped (written by a newer runwal?)"
+                    )
+                self.acked_skip(rec)
+                continue
+            if kind == "exit":
+                self.pos = end if i == len(frame.records) - 1 else (frame.segment, frame.offset)
+                self.flush()
+                self.open(rec)
+                self.result.rejected += self.sink.finish(rec)
+                self.acked, self.result.last_seq = rec.seq, rec.seq
+                self.result.finished, self.dirty = True, False
+                self.save()
+                continue
+            self.batch.append(rec)
+            self.points += len(rec.body.get("data", ())) if isinstance(rec.body, dict) else 1
+        self.pos = end
+        if self.points >= BATCH_POINTS or len(self.batch) >= BATCH_RECORDS:
+            self.flush()
+
+    def acked_skip(self, rec: Record) -> None:
+        """An unknown record at the end of a batch still counts as handled."""
+        if not self.batch and rec.seq == self.acked + 1:
+            self.acked = rec.seq
+
+    def read_available(self) -> bool:
+        got = False
+        for ev in self.cursor.poll():
+            if isinstance(ev, Note):
+                self.result.notes.append(ev.text)
+                self.result.damaged += ev.damage
+            else:
+                got = True
+                self.feed(ev)
+        return got
+
+    def end_pass(self) -> None:
+        self.flush()
+        if not self.opened and self.ckpt is None:
+            self.open(None)  # an empty log still makes the run visible
+        if self.dirty and self.opened:
+            self.result.rejected += self.sink.end_pass()
+            self.dirty = False
+            self.save()
+
+
+def sync_run(
+    run_dir: str | Path,
+    sink: Sink,
+    *,
+    follow: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+    poll_interval: float = 0.5,
+    flush_interval: float = 10.0,
+) -> SyncResult:
+    """Replay ``run_dir`` into ``sink`` from its checkpoint; never raises for
+    server or format trouble (the result says ``failed`` and why).
+
+    Args:
+        follow: keep tailing until the run's EXIT is acknowledged or ``stop`` is set.
+        stop: ends a follow loop (and retry sleeps if the sink shares it) promptly.
+        progress: called after every acknowledged batch with the running result.
+        poll_interval: seconds between polls of a live segment when following.
+        flush_interval: when following, seconds between artifact flushes
+            (console log, config.json) while records keep arriving.
+
+    The caller owns ``sink`` and closes it.
+    """
+    t0 = time.monotonic()
+    result = SyncResult(run_dir=str(run_dir))
+    try:
+        rd = RunDir.open(run_dir)
+        p = _Pass(rd, sink, result, progress)
+        if not follow and up_to_date(rd, p.ckpt):
+            result.status, result.reason = "skipped", "already synced"
+            assert p.ckpt is not None
+            result.server_run_id, result.experiment_id = p.ckpt.server_run_id, p.ckpt.experiment_id
+        elif not follow:
+            p.read_available()
+            p.end_pass()
+        else:
+            _follow(p, stop or threading.Event(), poll_interval, flush_interval)
+    except (SyncError, SchemaError, OSError, httpx.HTTPError) as exc:
+        result.status, result.reason = "failed", str(exc)
+    else:
+        if result.status != "skipped":
+            result.status, result.reason = _verdict(result)
+    result.values_skipped = getattr(sink, "values_skipped", 0)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _follow(p: _Pass, stop: threading.Event, poll_interval: float, flush_interval: float) -> None:
+    last_flush = time.monotonic()
+    while True:
+        got = p.read_available()
+        p.flush()
+        if p.result.finished and not got:
+            return
+        if stop.is_set():
+            p.end_pass()
+            return
+        if p.dirty and (not got or time.monotonic() - last_flush > flush_interval):
+            p.end_pass()
+            last_flush = time.monotonic()
+        if not got:
+            stop.wait(poll_interval)
+
+
+def _verdict(r: SyncResult) -> tuple[str, str]:
+    reasons = []
+    if not r.finished:
+        reasons.append("not finished")
+    if r.rejected:
+        reasons.append(f"{len(r.rejected)} rejected by server")
+    if r.damaged:
+        reasons.append(f"{r.damaged} damaged region(s) skipped")
+    if r.unknown:
+        reasons.append(f"{r.unknown} unknown record(s) skipped")
+    status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
+    return status, "; ".join(reasons)
+
+
+def plan_run(
+    run_dir: str | Path, sink_name: str, sink_uri: str, count_points: Callable[[Record], int]
+) -> SyncResult:
+    """Dry run: what a pass would send (records and points), touching nothing."""
+    t0 = time.monotonic()
+    result = SyncResult(run_dir=str(run_dir), status="dry-run")
+    try:
+        rd = RunDir.open(run_dir)
+        ident = identity_of(rd)
+        result.run_id = ident.run_id
+        ckpt = checkpoint.load(rd, sink_name)
+        if ckpt is not None and ckpt.uri != sink_uri:
+            ckpt = None
+        acked = ckpt.seq if ckpt else -1
+        if up_to_date(rd, ckpt):
+            result.status, result.reason = "skipped", "already synced"
+        cursor = LogCursor(
+            rd,
+            segment=ckpt.segment if ckpt else "",
+            offset=ckpt.offset if ckpt else 0,
+            expected_seq=acked + 1 if ckpt else None,
+        )
+        for ev in cursor.poll():
+            if isinstance(ev, Note):
+                result.notes.append(ev.text)
+                result.damaged += ev.damage
+                continue
+            for rec in ev.records:
+                if rec.seq <= acked:
+                    continue
+                result.last_seq = rec.seq
+                if rec.kind is None:
+                    result.unknown += 1
+                    continue
+                result.records += 1
+                result.points += count_points(rec)
+                result.finished = rec.kind == "exit"
+    except (SchemaError, OSError) as exc:
+        result.status, result.reason = "failed", str(exc)
+    result.seconds = time.monotonic() - t0
+    return result

@@ -1,0 +1,264 @@
+"""How runwal records become MLflow entities (pure: no network, no files).
+
+=============  ==============================================================
+record         MLflow
+=============  ==============================================================
+run            tags: mlflow.source.name (argv[0]), mlflow.user, git ->
+               mlflow.source.git.{commit,branch,repoURL}, notes ->
+               mlflow.note.content, each tag in ``tags`` -> tag "<tag>"="true",
+               group/job_type -> runwal.group / runwal.job_type, host -> runwal.host
+config         params (keys flattened with "/"). Params are immutable, so a key
+               whose value changes later goes in as tag ``config.<key>`` and the
+               full current config is uploaded as artifact ``config.json``
+history        metrics with the record's own step and timestamp (ms), so a
+               replay sends identical rows and the server stores them once.
+               bool -> 0/1; NaN/inf as the strings MLflow parses; str/None/lists
+               are not metrics: skipped and counted (``skipped_values``)
+summary        tags ``summary.<key>``; a numeric value whose key was never a
+               history metric also becomes metric ``<key>`` at the last history
+               step (so it shows as a column without adding rows to a curve)
+stats          metrics ``system/<name>`` with step = a per-run sample counter
+file           artifact at the same relative path (files/<path>)
+console        appended to artifact ``output.log`` (uploaded per pass)
+metric_def,    ignored (MLflow has no equivalent); alert -> tag runwal.alert.<title>
+alert
+resume         run status back to RUNNING
+exit           handled by the sink (status + end time)
+=============  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from schema.records import Record
+
+INT64_MAX = (1 << 63) - 1
+INT64_MIN = -(1 << 63)
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+MAX_KEY = 250
+
+
+@dataclass
+class MapState:
+    """What must persist between passes (goes into the checkpoint's ``state``)."""
+
+    config: dict[str, Any] = field(default_factory=dict)  # current flattened config
+    config_dirty: bool = False  # a changed key awaits a config.json upload
+    system_step: int = 0
+    last_step: int = 0
+    history_keys: set[str] = field(default_factory=set)
+    console_bytes: int = 0  # bytes of output.log acknowledged so far
+    console_uploaded: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "config_dirty": self.config_dirty,
+            "system_step": self.system_step,
+            "last_step": self.last_step,
+            "history_keys": sorted(self.history_keys),
+            "console_bytes": self.console_bytes,
+            "console_uploaded": self.console_uploaded,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MapState:
+        return cls(
+            config=dict(data.get("config") or {}),
+            config_dirty=bool(data.get("config_dirty", False)),
+            system_step=int(data.get("system_step", 0)),
+            last_step=int(data.get("last_step", 0)),
+            history_keys=set(data.get("history_keys") or ()),
+            console_bytes=int(data.get("console_bytes", 0)),
+            console_uploaded=int(data.get("console_uploaded", 0)),
+        )
+
+
+@dataclass
+class Plan:
+    """The requests one batch of records turns into; each item remembers its seq."""
+
+    metrics: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    params: dict[str, tuple[int, str]] = field(default_factory=dict)
+    tags: dict[str, tuple[int, str]] = field(default_factory=dict)
+    files: list[tuple[int, str]] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    skipped_values: int = 0
+    reopen: bool = False  # a RESUME record: the run is running again
+    points: int = 0
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> {"a/b": v}; other values kept as they are."""
+    if not isinstance(data, dict):
+        return {prefix or "value": data}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def as_text(value: Any) -> str:
+    """How a config/summary value is shown as a param or tag value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def metric_value(value: Any) -> float | str | None:
+    """A JSON metric value MLflow stores faithfully, or None for non-numbers."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    return None
+
+
+def ts_ms(ts: float) -> int:
+    return round(ts * 1000)
+
+
+def _tag(plan: Plan, seq: int, key: str, value: Any) -> None:
+    plan.tags[key] = (seq, as_text(value)[:MAX_TAG_VALUE])
+
+
+def _metric(plan: Plan, seq: int, key: str, value: float | str, ts: float, step: int) -> None:
+    plan.metrics.append((seq, {"key": key, "value": value, "timestamp": ts_ms(ts), "step": step}))
+    plan.points += 1
+
+
+def map_run(plan: Plan, rec: Record) -> None:
+    body = rec.body if isinstance(rec.body, dict) else {}
+    seq = rec.seq
+    argv = body.get("argv")
+    if isinstance(argv, list) and argv:
+        _tag(plan, seq, "mlflow.source.name", argv[0])
+    if body.get("user"):
+        _tag(plan, seq, "mlflow.user", body["user"])
+    if body.get("host"):
+        _tag(plan, seq, "runwal.host", body["host"])
+    raw_git = body.get("git")
+    git: dict[str, Any] = raw_git if isinstance(raw_git, dict) else {}
+    for src, dst in (("commit", "commit"), ("branch", "branch"), ("remote", "repoURL")):
+        value = git.get(src) or body.get(f"git_{src}")
+        if value:
+            _tag(plan, seq, f"mlflow.source.git.{dst}", value)
+    if body.get("notes"):
+        _tag(plan, seq, "mlflow.note.content", body["notes"])
+    for name in ("group", "job_type", "mode"):
+        if body.get(name):
+            _tag(plan, seq, f"runwal.{name}", body[name])
+    tags = body.get("tags")
+    if isinstance(tags, (list, tuple)):
+        for t in tags:
+            if isinstance(t, str) and t:
+                _tag(plan, seq, t, "true")
+
+
+def map_config(plan: Plan, rec: Record, state: MapState, server_params: dict[str, str]) -> None:
+    for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
+        text = as_text(value)[:MAX_PARAM_VALUE]
+        previous = state.config.get(key, _MISSING)
+        state.config[key] = value
+        if key not in server_params and key not in plan.params:
+            plan.params[key] = (rec.seq, text)
+            continue
+        sent = server_params.get(key, plan.params.get(key, (0, ""))[1])
+        if previous is _MISSING and sent == text:
+            continue  # a replay of what the server already has
+        if previous is not _MISSING and as_text(previous)[:MAX_PARAM_VALUE] == text:
+            continue  # set again to the same value
+        _tag(plan, rec.seq, f"config.{key}", text)
+        state.config_dirty = True
+
+
+_MISSING = object()
+
+
+def map_history(plan: Plan, rec: Record, state: MapState) -> None:
+    body = rec.body if isinstance(rec.body, dict) else {}
+    step = body.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or not INT64_MIN <= step <= INT64_MAX:
+        plan.rejected.append((rec.seq, "step", f"step {step!r} is not an int64"))
+        return
+    state.last_step = step
+    for key, value in flatten(body.get("data", {})).items():
+        v = metric_value(value)
+        if v is None:
+            plan.skipped_values += 1
+            continue
+        state.history_keys.add(key)
+        _metric(plan, rec.seq, key, v, rec.ts, step)
+
+
+def map_summary(plan: Plan, rec: Record, state: MapState) -> None:
+    for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
+        _tag(plan, rec.seq, f"summary.{key}", value)
+        v = metric_value(value)
+        if v is not None and key not in state.history_keys:
+            _metric(plan, rec.seq, key, v, rec.ts, state.last_step)
+
+
+def map_stats(plan: Plan, rec: Record, state: MapState) -> None:
+    step = state.system_step
+    state.system_step += 1
+    for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
+        v = metric_value(value)
+        if v is None:
+            plan.skipped_values += 1
+            continue
+        _metric(plan, rec.seq, f"system/{key}", v, rec.ts, step)
+
+
+def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str, str]) -> bool:
+    """Add one record to ``plan``; False for a type this mapping does not know."""
+    kind = rec.kind
+    body = rec.body if isinstance(rec.body, dict) else {}
+    if kind == "history":
+        map_history(plan, rec, state)
+    elif kind == "stats":
+        map_stats(plan, rec, state)
+    elif kind == "config":
+        map_config(plan, rec, state, server_params)
+    elif kind == "summary":
+        map_summary(plan, rec, state)
+    elif kind == "run":
+        map_run(plan, rec)
+    elif kind == "console":
+        text = body.get("text")
+        if isinstance(text, str) and text:
+            plan.console.append(text)
+    elif kind == "file":
+        path = body.get("path")
+        if isinstance(path, str) and path:
+            plan.files.append((rec.seq, path))
+        else:
+            plan.rejected.append((rec.seq, "file", "file record without a path"))
+    elif kind == "alert":
+        title = str(body.get("title", "alert"))[:200]
+        _tag(plan, rec.seq, f"runwal.alert.{title}", body.get("text", ""))
+    elif kind == "resume":
+        plan.reopen = True
+    elif kind == "metric_def":
+        pass
+    else:
+        return False
+    return True
