@@ -71,7 +71,7 @@ class Writer:
         segment_bytes: int = SEGMENT_BYTES,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         put_timeout: float = PUT_TIMEOUT,
-        pwrite: PWrite = os.pwrite,
+        pwrite: PWrite | None = None,
         name: str = "runwal-writer",
     ) -> None:
         self.log_dir = Path(log_dir)
@@ -82,7 +82,8 @@ class Writer:
         self.segment_bytes = segment_bytes
         self.max_pending_bytes = max_pending_bytes
         self.put_timeout = put_timeout
-        self._pwrite = pwrite
+        # Fault-injection seam: tests swap in a pwrite that fails or blocks.
+        self.pwrite: PWrite = pwrite if pwrite is not None else os.pwrite
         self._queue: deque[tuple[int, float, Any]] = deque()
         self._wake = threading.Event()
         self._space = threading.Event()
@@ -280,7 +281,7 @@ class Writer:
         done = 0
         try:
             while done < len(data):
-                n = self._pwrite(self._fd, view[done:], start + done)
+                n = self.pwrite(self._fd, view[done:], start + done)
                 if n <= 0:
                     raise OSError(errno.EIO, "write returned 0 bytes")
                 done += n
