@@ -1,0 +1,149 @@
+"""Writer faults: a stuck disk (back-pressure, drops) and a full disk (ENOSPC, partial
+writes), through the writer's ``pwrite`` seam; plus segment rotation."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import logwriter
+from logwriter.errors import DroppedRecordsWarning, WriteErrorWarning
+from logwriter_util import QUIET, history, read_clean
+
+REAL_PWRITE = os.pwrite
+
+
+def _wait(cond: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
+    run = logwriter.init(dir=tmp_path, **QUIET)
+    writer = run._writer
+    assert writer is not None
+    writer.max_queue = 50
+    writer.put_timeout = 0.05
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck_disk(fd: int, data: Any, offset: int) -> int:
+        if not release.is_set():
+            entered.set()
+            release.wait(30)
+        return REAL_PWRITE(fd, data, offset)
+
+    writer.pwrite = stuck_disk
+    run.log({"i": -1})
+    writer.flush_now()
+    _wait(entered.is_set, "the writer to block in pwrite")
+    with pytest.warns(DroppedRecordsWarning) as caught:
+        for i in range(300):
+            run.log({"i": i})  # never raises, never blocks for more than put_timeout
+    assert len([w for w in caught if w.category is DroppedRecordsWarning]) == 1
+    dropped = run.stats()["dropped"]
+    assert 0 < dropped <= 300
+    release.set()
+    _wait(lambda: run.stats()["queued"] == 0, "the queue to drain")
+    for i in range(10):
+        run.log({"after": i})
+    run.finish()
+
+    assert run.stats()["dropped"] == dropped
+    rows = history(read_clean(run.dir))  # seqs stay dense despite the drops
+    logged = [d["i"] for d in rows.values() if "i" in d]
+    assert len(logged) == 301 - dropped
+    assert logged == sorted(logged)  # what survived is in order
+    assert [d["after"] for d in rows.values() if "after" in d] == list(range(10))
+
+
+def test_disk_full_is_retried_and_warned_once(tmp_path: Path) -> None:
+    run = logwriter.init(dir=tmp_path, **QUIET)
+    writer = run._writer
+    assert writer is not None
+    calls: list[tuple[int, int]] = []  # (offset, file size when called)
+    failures = {"left": 4}
+    recovered = threading.Event()
+
+    def full_disk(fd: int, data: Any, offset: int) -> int:
+        calls.append((offset, os.fstat(fd).st_size))
+        if failures["left"] == 4:  # first: a partial write, the rest of the group fails
+            failures["left"] -= 1
+            return REAL_PWRITE(fd, bytes(data[: len(data) // 2]), offset)
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        recovered.set()
+        return REAL_PWRITE(fd, data, offset)
+
+    writer.pwrite = full_disk
+    with pytest.warns(WriteErrorWarning, match="No space left") as caught:
+        for i in range(100):
+            run.log({"i": i})
+        writer.flush_now()
+        _wait(recovered.is_set, "the disk to come back")
+        for i in range(100, 200):
+            run.log({"i": i})
+        run.finish()
+    assert len([w for w in caught if w.category is WriteErrorWarning]) == 1
+    stats = run.stats()
+    assert stats["write_errors"] == 3 and stats["dropped"] == 0
+    assert "No space left" in stats["last_error"]
+    # The partial write was truncated away before the retry at the same offset.
+    assert calls[2][0] == calls[0][0] and calls[2][1] == calls[0][0]
+    rows = history(read_clean(run.dir))
+    assert [rows[s]["i"] for s in range(200)] == list(range(200))
+
+
+def test_segments_rotate_and_read_back_in_order(tmp_path: Path) -> None:
+    run = logwriter.init(dir=tmp_path, fsync="never", **QUIET)
+    writer = run._writer
+    assert writer is not None
+    writer.segment_bytes = 2000
+    for batch in range(8):
+        for i in range(50):
+            run.log({"batch": batch, "i": i, "pad": os.urandom(40).hex()})
+        writer.flush_now()
+        _wait(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
+              "a flush")
+    run.finish()
+    segs = sorted(os.listdir(Path(run.dir) / "log"))
+    assert len(segs) >= 4 and run.stats()["segments"] == len(segs)
+    records = read_clean(run.dir)
+    assert len(history(records)) == 400
+    assert records[-1].kind == "exit"
+
+
+@pytest.mark.parametrize("policy", ["commit", "finish", "never"])
+def test_fsync_policies_all_produce_a_clean_log(tmp_path: Path, policy: str) -> None:
+    run = logwriter.init(dir=tmp_path, fsync=policy, **QUIET)
+    for i in range(20):
+        run.log({"i": i})
+    run.finish()
+    assert len(history(read_clean(run.dir))) == 20
+
+
+def test_threads_log_concurrently_without_losing_rows(tmp_path: Path) -> None:
+    run = logwriter.init(dir=tmp_path, **QUIET)
+
+    def work(name: str) -> None:
+        for i in range(500):
+            run.log({name: i})
+
+    threads = [threading.Thread(target=work, args=(f"t{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.finish()
+    rows = history(read_clean(run.dir))
+    assert sorted(rows) == list(range(2000))
+    for k in range(4):
+        assert [d[f"t{k}"] for d in rows.values() if f"t{k}" in d] == list(range(500))
