@@ -102,6 +102,8 @@ class _Pass:
         self.acked = ckpt.seq if ckpt else -1
         result.last_seq = self.acked
         result.finished = bool(ckpt and ckpt.finished)
+        if ckpt is not None:
+            result.server_run_id, result.experiment_id = ckpt.server_run_id, ckpt.experiment_id
         self.cursor = LogCursor(
             rd,
             segment=ckpt.segment if ckpt else "",
@@ -245,8 +247,6 @@ def sync_run(
         p = _Pass(rd, sink, result, progress)
         if not follow and up_to_date(rd, p.ckpt):
             result.status, result.reason = "skipped", "already synced"
-            assert p.ckpt is not None
-            result.server_run_id, result.experiment_id = p.ckpt.server_run_id, p.ckpt.experiment_id
         elif not follow:
             p.read_available()
             p.end_pass()
@@ -289,6 +289,8 @@ def _verdict(r: SyncResult) -> tuple[str, str]:
         reasons.append(f"{r.damaged} damaged region(s) skipped")
     if r.unknown:
         reasons.append(f"{r.unknown} unknown record(s) skipped")
+    if r.damaged and r.last_seq < 0:
+        return "failed", "no readable records; " + "; ".join(reasons)
     status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
     return status, "; ".join(reasons)
 

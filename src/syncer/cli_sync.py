@@ -1,0 +1,278 @@
+"""``runwal sync RUN_DIR... --to URI``: replay run directories to MLflow.
+
+Runs are synced in parallel by a bounded pool of workers sharing one
+keep-alive HTTP client. A bad run (not a run dir, damaged, refused by the
+server) is reported and the others go on; the summary table at the end names
+every run with its status. Exit codes: 0 all synced, skipped or partial
+(partial = synced what exists but the run is not finished, or records were
+refused / damaged; see the reason column); 1 at least one run failed or the
+server cannot be reached; 2 usage error (no server configured, bad option).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from schema.layout import RunDir, is_run_dir
+from schema.records import Record
+from syncer.mlflow_rest import MlflowRest, build_client, public_uri
+from syncer.replay import SyncResult, plan_run, sync_run
+from syncer.retry import RetryPolicy
+from syncer.sinks.mlflow import MlflowSink, sink_name_for
+from syncer.sinks.mlflow_map import MapState as _MapState
+from syncer.sinks.mlflow_map import Plan, map_record
+from syncer.sync_errors import NoServerConfigured, SyncError
+
+
+def server_uri(to: str | None) -> str:
+    """--to, else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; NoServerConfigured if none."""
+    uri = to or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise NoServerConfigured("no tracking server given")
+    if not uri.startswith(("http://", "https://")):
+        raise NoServerConfigured(f"unsupported tracking URI {uri!r} (need http:// or https://)")
+    return uri
+
+
+def expand(paths: Iterable[str]) -> list[Path]:
+    """Run dirs named on the command line; a directory of runs stands for its runs."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir() and not is_run_dir(p):
+            kids = sorted(c for c in p.iterdir() if c.is_dir() and is_run_dir(c))
+            if kids:
+                out += kids
+                continue
+        out.append(p)
+    return out
+
+
+def selected(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    names = {path.name}
+    with contextlib.suppress(Exception):  # a bad dir is reported by the sync itself
+        names.add(str(RunDir.open(path).identity().get("run_id") or path.name))
+    if include and not any(fnmatch.fnmatch(n, g) for n in names for g in include):
+        return False
+    return not any(fnmatch.fnmatch(n, g) for n in names for g in exclude)
+
+
+class Progress:
+    """Runs done / total and points/s on stderr: one updating line on a TTY,
+    a line per finished run otherwise (logs stay readable)."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None, quiet: bool = False):
+        self.total, self.done, self.points = total, 0, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._seen: dict[int, int] = {}
+        self._last = 0.0
+
+    def update(self, result: SyncResult) -> None:
+        with self._lock:
+            key = id(result)
+            self.points += result.points - self._seen.get(key, 0)
+            self._seen[key] = result.points
+            if self.tty and time.monotonic() - self._last > 0.2:
+                self._draw()
+
+    def finished(self, result: SyncResult) -> None:
+        with self._lock:
+            self.points += result.points - self._seen.pop(id(result), 0)
+            self.done += 1
+            if self.quiet:
+                return
+            if self.tty:
+                self._draw()
+            else:
+                self.stream.write(
+                    f"[{self.done}/{self.total}] {result.run_id or result.run_dir}: "
+                    f"{result.status} {result.points} points {result.seconds:.1f}s\n"
+                )
+                self.stream.flush()
+
+    def _draw(self) -> None:
+        if self.quiet:
+            return
+        self._last = time.monotonic()
+        rate = self.points / max(1e-6, self._last - self.t0)
+        self.stream.write(
+            f"\rsync {self.done}/{self.total} runs  {self.points:,} points  {rate:,.0f} points/s "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def count_points(rec: Record) -> int:
+    """Metric rows one record becomes (dry run)."""
+    plan = Plan()
+    map_record(plan, rec, _MapState(), {})
+    return plan.points
+
+
+def _table(results: list[SyncResult]) -> str:
+    rows = [("RUN", "STATUS", "POINTS", "SECONDS", "REASON")]
+    for r in results:
+        rows.append((r.run_id or r.run_dir, r.status, str(r.points), f"{r.seconds:.1f}", r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _failed(path: Path, reason: str) -> SyncResult:
+    return SyncResult(run_dir=str(path), run_id=path.name, status="failed", reason=reason)
+
+
+def run_sync(
+    paths: list[Path],
+    uri: str,
+    *,
+    workers: int,
+    connect_timeout: float,
+    deadline: float,
+    progress: Progress,
+) -> list[SyncResult]:
+    """Sync ``paths`` to ``uri``; results in the order of ``paths``."""
+    per_run = 4
+    with build_client(
+        connect_timeout=connect_timeout, max_connections=max(4, workers * per_run)
+    ) as http:
+        rest = MlflowRest(uri, http, retry=RetryPolicy(deadline=deadline))
+        rest.ping(deadline=connect_timeout)
+
+        def one(path: Path) -> SyncResult:
+            if not path.is_dir() or not is_run_dir(path):
+                res = _failed(path, "not a run directory (no run.json, no log/)")
+            else:
+                sink = MlflowSink(rest, parallel=per_run)
+                try:
+                    res = sync_run(path, sink, progress=progress.update)
+                finally:
+                    sink.close()
+            progress.finished(res)
+            return res
+
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="runwal-sync") as pool:
+            return list(pool.map(one, paths))
+
+
+@click.command("sync")
+@click.argument("run_dirs", nargs=-1, required=True)
+@click.option(
+    "--to",
+    "to",
+    metavar="URI",
+    help="MLflow tracking URI (default: $RUNWAL_SERVER, then $MLFLOW_TRACKING_URI).",
+)
+@click.option(
+    "--workers",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Runs synced in parallel.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; contact no server.")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only runs whose id or dir matches.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip runs whose id or dir matches.")
+@click.option(
+    "--connect-timeout",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="Seconds to wait for the server before giving up on the first request.",
+)
+@click.option(
+    "--deadline",
+    default=120.0,
+    show_default=True,
+    type=float,
+    help="Seconds a failing request is retried before its run is marked failed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sync(
+    run_dirs: tuple[str, ...],
+    to: str | None,
+    workers: int,
+    dry_run: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    connect_timeout: float,
+    deadline: float,
+    as_json: bool,
+) -> None:
+    """Replay RUN_DIR... to an MLflow server, exactly once; resumes where it stopped.
+
+    A directory of runs (./runs) stands for every run in it.
+
+    \b
+    Exit status: 0 every run synced, skipped (already synced) or partial;
+                 1 a run failed or the server is unreachable; 2 usage error.
+    """
+    try:
+        uri = server_uri(to)
+    except NoServerConfigured as exc:
+        if not dry_run:
+            raise click.UsageError(str(exc)) from None
+        uri = ""
+    paths = [p for p in expand(run_dirs) if selected(p, include, exclude)]
+    if dry_run:
+        name, shown = (sink_name_for(uri), public_uri(uri)) if uri else ("", "")
+        results = [plan_run(p, name, shown, count_points) for p in paths]
+    else:
+        progress = Progress(len(paths), quiet=as_json and not sys.stderr.isatty())
+        try:
+            results = run_sync(
+                paths,
+                uri,
+                workers=workers,
+                connect_timeout=connect_timeout,
+                deadline=deadline,
+                progress=progress,
+            )
+        except SyncError as exc:
+            progress.close()
+            click.echo(f"runwal: cannot sync to {public_uri(uri)}: {exc}", err=True)
+            sys.exit(1)
+        progress.close()
+    _report(results, as_json)
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+def _report(results: list[SyncResult], as_json: bool) -> None:
+    if as_json:
+        payload: dict[str, Any] = {"runs": [r.to_json() for r in results]}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(_table(results))
+    for r in results:
+        for rej in r.rejected[:20]:
+            click.echo(f"  {r.run_id}: rejected {rej.describe()}", err=True)
+        for note in r.notes[:20]:
+            click.echo(f"  {r.run_id}: {note}", err=True)
+
+
+if __name__ == "__main__":
+    sync()
