@@ -61,6 +61,14 @@ def flatten(data: Any, where: str = "log()") -> tuple[dict[str, Any], int]:
                 f"runwal: {where}: expected a dict of metrics, got {type(data).__name__}"
             )
         data = dict(data)
+    # Fast path, the common case: flat str keys and float/bool/None values. One
+    # pass of exact type checks, then a C-level copy.
+    plain = _PLAIN
+    for k, v in data.items():
+        if type(k) is not str or type(v) not in plain:
+            break
+    else:
+        return dict(data), 0
     out: dict[str, Any] = {}
     size = _flatten_into(out, data, "", where, 0)
     if size > MAX_RECORD_BYTES:
