@@ -236,3 +236,13 @@ def test_console_and_system_stats_become_records(tmp_path: Path,
     stats = of_kind(records, "stats")
     assert stats and "cpu_utilization_percentage" in stats[0]
     assert "hello from the training loop" in capsys.readouterr().out
+
+
+def test_init_again_finishes_the_previous_run(tmp_path: Path) -> None:
+    first = logwriter.init(dir=tmp_path, **QUIET)
+    first.log({"a": 1})
+    second = logwriter.init(dir=tmp_path, **QUIET)
+    assert logwriter.run is second and first.id != second.id
+    second.finish()
+    assert of_kind(read_clean(first.dir), "exit")[0]["status"] == "finished"
+    assert history(read_clean(first.dir)) == {0: {"a": 1}}

@@ -8,13 +8,17 @@ step counter, config, summary, metric rules -- by replaying the deltas.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logwriter.errors import RunDirError
+from logwriter.settings import Settings
+from schema.atomic import write_json_atomic
 from schema.reader import Corrupt, Frame, iter_run_log
 from schema.records import RecordType
-from schema.segment import list_segments, parse_segment_name
+from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
 
 
 @dataclass
@@ -72,3 +76,31 @@ def _apply(state: ResumeState, rtype: int, body: Any) -> None:
         state.last.update(body)
     elif rtype == RecordType.METRIC_DEF:
         state.metric_defs.append(body)
+
+
+def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
+    """Create (or check, for resume) the run directory; returns (resumed, state).
+
+    run.json is written once, atomically, when the directory is new; a resumed
+    run keeps the original identity file.
+    """
+    s = settings
+    exists = (root / "run.json").exists() or has_log(root)
+    if exists and s.resume == "never":
+        raise RunDirError(f"runwal: run directory {root} already exists",
+                          hint="pass resume=True to continue it, or a new id=")
+    if not exists and s.resume == "must":
+        raise RunDirError(f"runwal: resume='must' but there is no run at {root}")
+    try:
+        (root / "log").mkdir(parents=True, exist_ok=True)
+        (root / "files").mkdir(exist_ok=True)
+        if not (root / "run.json").exists():
+            write_json_atomic(root / "run.json", {
+                "run_id": s.run_id, "project": s.project, "name": s.name,
+                "created": time.time(), "format": FORMAT_VERSION,
+            })
+    except OSError as exc:
+        raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
+    if not exists:
+        return False, ResumeState()
+    return True, read_state(root)

@@ -27,19 +27,16 @@ from logwriter.config_summary import SUMMARY_MODES, Config, Summary
 from logwriter.errors import (
     ForkedRunWarning,
     ModeNotAvailable,
-    RunDirError,
     RunFinishedError,
     StepWarning,
 )
 from logwriter.helpers import ConsoleBuffer, run_metadata, start_console, start_monitor
-from logwriter.resume import ResumeState, has_log, read_state
+from logwriter.resume import ResumeState, prepare_run_dir
 from logwriter.savefiles import LIVE_CHECK_S, FileSaver
 from logwriter.settings import Settings
 from logwriter.values import flatten
 from logwriter.writer import Writer
-from schema.atomic import write_json_atomic
 from schema.records import EXIT_STATUSES, RecordType
-from schema.segment import FORMAT_VERSION
 
 _HISTORY = int(RecordType.HISTORY)
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
@@ -83,7 +80,7 @@ class Run:
     def _open(self, config: Any) -> None:
         s = self.settings
         root = Path(self.dir)
-        state = self._prepare_dir(root)
+        self.resumed, state = prepare_run_dir(root, s)
         self._writer = writer = Writer(
             root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
             name=f"runwal-writer-{self.id}",
@@ -114,29 +111,6 @@ class Run:
             self._console = start_console(self._console_buf.add)
         if s.stats_interval > 0:
             self._monitor = start_monitor(self._emit_stats, s.stats_interval, self.dir)
-
-    def _prepare_dir(self, root: Path) -> ResumeState:
-        s = self.settings
-        exists = (root / "run.json").exists() or has_log(root)
-        if exists and s.resume == "never":
-            raise RunDirError(f"runwal: run directory {root} already exists",
-                              hint="pass resume=True to continue it, or a new id=")
-        if not exists and s.resume == "must":
-            raise RunDirError(f"runwal: resume='must' but there is no run at {root}")
-        try:
-            (root / "log").mkdir(parents=True, exist_ok=True)
-            (root / "files").mkdir(exist_ok=True)
-            if not (root / "run.json").exists():
-                write_json_atomic(root / "run.json", {
-                    "run_id": self.id, "project": s.project, "name": s.name,
-                    "created": time.time(), "format": FORMAT_VERSION,
-                })
-        except OSError as exc:
-            raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
-        if not exists:
-            return ResumeState()
-        self.resumed = True
-        return read_state(root)
 
     def _restore(self, state: ResumeState) -> None:
         self._step = state.step
