@@ -31,8 +31,13 @@ def write_run(
     rd = root / run_id
     (rd / "log").mkdir(parents=True, exist_ok=True)
     (rd / "files").mkdir(exist_ok=True)
-    ident = {"run_id": run_id, "project": project, "name": name or run_id,
-             "created": T0, "format": 1}
+    ident = {
+        "run_id": run_id,
+        "project": project,
+        "name": name or run_id,
+        "created": T0,
+        "format": 1,
+    }
     if not (rd / "run.json").exists():
         (rd / "run.json").write_text(json.dumps(ident))
     append_segment(rd, records, base_seq=base_seq)
@@ -59,17 +64,42 @@ def training_records(
 ) -> list[tuple[int, float, Any]]:
     """RUN, CONFIG, ``steps`` HISTORY records (ts 10 ms apart), then EXIT."""
     recs: list[tuple[int, float, Any]] = [
-        (R.RUN, T0, {"host": "h1", "user": "alice", "argv": ["train.py", "--lr", "1"],
-                     "git": {"commit": "abc123", "branch": "main",
-                             "remote": "https://example.com/r.git"},
-                     "notes": "a note", "tags": ["baseline"], "group": "g1", "job_type": "train"}),
-        (R.CONFIG, T0 + 0.001, config if config is not None else {"lr": 0.1, "opt": {"name": "sgd"}}),
+        (
+            R.RUN,
+            T0,
+            {
+                "host": "h1",
+                "user": "alice",
+                "argv": ["train.py", "--lr", "1"],
+                "git": {
+                    "commit": "abc123",
+                    "branch": "main",
+                    "remote": "https://example.com/r.git",
+                },
+                "notes": "a note",
+                "tags": ["baseline"],
+                "group": "g1",
+                "job_type": "train",
+            },
+        ),
+        (
+            R.CONFIG,
+            T0 + 0.001,
+            config if config is not None else {"lr": 0.1, "opt": {"name": "sgd"}},
+        ),
     ]
     for s in range(steps):
-        recs.append((R.HISTORY, T0 + 0.01 * (s + 1),
-                     {"step": s, "data": {k: float(s) + i / 10 for i, k in enumerate(keys)}}))
+        recs.append(
+            (
+                R.HISTORY,
+                T0 + 0.01 * (s + 1),
+                {"step": s, "data": {k: float(s) + i / 10 for i, k in enumerate(keys)}},
+            )
+        )
     if status is not None:
-        recs.append((R.EXIT, T0 + 0.01 * (steps + 2), {"code": 0, "status": status, "runtime": 1.0}))
+        recs.append(
+            (R.EXIT, T0 + 0.01 * (steps + 2), {"code": 0, "status": status, "runtime": 1.0})
+        )
     return recs
 
 
@@ -86,3 +116,22 @@ def runs_tagged(uri: str, experiment: str, run_id: str) -> list[Any]:
     if exp is None:
         return []
     return list(c.search_runs([exp.experiment_id], f"tags.`runwal.run_id` = '{run_id}'"))
+
+
+def artifact(uri: str, server_run_id: str, path: str) -> bytes:
+    """Download one artifact through the server's proxy (MlflowClient's downloader
+    leaves a thread pool running, which the leak fixture rightly flags)."""
+    import httpx
+
+    run = httpx.get(f"{uri}/api/2.0/mlflow/runs/get", params={"run_id": server_run_id}).json()
+    root = run["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/").strip("/")
+    resp = httpx.get(f"{uri}/api/2.0/mlflow-artifacts/artifacts/{root}/{path}")
+    resp.raise_for_status()
+    return resp.content
+
+
+def artifact_names(uri: str, server_run_id: str) -> set[str]:
+    import httpx
+
+    resp = httpx.get(f"{uri}/api/2.0/mlflow/artifacts/list", params={"run_id": server_run_id})
+    return {f["path"] for f in resp.json().get("files", [])}
