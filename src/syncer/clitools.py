@@ -1,0 +1,156 @@
+"""Helpers every ``runwal`` subcommand shares: error lines, exit codes, ``--json``.
+
+Exit statuses, the same for every command:
+
+    0  success (``verify``: clean, or only a torn tail)
+    1  the command ran but found a problem (``verify``: damage; ``sync``: a run failed)
+    2  a user mistake: bad path, bad option, not a run directory
+
+A user mistake prints exactly one line on stderr, ``runwal: error: <message>
+(hint: ...)``, never a traceback. Decorate a command with `user_errors` (below
+``@click.command``) to get that for every error family of the project; a bug
+still shows its traceback, because hiding it would help nobody.
+
+JSON output is strict JSON (RFC 8259), which has no NaN or Infinity: `jsonable`
+writes non-finite floats as the strings ``"NaN"``, ``"Infinity"`` and
+``"-Infinity"`` (the spelling MLflow's REST API accepts), bytes as
+``"base64:<...>"`` and non-string map keys as strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from schema.errors import SchemaError
+from schema.layout import RunDir, is_run_dir
+from syncer.errors import CliError, NoSuchDir, NotARun
+from syncer.sync_errors import NoServerConfigured, SyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+
+EXIT_CODES_HELP = "Exit status: 0 ok; 2 usage error (bad path, not a run directory, bad option)."
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout instead of text."
+)
+
+
+def error_line(message: str) -> str:
+    return f"runwal: error: {message}"
+
+
+def fail(exc: BaseException, code: int = EXIT_USAGE) -> None:
+    """Print ``exc`` as the one error line and exit with ``code``."""
+    click.echo(error_line(str(exc) or type(exc).__name__), err=True)
+    raise SystemExit(code)
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, NoServerConfigured):
+        return EXIT_USAGE
+    if isinstance(exc, SyncError):
+        return EXIT_PROBLEM
+    return int(getattr(exc, "exit_code", EXIT_USAGE))
+
+
+def user_errors(func: F) -> F:
+    """Turn the project's error families into one stderr line and an exit status.
+
+    Also ends quietly when stdout is a closed pipe (``runwal dump RUN | head``),
+    the way ``cat`` does, instead of a BrokenPipeError traceback.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (CliError, SchemaError, SyncError) as exc:
+            fail(exc, _exit_code(exc))
+        except PermissionError as exc:
+            fail(CliError(f"permission denied: {exc.filename}", hint="check the file's owner"))
+        except BrokenPipeError:
+            # Point stdout at /dev/null so the interpreter's final flush is silent.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(EXIT_OK) from None
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_run(path: str | os.PathLike[str]) -> RunDir:
+    """The run directory at ``path``, or NotARun with a hint for the user."""
+    p = Path(path)
+    if not p.exists():
+        raise NotARun("no such directory", path=str(p))
+    if not p.is_dir():
+        raise NotARun("not a directory", path=str(p))
+    try:
+        return RunDir.open(p)
+    except SchemaError as exc:
+        children = _child_runs(p)
+        hint = (
+            f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
+            if children
+            else None
+        )
+        raise NotARun("not a runwal run directory (no run.json, no log/)", path=str(p),
+                      hint=hint) from exc
+
+
+def _child_runs(p: Path) -> list[Path]:
+    try:
+        return sorted(c for c in p.iterdir() if c.is_dir() and is_run_dir(c))
+    except OSError:
+        return []
+
+
+def require_dir(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise NoSuchDir("no such directory", path=str(p))
+    if not p.is_dir():
+        raise NoSuchDir("not a directory", path=str(p))
+    return p
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with everything strict JSON cannot hold spelled as strings (see module doc)."""
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        if math.isnan(obj):
+            return "NaN"
+        return "Infinity" if obj > 0 else "-Infinity"
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return "base64:" + base64.b64encode(bytes(obj)).decode("ascii")
+    return str(obj)
+
+
+def dumps(obj: Any, *, indent: int | None = None) -> str:
+    """Strict JSON text of ``obj`` (never NaN/Infinity literals)."""
+    return json.dumps(jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(dumps(obj, indent=2))

@@ -1,0 +1,357 @@
+"""A run's records folded into one view: what ``runwal ls`` and ``show`` print.
+
+`RunView.load(path)` reads the log once, through `schema.reader.iter_run_log`,
+and keeps only what a human (or an "is it synced yet?" check) needs: identity,
+start metadata, merged config and summary, per-metric statistics, files,
+console line counts, alerts, the exit record and every piece of damage.
+
+Memory stays bounded whatever the length of the run: a metric keeps streaming
+statistics (count, last, min, max) plus at most ``2 * sample_width`` points
+for its sparkline, each the mean of a run of consecutive values (`Downsampler`).
+
+Schema-only on purpose (no click, no server): the sync engine may reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schema.layout import RunDir
+from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log
+from schema.records import Record, RecordType
+
+Damage = Corrupt | SegmentDamaged
+MAX_NOTES = 20
+
+
+class Downsampler:
+    """Keeps at most ``2 * width`` points of a stream of any length.
+
+    Each kept point is the mean of ``stride`` consecutive inputs; when the
+    buffer fills, neighbours are merged pairwise and ``stride`` doubles. The
+    result spans the whole stream evenly, which is what a sparkline needs.
+    """
+
+    def __init__(self, width: int = 64):
+        self.cap = max(2, 2 * width)
+        self.stride = 1
+        self.points: list[float] = []
+        self._sum = 0.0
+        self._n = 0
+
+    def add(self, value: float) -> None:
+        self._sum += value
+        self._n += 1
+        if self._n < self.stride:
+            return
+        self.points.append(self._sum / self._n)
+        self._sum, self._n = 0.0, 0
+        if len(self.points) >= self.cap:
+            pts = self.points
+            self.points = [(pts[i] + pts[i + 1]) / 2 for i in range(0, len(pts) - 1, 2)]
+            self.stride *= 2
+
+    def values(self) -> list[float]:
+        tail = [self._sum / self._n] if self._n else []
+        return self.points + tail
+
+
+@dataclass
+class MetricStats:
+    """Streaming statistics of one numeric series (bools count as 0/1)."""
+
+    count: int = 0
+    nonfinite: int = 0
+    last: float | None = None
+    last_step: int | None = None
+    first_ts: float | None = None
+    last_ts: float | None = None
+    min: float | None = None
+    max: float | None = None
+    samples: Downsampler = field(default_factory=Downsampler, repr=False)
+
+    def add(self, step: int | None, value: float, ts: float) -> None:
+        self.count += 1
+        self.last, self.last_step, self.last_ts = value, step, ts
+        if self.first_ts is None:
+            self.first_ts = ts
+        if not math.isfinite(value):
+            self.nonfinite += 1
+            return
+        self.min = value if self.min is None else min(self.min, value)
+        self.max = value if self.max is None else max(self.max, value)
+        self.samples.add(value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "last": self.last,
+            "last_step": self.last_step,
+            "min": self.min,
+            "max": self.max,
+            "nonfinite": self.nonfinite,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+        }
+
+
+def as_number(value: Any) -> float | None:
+    """The value as a float if it is a scalar number (bool -> 0/1), else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range
+            return math.inf if value > 0 else -math.inf
+    return None
+
+
+@dataclass
+class RunView:
+    """Everything ``show`` prints about one run; build it with `load`."""
+
+    path: Path
+    identity: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    history_last: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, MetricStats] = field(default_factory=dict)
+    system: dict[str, MetricStats] = field(default_factory=dict)
+    metric_defs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    console_lines: Counter[str] = field(default_factory=Counter)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    exit: dict[str, Any] | None = None
+    damage: list[Damage] = field(default_factory=list)
+    torn: list[Incomplete] = field(default_factory=list)
+    segments: list[str] = field(default_factory=list)
+    frames: int = 0
+    records: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    unknown_types: Counter[int] = field(default_factory=Counter)
+    history_count: int = 0
+    last_step: int | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    first_ts: float | None = None
+    last_ts: float | None = None
+    notes: list[str] = field(default_factory=list)
+    sample_width: int = 64
+    _partial_line: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, sample_width: int = 64) -> RunView:
+        """Read the run at ``path`` once. NotARunDir if it is not a run directory."""
+        rd = RunDir.open(path)
+        view = cls(rd.path, identity=rd.identity(), sample_width=sample_width)
+        view.segments = [p.name for p in rd.segments()]
+        for ev in iter_run_log(rd.log_dir):
+            if isinstance(ev, Frame):
+                view.frames += 1
+                for rec in ev.records:
+                    view.feed(rec)
+            elif isinstance(ev, Incomplete):
+                view.torn.append(ev)
+            else:
+                view.damage.append(ev)
+        return view
+
+    # -- folding ---------------------------------------------------------------
+
+    def feed(self, rec: Record) -> None:
+        """Fold one record into the view (records must come in seq order)."""
+        self.records += 1
+        if self.first_seq is None:
+            self.first_seq = rec.seq
+        self.last_seq = rec.seq
+        self.first_ts = rec.ts if self.first_ts is None else self.first_ts
+        self.last_ts = rec.ts
+        kind = rec.kind
+        if kind is None:
+            self.unknown_types[rec.type] += 1
+            return
+        self.by_type[kind] += 1
+        body = rec.body
+        if not isinstance(body, dict):
+            self._note(f"seq {rec.seq}: {kind} record body is not a map; skipped")
+            return
+        handler = _HANDLERS.get(rec.type)
+        if handler is not None:
+            handler(self, rec, body)
+
+    def _note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(text)
+
+    def _history(self, rec: Record, body: dict[str, Any]) -> None:
+        step, data = body.get("step"), body.get("data")
+        if not isinstance(data, dict):
+            self._note(f"seq {rec.seq}: history record without a data map; skipped")
+            return
+        if not isinstance(step, int) or isinstance(step, bool):
+            step = None
+        self.history_count += 1
+        if step is not None:
+            self.last_step = step if self.last_step is None else max(self.last_step, step)
+        self._series(self.metrics, step, data, rec.ts)
+        self.history_last.update(data)
+
+    def _series(
+        self, into: dict[str, MetricStats], step: int | None, data: dict[Any, Any], ts: float
+    ) -> None:
+        for raw_key, value in data.items():
+            num = as_number(value)
+            if num is None:
+                continue
+            key = str(raw_key)
+            stats = into.get(key)
+            if stats is None:
+                stats = into[key] = MetricStats(samples=Downsampler(self.sample_width))
+            stats.add(step, num, ts)
+
+    def _console(self, rec: Record, body: dict[str, Any]) -> None:
+        stream, text = str(body.get("stream", "stdout")), body.get("text")
+        if not isinstance(text, str) or not text:
+            return
+        self.console_lines[stream] += text.count("\n")
+        self._partial_line[stream] = not text.endswith("\n")
+
+    def _set(self, rec: Record, body: dict[str, Any]) -> None:
+        t = rec.type
+        if t == RecordType.RUN:
+            if self.run:
+                self._note(f"seq {rec.seq}: a second run record; the first one is shown")
+            else:
+                self.run = body
+        elif t == RecordType.RESUME:
+            self.resumes.append({"ts": rec.ts, **body})
+        elif t == RecordType.CONFIG:
+            self.config.update(body)
+        elif t == RecordType.SUMMARY:
+            self.summary.update(body)
+        elif t == RecordType.FILE:
+            self.files[str(body.get("path"))] = body
+        elif t == RecordType.STATS:
+            self._series(self.system, None, body, rec.ts)
+        elif t == RecordType.METRIC_DEF:
+            self.metric_defs[str(body.get("name"))] = body
+        elif t == RecordType.ALERT:
+            self.alerts.append({"ts": rec.ts, **body})
+        elif t == RecordType.EXIT:
+            self.exit = body
+
+    # -- derived ---------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return str(self.identity.get("run_id") or self.run.get("run_id") or self.path.name)
+
+    @property
+    def created(self) -> float | None:
+        created = self.identity.get("created")
+        if isinstance(created, (int, float)) and not isinstance(created, bool):
+            return float(created)
+        return self.first_ts
+
+    @property
+    def status(self) -> str:
+        """The exit record's status, or "unfinished" (still running, or it crashed)."""
+        if self.exit is None:
+            return "unfinished"
+        return str(self.exit.get("status") or "finished")
+
+    @property
+    def exit_code(self) -> int | None:
+        code = (self.exit or {}).get("code")
+        return code if isinstance(code, int) else None
+
+    @property
+    def runtime(self) -> float | None:
+        """Seconds the run took: the exit record's, else first to last record."""
+        rt = (self.exit or {}).get("runtime")
+        if isinstance(rt, (int, float)) and not isinstance(rt, bool):
+            return float(rt)
+        if self.first_ts is None or self.last_ts is None:
+            return None
+        return self.last_ts - (self.created or self.first_ts)
+
+    @property
+    def final_summary(self) -> dict[str, Any]:
+        """Last value of each history key, overridden by explicit summary values."""
+        return {**self.history_last, **self.summary}
+
+    @property
+    def console_line_count(self) -> dict[str, int]:
+        """Lines per stream; a last line without a newline counts too."""
+        counts = dict(self.console_lines)
+        for stream, partial in self._partial_line.items():
+            if partial:
+                counts[stream] = counts.get(stream, 0) + 1
+        return counts
+
+    @property
+    def lost_records(self) -> int:
+        """Records known lost to damage (damage running to the end counts as 0 here)."""
+        return sum(n for d in self.damage if (n := _seqs_lost(d)) is not None)
+
+
+def _seqs_lost(d: Damage) -> int | None:
+    if isinstance(d, Corrupt):
+        return d.seqs_lost
+    if d.first_lost is None or d.last_lost is None:
+        return None
+    return max(0, d.last_lost - d.first_lost + 1)
+
+
+_HANDLERS = {int(t): RunView._set for t in RecordType}
+_HANDLERS[int(RecordType.HISTORY)] = RunView._history
+_HANDLERS[int(RecordType.CONSOLE)] = RunView._console
+
+
+def disk_usage(path: str | os.PathLike[str]) -> int:
+    """Bytes of every regular file under ``path`` (symlinks not followed)."""
+    total = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += st.st_size
+    return total
+
+
+def sync_checkpoints(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Last acknowledged seq per sink, from ``sync/*.json`` (unreadable files skipped)."""
+    out: dict[str, int] = {}
+    sync_dir = Path(path) / "sync"
+    try:
+        names = sorted(p for p in sync_dir.iterdir() if p.suffix == ".json")
+    except OSError:
+        return out
+    for p in names:
+        try:
+            data = json.loads(p.read_text())
+            out[p.stem] = int(data["seq"])
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+    return out
+
+
+def sync_state(view: RunView, checkpoints: dict[str, int] | None = None) -> str:
+    """"synced" when some sink acknowledged the last seq, "partial" when a sink
+    has only part of it, "-" when no sink has synced the run."""
+    ckpts = sync_checkpoints(view.path) if checkpoints is None else checkpoints
+    if not ckpts:
+        return "-"
+    last = view.last_seq if view.last_seq is not None else -1
+    return "synced" if max(ckpts.values()) >= last else "partial"

@@ -1,0 +1,222 @@
+"""Export a run's history scalars as a TensorBoard event file, in pure Python.
+
+No TensorFlow, tensorboard or protobuf dependency: the format is small enough
+to write by hand, and a run dir must stay readable on a login node that has
+nothing installed but runwal.
+
+An event file is a sequence of TFRecords::
+
+    offset  size  field
+    0       8     length        u64 little-endian, bytes of data
+    8       4     length_crc    u32 masked CRC-32C of the 8 length bytes
+    12      N     data          one serialized ``Event`` protobuf
+    12+N    4     data_crc      u32 masked CRC-32C of data
+
+    masked_crc(x) = ((crc >> 15) | (crc << 17)) + 0xA282EAD8   (mod 2**32)
+
+and the subset of tensorflow/core/util/event.proto and summary.proto used::
+
+    Event   { double wall_time = 1; int64 step = 2; string file_version = 3;
+              Summary summary = 5; }
+    Summary { repeated Value value = 1; }
+    Value   { string tag = 1; float simple_value = 2; }
+
+The first event carries only ``file_version = "brain.Event:2"``; then one
+event per history record (its step, its ts as wall time) with one value per
+numeric key. bool becomes 0/1; str, None, lists and maps are skipped (counted
+in `ExportResult.skipped`). Values are float32, as TensorBoard stores them:
+a number beyond float32 range becomes ±inf.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from schema.layout import RunDir
+from schema.reader import Frame, Incomplete, iter_run_log
+from schema.records import RecordType
+from syncer.runview import as_number
+
+FILE_VERSION = "brain.Event:2"
+_MASK_DELTA = 0xA282EAD8
+
+
+def _crc32c_table() -> list[int]:
+    poly = 0x82F63B78  # Castagnoli, reflected
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), as TFRecord uses; table-driven, one byte at a time."""
+    crc = 0xFFFFFFFF
+    table = _TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc(data: bytes) -> int:
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def tfrecord(data: bytes) -> bytes:
+    """One TFRecord framing ``data``."""
+    length = struct.pack("<Q", len(data))
+    return b"".join(
+        (length, struct.pack("<I", masked_crc(length)), data, struct.pack("<I", masked_crc(data)))
+    )
+
+
+# -- protobuf wire format (only what Event needs) ---------------------------------
+
+
+def _varint(n: int) -> bytes:
+    n &= 0xFFFFFFFFFFFFFFFF  # int64: negatives are ten-byte two's complement
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _key(field_no: int, wire_type: int) -> bytes:
+    return _varint((field_no << 3) | wire_type)
+
+
+def _bytes_field(field_no: int, payload: bytes) -> bytes:
+    return _key(field_no, 2) + _varint(len(payload)) + payload
+
+
+def _float32(value: float) -> bytes:
+    try:
+        return struct.pack("<f", value)
+    except OverflowError:  # beyond float32 range: what a float32 cast gives
+        return struct.pack("<f", math.inf if value > 0 else -math.inf)
+
+
+def encode_value(tag: str, value: float) -> bytes:
+    return _bytes_field(1, tag.encode("utf-8")) + _key(2, 5) + _float32(value)
+
+
+def encode_event(
+    wall_time: float,
+    *,
+    step: int | None = None,
+    file_version: str | None = None,
+    scalars: Iterable[tuple[str, float]] = (),
+) -> bytes:
+    """Serialized ``Event`` protobuf (fields in field-number order)."""
+    parts = [_key(1, 1), struct.pack("<d", wall_time)]
+    if step:  # proto3: a zero int64 is the default and is not written
+        parts += [_key(2, 0), _varint(step)]
+    if file_version is not None:
+        parts.append(_bytes_field(3, file_version.encode("utf-8")))
+    values = b"".join(_bytes_field(1, encode_value(t, v)) for t, v in scalars)
+    if values:
+        parts.append(_bytes_field(5, values))
+    return b"".join(parts)
+
+
+# -- export ---------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    events: int = 0  # scalar events, not counting the file_version one
+    scalars: int = 0
+    tags: set[str] = field(default_factory=set)
+    skipped: int = 0  # non-numeric history values left out
+    damaged: int = 0  # damaged regions of the log the export read past
+
+
+def event_file_name(created: float, hostname: str | None = None) -> str:
+    host = hostname or socket.gethostname()
+    return f"events.out.tfevents.{int(created)}.{host}.runwal"
+
+
+def export_run(
+    run: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, hostname: str | None = None
+) -> ExportResult:
+    """Write the run's history to ``out_dir/events.out.tfevents.<created>.<host>.runwal``.
+
+    The name derives from the run's creation time, so exporting again replaces
+    the file (written to a temp name, then renamed) instead of adding a second
+    copy that TensorBoard would draw twice.
+    """
+    rd = RunDir.open(run)
+    ident = rd.identity()
+    created = ident.get("created")
+    if not isinstance(created, (int, float)) or isinstance(created, bool):
+        created = _first_ts(rd)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(out / event_file_name(float(created), hostname))
+    tmp = result.path.with_name(result.path.name + f".{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(tfrecord(encode_event(float(created), file_version=FILE_VERSION)))
+            _write_history(rd, fh, result)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, result.path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return result
+
+
+def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
+    for ev in iter_run_log(rd.log_dir):
+        if not isinstance(ev, Frame):
+            if not isinstance(ev, Incomplete):
+                result.damaged += 1
+            continue
+        chunk = []
+        for rec in ev.records:
+            if rec.type != RecordType.HISTORY or not isinstance(rec.body, dict):
+                continue
+            step, data = rec.body.get("step"), rec.body.get("data")
+            if not isinstance(data, dict):
+                continue
+            scalars = []
+            for key, value in data.items():
+                num = as_number(value)
+                if num is None:
+                    result.skipped += 1
+                    continue
+                scalars.append((str(key), num))
+                result.tags.add(str(key))
+            if not scalars:
+                continue
+            step_no = step if isinstance(step, int) and not isinstance(step, bool) else 0
+            chunk.append(tfrecord(encode_event(rec.ts, step=step_no, scalars=scalars)))
+            result.events += 1
+            result.scalars += len(scalars)
+        if chunk:
+            fh.write(b"".join(chunk))
+
+
+def _first_ts(rd: RunDir) -> float:
+    for ev in iter_run_log(rd.log_dir):
+        if isinstance(ev, Frame) and ev.records:
+            return ev.records[0].ts
+    return 0.0

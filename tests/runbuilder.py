@@ -1,0 +1,139 @@
+"""Build run directories byte by byte with the schema API, without the SDK.
+
+Tests of readers (the CLI, the syncer) need exact control over what is on
+disk: which records, how they are split into frames and segments, a missing
+run.json. `build_run` writes such a run; `frame_offsets` tells a damage test
+where each frame starts.
+
+    path = build_run(tmp_path, [
+        (RecordType.RUN, 1.0, {"host": "h"}),
+        (RecordType.HISTORY, 2.0, {"step": 0, "data": {"loss": 1.5}}),
+        (RecordType.EXIT, 3.0, {"code": 0, "status": "finished", "runtime": 2.0}),
+    ])
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schema.frame import encode_frame, split_frames
+from schema.reader import Frame, iter_run_log
+from schema.records import RecordType, pack_record
+from schema.segment import FORMAT_VERSION, SegmentHeader, segment_name
+
+RecordSpec = tuple[int, float, Any]  # (type, ts, body)
+
+T0 = 1_700_000_000.0
+
+
+def encode_segment(
+    records: Sequence[RecordSpec],
+    base_seq: int = 0,
+    *,
+    salt: int | None = None,
+    records_per_frame: int | None = None,
+    compress: bool = True,
+) -> bytes:
+    """Header plus frames for ``records``, first seq ``base_seq``.
+
+    ``records_per_frame`` forces small frames (damage tests want many);
+    by default frames are grouped the way the writer does (~64 KiB).
+    """
+    header = SegmentHeader.new(base_seq, salt=salt)
+    packed = [pack_record(int(t), float(ts), body) for t, ts, body in records]
+    if records_per_frame is None:
+        frames = list(split_frames(packed, base_seq, header.seed, compress=compress))
+    else:
+        frames = [
+            encode_frame(packed[i : i + records_per_frame], base_seq + i, header.seed,
+                         compress=compress)
+            for i in range(0, len(packed), records_per_frame)
+        ]
+    return header.encode() + b"".join(frames)
+
+
+def build_run(
+    tmp_path: Path,
+    records: Sequence[RecordSpec] = (),
+    *,
+    run_id: str = "abc12345",
+    project: str | None = "proj",
+    name: str | None = "test-run",
+    created: float | None = T0,
+    write_run_json: bool = True,
+    segment_starts: Sequence[int] = (),
+    records_per_frame: int | None = None,
+    compress: bool = True,
+) -> Path:
+    """Write ``tmp_path/run_id`` holding ``records`` and return its path.
+
+    ``segment_starts`` lists record indices where a new segment begins (seqs
+    stay dense across segments), e.g. ``[5]`` puts records 0-4 in the first
+    segment and the rest in a second one.
+    """
+    root = tmp_path / run_id
+    (root / "log").mkdir(parents=True, exist_ok=True)
+    (root / "files").mkdir(exist_ok=True)
+    if write_run_json:
+        ident = {"run_id": run_id, "project": project, "name": name, "created": created,
+                 "format": FORMAT_VERSION}
+        (root / "run.json").write_text(json.dumps(ident))
+    bounds = [0, *sorted(segment_starts), len(records)]
+    for start, end in itertools.pairwise(bounds):
+        if start == end and records:
+            continue
+        data = encode_segment(records[start:end], start, records_per_frame=records_per_frame,
+                              compress=compress)
+        (root / "log" / segment_name(start)).write_bytes(data)
+    return root
+
+
+def frame_offsets(run: Path) -> list[tuple[str, int, int]]:
+    """(segment name, offset, size) of every readable frame of ``run``."""
+    return [
+        (ev.segment, ev.offset, ev.size)
+        for ev in iter_run_log(run / "log")
+        if isinstance(ev, Frame)
+    ]
+
+
+def segment_path(run: Path, index: int = 0) -> Path:
+    return sorted((run / "log").glob("*.seg"))[index]
+
+
+def typical_records(steps: int = 10, t0: float = T0) -> list[RecordSpec]:
+    """A small finished run: metadata, config, history, summary, console, exit."""
+    recs: list[RecordSpec] = [
+        (RecordType.RUN, t0, {
+            "host": "node1", "user": "ada", "pid": 42, "python": "3.11.9",
+            "argv": ["train.py", "--lr", "0.1"], "cwd": "/home/ada",
+            "git": {"commit": "deadbeef", "branch": "main", "remote": "git@x:y.git",
+                    "dirty": False},
+            "mode": "offline", "tags": ["baseline"], "notes": "first try", "group": None,
+            "job_type": "train", "project": "proj", "name": "test-run", "run_id": "abc12345",
+        }),
+        (RecordType.CONFIG, t0 + 0.1, {"lr": 0.1, "batch": 32}),
+        (RecordType.METRIC_DEF, t0 + 0.2, {"name": "acc", "step_metric": None,
+                                           "summary": "max", "hidden": False}),
+    ]
+    for i in range(steps):
+        recs.append((RecordType.HISTORY, t0 + 1 + i,
+                     {"step": i, "data": {"loss": 1.0 / (i + 1), "acc": i / steps,
+                                          "phase": "train", "ok": True}}))
+    recs += [
+        (RecordType.CONSOLE, t0 + 1.5, {"stream": "stdout", "text": "epoch 1\nepoch 2\n"}),
+        (RecordType.CONSOLE, t0 + 1.6, {"stream": "stderr", "text": "warning"}),
+        (RecordType.STATS, t0 + 2, {"system/cpu_utilization_percentage": 50.0}),
+        (RecordType.FILE, t0 + 3, {"path": "model.pt", "size": 4, "sha256": "ab" * 32,
+                                   "policy": "now"}),
+        (RecordType.ALERT, t0 + 4, {"title": "slow", "text": "loss plateau", "level": "WARN"}),
+        (RecordType.CONFIG, t0 + 5, {"batch": 64}),
+        (RecordType.SUMMARY, t0 + steps + 1, {"best_acc": 0.9}),
+        (RecordType.EXIT, t0 + steps + 2, {"code": 0, "status": "finished",
+                                           "runtime": steps + 2.0}),
+    ]
+    return recs
