@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import json
 import os
 import sys
 import threading
@@ -21,19 +20,20 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
 from schema.layout import RunDir, is_run_dir
 from schema.records import Record
+from syncer.clitools import EXIT_PROBLEM, echo_json, json_option, user_errors
 from syncer.mlflow_rest import MlflowRest, build_client, public_uri
 from syncer.replay import SyncResult, plan_run, sync_run
 from syncer.retry import RetryPolicy
 from syncer.sinks.mlflow import MlflowSink, sink_name_for
 from syncer.sinks.mlflow_map import MapState as _MapState
 from syncer.sinks.mlflow_map import Plan, map_record
-from syncer.sync_errors import NoServerConfigured, SyncError
+from syncer.sync_errors import NoServerConfigured, ServerUnavailable
 
 
 def server_uri(to: str | None) -> str:
@@ -160,7 +160,12 @@ def run_sync(
         connect_timeout=connect_timeout, max_connections=max(4, workers * per_run)
     ) as http:
         rest = MlflowRest(uri, http, retry=RetryPolicy(deadline=deadline))
-        rest.ping(deadline=connect_timeout)
+        try:
+            rest.ping(deadline=connect_timeout)
+        except ServerUnavailable as exc:
+            raise ServerUnavailable(
+                f"cannot reach the MLflow server at {public_uri(uri)}: {exc.args[0]}"
+            ) from exc
 
         def one(path: Path) -> SyncResult:
             if not path.is_dir() or not is_run_dir(path):
@@ -210,7 +215,8 @@ def run_sync(
     type=float,
     help="Seconds a failing request is retried before its run is marked failed.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option
+@user_errors
 def sync(
     run_dirs: tuple[str, ...],
     to: str | None,
@@ -232,9 +238,9 @@ def sync(
     """
     try:
         uri = server_uri(to)
-    except NoServerConfigured as exc:
+    except NoServerConfigured:
         if not dry_run:
-            raise click.UsageError(str(exc)) from None
+            raise
         uri = ""
     paths = [p for p in expand(run_dirs) if selected(p, include, exclude)]
     if dry_run:
@@ -251,20 +257,16 @@ def sync(
                 deadline=deadline,
                 progress=progress,
             )
-        except SyncError as exc:
+        finally:
             progress.close()
-            click.echo(f"runwal: cannot sync to {public_uri(uri)}: {exc}", err=True)
-            sys.exit(1)
-        progress.close()
     _report(results, as_json)
     if any(r.status == "failed" for r in results):
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEM)
 
 
 def _report(results: list[SyncResult], as_json: bool) -> None:
     if as_json:
-        payload: dict[str, Any] = {"runs": [r.to_json() for r in results]}
-        click.echo(json.dumps(payload, indent=2))
+        echo_json({"runs": [r.to_json() for r in results]})
         return
     click.echo(_table(results))
     for r in results:

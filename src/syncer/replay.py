@@ -32,7 +32,7 @@ from syncer.cursor import LogCursor, Note
 from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
 from syncer.sync_errors import SyncError
 
-BATCH_POINTS = 8000  # ~8 parallel metric requests per batch
+BATCH_POINTS = 4000  # one round of parallel 1000-row requests per checkpoint
 BATCH_RECORDS = 4000
 
 
@@ -113,7 +113,10 @@ class _Pass:
         self.opened = False
         self.batch: list[Record] = []
         self.points = 0
-        self.pos = (ckpt.segment, ckpt.offset) if ckpt else ("", 0)
+        # read_pos: end of the last frame fed; ack_pos: where reading must resume
+        # for everything up to ``acked`` to be on the server (saved in the checkpoint).
+        self.ack_pos = (ckpt.segment, ckpt.offset) if ckpt else ("", 0)
+        self.read_pos = self.ack_pos
         self.dirty = False  # sent since the last end_pass
 
     def open(self, first: Record | None) -> None:
@@ -138,14 +141,15 @@ class _Pass:
                 server_run_id=self.sink.server_run_id,
                 experiment_id=self.sink.experiment_id,
                 seq=self.acked,
-                segment=self.pos[0],
-                offset=self.pos[1],
+                segment=self.ack_pos[0],
+                offset=self.ack_pos[1],
                 finished=self.result.finished,
                 state=self.sink.state(),
             ),
         )
 
-    def flush(self) -> None:
+    def flush(self, pos: tuple[str, int] | None = None) -> None:
+        """Send the batch; ``pos`` is where reading resumes after its last record."""
         if not self.batch:
             return
         self.open(self.batch[0])
@@ -154,6 +158,7 @@ class _Pass:
         self.result.records += len(self.batch)
         self.result.points += self.sink.points_sent - before
         self.acked = self.batch[-1].seq
+        self.ack_pos = self.read_pos if pos is None else pos
         self.result.last_seq = self.acked
         self.result.finished = False
         self.batch, self.points, self.dirty = [], 0, True
@@ -177,17 +182,18 @@ class _Pass:
                 self.acked_skip(rec)
                 continue
             if kind == "exit":
-                self.pos = end if i == len(frame.records) - 1 else (frame.segment, frame.offset)
-                self.flush()
+                here = end if i == len(frame.records) - 1 else (frame.segment, frame.offset)
+                self.flush(here)
                 self.open(rec)
                 self.result.rejected += self.sink.finish(rec)
                 self.acked, self.result.last_seq = rec.seq, rec.seq
+                self.ack_pos = here
                 self.result.finished, self.dirty = True, False
                 self.save()
                 continue
             self.batch.append(rec)
             self.points += len(rec.body.get("data", ())) if isinstance(rec.body, dict) else 1
-        self.pos = end
+        self.read_pos = end
         if self.points >= BATCH_POINTS or len(self.batch) >= BATCH_RECORDS:
             self.flush()
 

@@ -1,0 +1,116 @@
+"""``runwal sync``: many runs, bad runs, closed ports, dry runs, kill -9 mid-upload."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from syncer.localserver import free_port
+from syncutil import client, runs_tagged, training_records, write_run
+
+
+def runwal_sync(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "syncer.cli_sync", *args]
+
+
+def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(runwal_sync(*args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_bad_run_reported_others_synced(tmp_path: Path, mlflow_uri: str) -> None:
+    runs = tmp_path / "runs"
+    for i in range(3):
+        write_run(runs, f"good{i}", training_records(200), project="p-cli")
+    (runs / "notes.txt").write_text("not a run")
+    bad = runs / "broken"
+    (bad / "log").mkdir(parents=True)
+    (bad / "log" / "00000000000000000000.seg").write_bytes(b"garbage" * 20)
+    proc = run(*(str(p) for p in sorted(runs.iterdir())), "--to", mlflow_uri, "--json")
+    assert proc.returncode == 1, proc.stderr
+    by_id = {r["run_id"]: r for r in json.loads(proc.stdout)["runs"]}
+    assert {by_id[f"good{i}"]["status"] for i in range(3)} == {"synced"}
+    assert by_id["broken"]["status"] == "failed" and "bad magic" in " ".join(
+        by_id["broken"]["notes"]
+    )
+    assert by_id["notes.txt"]["status"] == "failed"
+    assert "not a run directory" in by_id["notes.txt"]["reason"]
+    for i in range(3):
+        hist = client(mlflow_uri).get_metric_history(by_id[f"good{i}"]["server_run_id"], "loss")
+        assert len(hist) == 200
+
+    # Table output, a directory of runs, --exclude, and already-synced runs skipped.
+    proc = run(str(runs), "--to", mlflow_uri, "--exclude", "broken")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["RUN", "STATUS", "POINTS", "SECONDS", "REASON"]
+    assert sorted(line.split()[1] for line in lines[1:]) == ["skipped"] * 3
+    assert "[3/3]" in proc.stderr  # one progress line per run when stderr is not a TTY
+
+
+def test_dry_run_and_include(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "alpha", training_records(10, ("a", "b", "c")))
+    write_run(runs, "beta", training_records(10))
+    proc = run(str(runs), "--dry-run", "--include", "al*", "--json", "--to", "http://127.0.0.1:9")
+    assert proc.returncode == 0, proc.stderr
+    (only,) = json.loads(proc.stdout)["runs"]
+    assert only["run_id"] == "alpha" and only["points"] == 30 and only["records"] == 13
+    assert not (runs / "alpha" / "sync").exists()
+
+
+def test_closed_port_fails_fast_with_clear_error(tmp_path: Path) -> None:
+    rd = write_run(tmp_path, "port0001", training_records(10))
+    t0 = time.monotonic()
+    proc = run(str(rd), "--to", f"http://127.0.0.1:{free_port()}", "--connect-timeout", "2")
+    took = time.monotonic() - t0
+    assert proc.returncode == 1
+    assert "cannot reach the MLflow server" in proc.stderr and "Connection refused" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert took < 30  # generous: interpreter start on a loaded box; the retry budget is 2 s
+
+
+def test_no_server_configured_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNWAL_SERVER", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    rd = write_run(tmp_path, "nosrv001", training_records(1))
+    proc = run(str(rd))
+    assert proc.returncode == 2 and "RUNWAL_SERVER" in proc.stderr
+
+
+def test_kill_minus_9_mid_upload_then_exact(tmp_path: Path, mlflow_uri: str) -> None:
+    keys = ("m0", "m1", "m2", "m3", "m4")
+    rd = write_run(tmp_path, "kill0001", training_records(20_000, keys), project="p-kill")
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(
+            runwal_sync(str(rd), "--to", mlflow_uri),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(2.0, 6.0))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+    assert kills >= 2
+    final = run(str(rd), "--to", mlflow_uri, "--json", timeout=280)
+    assert final.returncode == 0, final.stderr
+    (res,) = json.loads(final.stdout)["runs"]
+    assert res["status"] in ("synced", "skipped")
+    (server_run,) = runs_tagged(mlflow_uri, "p-kill", "kill0001")
+    assert server_run.info.status == "FINISHED"
+    c = client(mlflow_uri)
+    for key in ("m0", "m4"):
+        hist = c.get_metric_history(server_run.info.run_id, key)
+        assert sorted(m.step for m in hist) == list(range(20_000)), key
