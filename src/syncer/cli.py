@@ -20,7 +20,7 @@ import click
 
 from schema.errors import SchemaError
 from schema.layout import is_run_dir
-from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log
+from schema.reader import Frame, Incomplete, iter_run_log
 from schema.records import KNOWN_TYPES, Record, RecordType
 from syncer.clitools import (
     dumps,
@@ -32,7 +32,7 @@ from syncer.clitools import (
 )
 from syncer.errors import BadOption, ExportError
 from syncer.runview import RunView, disk_usage, sync_checkpoints, sync_state
-from syncer.showtext import damage_json, ls_table, show_json, show_text, verify_report
+from syncer.showtext import damage_line, ls_table, show_json, show_text, verify_report
 from syncer.tensorboard import export_run
 
 
@@ -251,17 +251,8 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
             click.echo(f"runwal: note: torn tail at {ev.segment} offset {ev.offset}", err=True)
         else:
             out.flush()
-            click.echo(f"runwal: note: damage: {_describe(ev)}", err=True)
+            click.echo(f"runwal: note: damage: {damage_line(ev)}", err=True)
     out.flush()
-
-
-def _describe(ev: Corrupt | SegmentDamaged) -> str:
-    if isinstance(ev, Corrupt):
-        return ev.describe()
-    lost = damage_json(ev)
-    span = (f"seqs {lost['first_lost']}..{lost['last_lost']}"
-            if lost["last_lost"] is not None else f"seqs from {lost['first_lost']} on")
-    return f"{ev.segment}: unreadable segment ({ev.error}); lost {span}"
 
 
 # ---------------------------------------------------------------------------

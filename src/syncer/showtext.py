@@ -14,6 +14,7 @@ from typing import Any
 from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Corrupt, Frame, Incomplete, RunEvent, SegmentDamaged
+from schema.segment import parse_segment_name
 from syncer import render
 from syncer.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
 
@@ -41,12 +42,15 @@ def damage_json(d: Corrupt | SegmentDamaged) -> dict[str, Any]:
         return {"kind": "corrupt", "segment": d.segment, "offset": d.offset,
                 "skipped": d.skipped, "first_lost": d.first_lost, "last_lost": d.last_lost,
                 "seqs_lost": d.seqs_lost, "reason": d.reason}
+    # The reader knows no expected seq before the first segment; the name says it.
+    first = d.first_lost if d.first_lost is not None else parse_segment_name(d.segment)
     lost = None
-    if d.first_lost is not None and d.last_lost is not None:
-        lost = max(0, d.last_lost - d.first_lost + 1)
+    if first is not None and d.last_lost is not None:
+        lost = max(0, d.last_lost - first + 1)
+    reason = d.error.args[0] if d.error.args else str(d.error)
     return {"kind": "segment", "segment": d.segment, "offset": 0, "skipped": None,
-            "first_lost": d.first_lost, "last_lost": d.last_lost, "seqs_lost": lost,
-            "reason": str(d.error)}
+            "first_lost": first, "last_lost": d.last_lost, "seqs_lost": lost,
+            "reason": f"unreadable segment header: {reason}"}
 
 
 def damage_line(d: Corrupt | SegmentDamaged) -> str:
