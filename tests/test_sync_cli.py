@@ -16,8 +16,13 @@ import pytest
 from syncer.localserver import free_port
 from syncutil import client, runs_tagged, training_records, write_run
 
+RUNWAL = Path(sys.executable).with_name("runwal")
 
-def runwal_sync(*args: str, env: dict[str, str] | None = None) -> list[str]:
+
+def runwal_sync(*args: str) -> list[str]:
+    """The installed console script, as users run it."""
+    if RUNWAL.exists():
+        return [str(RUNWAL), "sync", *args]
     return [sys.executable, "-m", "syncer.cli_sync", *args]
 
 

@@ -1,0 +1,158 @@
+"""Pieces of the syncer on their own: retry policy, value mapping, checkpoint,
+follow mode (tailing a run that is still being written)."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schema.layout import RunDir
+from schema.records import Record
+from syncer import checkpoint
+from syncer.mlflow_rest import MlflowRest, build_client, public_uri
+from syncer.replay import sync_run
+from syncer.retry import RetryPolicy, retry_after, send_with_retry
+from syncer.sinks.mlflow import MlflowSink, sink_name_for
+from syncer.sinks.mlflow_map import MapState, Plan, map_record, metric_value
+from syncer.sync_errors import ServerUnavailable
+from syncutil import T0, R, append_segment, client, training_records, write_run
+
+
+def test_full_jitter_stays_under_the_capped_exponential() -> None:
+    pol = RetryPolicy(base=0.5, cap=4.0)
+    rng = random.Random(1)
+    for attempt in range(10):
+        ceiling = min(4.0, 0.5 * 2**attempt)
+        delays = [pol.backoff(attempt, rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # actually uses the range (jitter)
+
+
+def test_retry_after_is_honoured() -> None:
+    slept: list[float] = []
+    answers = iter([httpx.Response(429, headers={"Retry-After": "1.5"}), httpx.Response(200)])
+    resp = send_with_retry(
+        lambda: next(answers), RetryPolicy(cap=8.0), what="x", sleep=slept.append
+    )
+    assert resp.status_code == 200 and slept == [1.5]
+    assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+
+
+def test_permanent_4xx_is_returned_not_retried() -> None:
+    calls = []
+
+    def do() -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(400)
+
+    assert send_with_retry(do, RetryPolicy(), what="x").status_code == 400
+    assert len(calls) == 1
+
+
+def test_stop_event_ends_retrying() -> None:
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ServerUnavailable):
+        send_with_retry(lambda: httpx.Response(503), RetryPolicy(), what="x", stop=stop)
+
+
+def test_metric_values_are_sent_the_way_mlflow_stores_them() -> None:
+    assert metric_value(math.nan) == "NaN"
+    assert metric_value(math.inf) == "Infinity" and metric_value(-math.inf) == "-Infinity"
+    assert metric_value(True) == 1.0 and metric_value(False) == 0.0
+    assert metric_value(3) == 3.0
+    assert metric_value("text") is None and metric_value(None) is None
+
+
+def _plan(*records: Record, state: MapState | None = None) -> Plan:
+    plan = Plan()
+    st = state or MapState()
+    for rec in records:
+        map_record(plan, rec, st, {})
+    return plan
+
+
+def test_bad_steps_are_rejected_with_a_reason() -> None:
+    plan = _plan(
+        Record(0, R.HISTORY, T0, {"step": 2**63, "data": {"a": 1}}),
+        Record(1, R.HISTORY, T0, {"step": 1.5, "data": {"a": 1}}),
+        Record(2, R.HISTORY, T0, {"step": 3, "data": {"a": 1}}),
+    )
+    assert [r[0] for r in plan.rejected] == [0, 1]
+    assert [(m["step"], m["timestamp"]) for _, m in plan.metrics] == [(3, round(T0 * 1000))]
+
+
+def test_config_param_once_per_batch_then_change_becomes_tag() -> None:
+    state = MapState()
+    plan = _plan(
+        Record(0, R.CONFIG, T0, {"lr": 0.1, "long": "x" * 7000}),
+        Record(1, R.CONFIG, T0, {"lr": 0.1}),
+        Record(2, R.CONFIG, T0, {"lr": 0.2}),
+        state=state,
+    )
+    assert plan.params["lr"] == (0, "0.1")
+    assert len(plan.params["long"][1]) == 6000
+    assert plan.tags["config.lr"] == (2, "0.2")
+    assert state.config_dirty and state.config["lr"] == 0.2
+
+
+def test_checkpoint_roundtrip_without_credentials(tmp_path: Path) -> None:
+    rd = RunDir(write_run(tmp_path, "ck000001", training_records(1)))
+    uri = "https://ann:secret@mlflow.example.com:8443/base"
+    assert public_uri(uri) == "https://mlflow.example.com:8443/base"
+    name = sink_name_for(uri)
+    assert "secret" not in name and "ann" not in name
+    ck = checkpoint.Checkpoint(name, public_uri(uri), "run1", "3", seq=7, segment="s", offset=9)
+    checkpoint.save(rd, ck)
+    assert "secret" not in checkpoint.path_for(rd, name).read_text()
+    got = checkpoint.load(rd, name)
+    assert got is not None and (got.seq, got.segment, got.offset) == (7, "s", 9)
+    checkpoint.path_for(rd, name).write_text("{half")
+    assert checkpoint.load(rd, name) is None  # unreadable = lost: the server is asked
+
+
+def test_follow_tails_a_growing_run(tmp_path: Path, mlflow_uri: str) -> None:
+    rd = write_run(tmp_path, "tail0001", training_records(100, status=None), project="p-tail")
+    stop = threading.Event()
+    seen: list[int] = []
+    with build_client() as http:
+        sink = MlflowSink(MlflowRest(mlflow_uri, http, stop=stop))
+        box: dict[str, object] = {}
+
+        def work() -> None:
+            box["res"] = sync_run(
+                rd,
+                sink,
+                follow=True,
+                stop=stop,
+                poll_interval=0.05,
+                progress=lambda r: seen.append(r.last_seq),
+            )
+
+        t = threading.Thread(target=work, name="follow-test")
+        t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while (not seen or seen[-1] < 101) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            more = [
+                (R.HISTORY, T0 + 5 + s, {"step": 100 + s, "data": {"loss": 0.5}}) for s in range(20)
+            ]
+            more.append((R.EXIT, T0 + 30, {"code": 0, "status": "finished", "runtime": 30}))
+            append_segment(rd, more, base_seq=102)
+            t.join(timeout=60)
+        finally:
+            stop.set()
+            t.join(timeout=30)
+            sink.close()
+    res = box["res"]
+    assert not t.is_alive()
+    assert getattr(res, "finished", False) and getattr(res, "last_seq", 0) == 122
+    hist = client(mlflow_uri).get_metric_history(getattr(res, "server_run_id", ""), "loss")
+    assert sorted(m.step for m in hist) == list(range(120))
