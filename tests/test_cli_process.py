@@ -71,3 +71,31 @@ def test_ls_json_and_help_from_the_script(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for cmd in ("ls", "show", "dump", "verify", "export", "sync"):
         assert f"  {cmd}" in proc.stdout
+
+
+SDK_SCRIPT = """
+import logwriter
+run = logwriter.init(project="p", name="from-sdk", config={"lr": 0.5})
+for i in range(50):
+    logwriter.log({"loss": 1.0 / (i + 1), "flag": i % 2 == 0})
+print("a line")
+logwriter.finish()
+"""
+
+
+def test_show_and_verify_a_run_written_by_the_sdk(tmp_path: Path) -> None:
+    env = {"RUNWAL_DIR": str(tmp_path), "RUNWAL_MODE": "offline", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", SDK_SCRIPT], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    (run,) = [p for p in tmp_path.iterdir() if (p / "log").is_dir()]
+    proc = runwal("show", run, "--json")
+    assert proc.returncode == 0, proc.stderr
+    view = json.loads(proc.stdout)
+    assert view["status"] == "finished" and view["exit_code"] == 0
+    assert view["identity"]["name"] == "from-sdk" and view["config"]["lr"] == 0.5
+    loss = view["metrics"]["loss"]
+    assert (loss["count"], loss["max"], loss["last"]) == (50, 1.0, 1.0 / 50)
+    assert view["metrics"]["flag"]["max"] == 1.0
+    assert view["console_lines"].get("stdout") == 1
+    assert view["damage"] == [] and view["counts"]["unknown_types"] == {}
+    assert runwal("verify", run).returncode == 0

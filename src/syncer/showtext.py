@@ -167,7 +167,7 @@ def _run_meta(run: dict[str, Any], view: RunView) -> list[tuple[str, Any]]:
         dirty = ", dirty" if git.get("dirty") else ""
         pairs.append(("git", f"{git.get('commit')} ({git.get('branch') or '-'}{dirty}) "
                              f"{git.get('remote') or ''}".rstrip()))
-    for key in ("cwd", "mode", "group", "job_type", "tags", "notes"):
+    for key in ("cwd", "executable", "os", "mode", "group", "job_type", "tags", "notes"):
         val = run.get(key)
         if val not in (None, "", [], {}):
             pairs.append((key, ", ".join(map(str, val)) if isinstance(val, list) else val))
