@@ -82,8 +82,10 @@ def test_ls_reports_unreadable_run_and_goes_on(tmp_path: Path) -> None:
     (bad / "run.json").write_text("{not json")
     code, out, err = invoke("ls", tmp_path)
     assert code == 0
-    assert "good" in out and "unreadable" in out
-    assert "run.json" in err
+    assert [ln.split()[0] for ln in out.splitlines()[1:]] == ["bad", "good"]
+    assert err.startswith("runwal: note: ") and "unreadable run.json" in err
+    code, out, _ = invoke("show", bad)  # the log is fine: show it, say what is wrong
+    assert code == 0 and "unreadable run.json" in out and "loss" in out
 
 
 # -- show ----------------------------------------------------------------------------

@@ -71,6 +71,8 @@ def ls_entry(path: Path) -> dict[str, Any]:
         return {"run_id": path.name, "path": str(path), "status": "unreadable", "error": str(exc),
                 "created": None}
     ckpts = sync_checkpoints(path)
+    if view.identity_error:
+        click.echo(f"runwal: note: {view.identity_error}", err=True)
     return {
         "run_id": view.run_id,
         "path": str(path),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log
 from schema.records import Record, RecordType
@@ -145,6 +146,7 @@ class RunView:
     first_ts: float | None = None
     last_ts: float | None = None
     notes: list[str] = field(default_factory=list)
+    identity_error: str | None = None  # run.json unreadable; identity is a fallback
     sample_width: int = 64
     _partial_line: dict[str, bool] = field(default_factory=dict, repr=False)
 
@@ -152,7 +154,12 @@ class RunView:
     def load(cls, path: str | os.PathLike[str], *, sample_width: int = 64) -> RunView:
         """Read the run at ``path`` once. NotARunDir if it is not a run directory."""
         rd = RunDir.open(path)
-        view = cls(rd.path, identity=rd.identity(), sample_width=sample_width)
+        view = cls(rd.path, sample_width=sample_width)
+        try:
+            view.identity = rd.identity()
+        except SchemaError as exc:  # the log may still be fine: show what it holds
+            view.identity_error = str(exc)
+            view.identity = {"run_id": rd.path.name}
         view.segments = [p.name for p in rd.segments()]
         for ev in iter_run_log(rd.log_dir):
             if isinstance(ev, Frame):

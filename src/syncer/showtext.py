@@ -94,6 +94,7 @@ def show_json(view: RunView) -> dict[str, Any]:
         "damage": [damage_json(d) for d in view.damage],
         "torn": [{"segment": t.segment, "offset": t.offset} for t in view.torn],
         "notes": view.notes,
+        "identity_error": view.identity_error,
         "size": disk_usage(view.path),
         "sync": {"state": sync_state(view), "checkpoints": sync_checkpoints(view.path)},
     }
@@ -145,7 +146,12 @@ def show_text(view: RunView) -> str:
         dmg += [f"  torn tail at {t.segment} offset {t.offset}" for t in view.torn]
         out += _section(f"damage ({len(view.damage)} regions, {view.lost_records} records lost)",
                         dmg)
-    out += _section("notes", [f"  {n}" for n in view.notes])
+    notes = list(view.notes)
+    if view.identity_error:
+        notes.insert(0, view.identity_error)
+    notes += [f"{n} records of type {t}, unknown to this runwal, skipped"
+              for t, n in sorted(view.unknown_types.items())]
+    out += _section("notes", [f"  {n}" for n in notes])
     return "\n".join(out)
 
 
