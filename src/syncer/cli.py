@@ -21,7 +21,6 @@ import click
 from schema.errors import SchemaError
 from schema.layout import is_run_dir
 from schema.reader import Frame, Incomplete, iter_run_log
-from schema.records import KNOWN_TYPES, Record, RecordType
 from syncer.clitools import (
     dumps,
     echo_json,
@@ -30,7 +29,8 @@ from syncer.clitools import (
     require_dir,
     user_errors,
 )
-from syncer.errors import BadOption, ExportError
+from syncer.dumpformat import parse_types, record_json, wanted
+from syncer.errors import ExportError
 from syncer.runview import RunView, disk_usage, sync_checkpoints, sync_state
 from syncer.showtext import damage_line, ls_table, show_json, show_text, verify_report
 from syncer.tensorboard import export_run
@@ -154,59 +154,6 @@ def show(run: Path, as_json: bool) -> None:
 # ---------------------------------------------------------------------------
 # dump
 
-TYPE_NAMES = {t.name.lower(): int(t) for t in RecordType}
-_DATA_TYPES = {RecordType.CONFIG, RecordType.SUMMARY, RecordType.STATS}
-_HEAD = ("seq", "type", "ts")
-
-
-def parse_types(names: tuple[str, ...]) -> set[int] | None:
-    """--type values (names or numbers, "unknown" for types this runwal lacks)."""
-    if not names:
-        return None
-    wanted: set[int] = set()
-    for raw in names:
-        for name in raw.split(","):
-            key = name.strip().lower()
-            if key in TYPE_NAMES:
-                wanted.add(TYPE_NAMES[key])
-            elif key == "unknown":
-                wanted.add(-1)
-            elif key.isdigit():
-                wanted.add(int(key))
-            else:
-                raise BadOption(
-                    f"unknown record type {name!r}",
-                    hint="one of " + ", ".join([*TYPE_NAMES, "unknown"]) + ", or a type number",
-                )
-    return wanted
-
-
-def record_json(rec: Record) -> dict[str, Any]:
-    """A record as one ``dump`` line (see `dump`'s help for the shapes)."""
-    kind, body = rec.kind, rec.body
-    if kind is None:
-        return {"seq": rec.seq, "type": "unknown", "type_id": rec.type, "ts": rec.ts, "body": body}
-    out: dict[str, Any] = {"seq": rec.seq, "type": kind, "ts": rec.ts}
-    if not isinstance(body, dict):
-        out["body"] = body
-    elif rec.type == RecordType.HISTORY:
-        out["step"], out["data"] = body.get("step"), body.get("data")
-        out.update((k, v) for k, v in body.items() if k not in ("step", "data", *_HEAD))
-    elif rec.type in _DATA_TYPES:
-        out["data"] = body
-    elif any(k in _HEAD for k in body):
-        out["body"] = body
-    else:
-        out.update(body)
-    return out
-
-
-def _wanted(rec: Record, types: set[int] | None) -> bool:
-    if types is None:
-        return True
-    return rec.type in types or (-1 in types and rec.type not in KNOWN_TYPES)
-
-
 @main.command()
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--type", "types", multiple=True, metavar="T",
@@ -232,7 +179,7 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
     Exit status: 0 ok (also for a damaged run); 2 RUN is not a run directory
     or a bad --type.
     """
-    wanted = parse_types(types)
+    types_wanted = parse_types(types)
     rd = open_run(run)
     out = sys.stdout
     unknown_noted = False
@@ -240,7 +187,7 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
         if isinstance(ev, Frame):
             lines = []
             for rec in ev.records:
-                if rec.seq < from_seq or not _wanted(rec, wanted):
+                if rec.seq < from_seq or not wanted(rec, types_wanted):
                     continue
                 if rec.kind is None and not unknown_noted:
                     unknown_noted = True
