@@ -38,8 +38,15 @@ from typing import Any
 
 import benchlib as bl  # bench/ is on sys.path: it is the script's directory
 
-CONTENDERS = ("runwal", "wandb", "tensorboardX")
-DATA_GLOB = {"runwal": "*.seg", "wandb": "*.wandb", "tensorboardX": "events.out.tfevents*"}
+# tensorboardX-q1000: the same writer with max_queue=1000 instead of 10 (its
+# default queue is a multiprocessing.Queue that blocks log calls when full).
+CONTENDERS = ("runwal", "wandb", "tensorboardX", "tensorboardX-q1000")
+DATA_GLOB = {
+    "runwal": "*.seg",
+    "wandb": "*.wandb",
+    "tensorboardX": "events.out.tfevents*",
+    "tensorboardX-q1000": "events.out.tfevents*",
+}
 CONFIG = {"lr": 3e-4, "batch_size": 64, "model": "resnet18", "optimizer": {"name": "adam"}}
 
 # What a fresh interpreter runs to time import+init; finish happens after the clock stops.
@@ -86,10 +93,11 @@ def _open(contender: str, workdir: str) -> tuple[Any, Any]:
 
         wrun = wandb.init(project="bench", dir=workdir, config=CONFIG, mode="offline")
         return wrun.log, wrun.finish
-    if contender == "tensorboardX":
+    if contender.startswith("tensorboardX"):
         from tensorboardX import SummaryWriter
 
-        writer = SummaryWriter(logdir=workdir)
+        queue = 1000 if contender == "tensorboardX-q1000" else 10  # 10: tensorboardX's default
+        writer = SummaryWriter(logdir=workdir, max_queue=queue)
         add = writer.add_scalar
 
         def log(row: dict[str, float], step: int) -> None:
@@ -223,9 +231,14 @@ def count_runwal_points(workdir: Path) -> int:
 
 
 def measure_init(python: str, contender: str, reps: int) -> dict[str, Any]:
-    """Import+init wall time in fresh interpreters: median and min of ``reps``."""
+    """Import+init wall time in fresh interpreters: median and min of ``reps``.
+
+    One untimed run goes first so that every timed one finds the ``.pyc``
+    files written (a source file edited since the last run would otherwise
+    be compiled inside the first timing).
+    """
     times = []
-    for _ in range(reps):
+    for rep in range(reps + 1):
         with tempfile.TemporaryDirectory(prefix=f"initbench-{contender}-") as tmp:
             body = INIT_SNIPPETS[contender].format(dir=str(Path(tmp) / "out"), config=CONFIG)
             code = (
@@ -238,7 +251,8 @@ def measure_init(python: str, contender: str, reps: int) -> dict[str, Any]:
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("INIT_S")]
             if proc.returncode != 0 or not line:
                 raise RuntimeError(f"{contender} init failed:\n{proc.stdout}\n{proc.stderr}")
-            times.append(float(line[-1].split()[1]))
+            if rep > 0:
+                times.append(float(line[-1].split()[1]))
     return {"init_ms_median": bl.median(times) * 1e3, "init_ms_min": min(times) * 1e3,
             "init_ms_all": [t * 1e3 for t in times]}
 
@@ -312,7 +326,7 @@ def main() -> None:
         for keys in (int(k) for k in args.keys.split(",")):
             print(f"[log_bench] {c}: {args.steps} steps x {keys} scalars ...", file=sys.stderr)
             results.append(run_worker(args.python, c, keys, args.steps))
-        if args.init_reps > 0:
+        if args.init_reps > 0 and c in INIT_SNIPPETS:
             print(f"[log_bench] {c}: import+init x{args.init_reps} ...", file=sys.stderr)
             inits[c] = measure_init(args.python, c, args.init_reps)
     info["loadavg_1m_end"] = os.getloadavg()[0]

@@ -20,9 +20,10 @@ in this order, the same 200k points (20k steps x 10 keys) from:
 
 Then 100 small runs (200 steps x 5 keys each) synced with ``--workers`` 1, 4
 and 8 (a fresh set of runs each time, so nothing is skipped as already synced),
-and, when ``runwal syncd`` exists, the live lag: a run logs a timestamped
-point every 0.2 s while ``runwal syncd`` watches its directory, and this
-process polls the server until each point is there.
+and the live lag: a run logs a timestamped point every 0.2 s while
+``runwal syncd`` (or, until that command exists, the syncer's follow mode)
+tails it, and this process polls the server until each point is there
+(see livelag.py).
 
 Every contender writes to its own MLflow run, so no identical row is
 deduplicated. Results: a Markdown table and bench/results/sync_bench-*.json.
@@ -274,12 +275,10 @@ def main() -> None:
                     res["small"][str(w)] = r
                     shutil.rmtree(root, ignore_errors=True)
             if "lag" not in skip:
-                if has_syncd(args.python):
-                    say("live lag with runwal syncd ...")
-                    res["lag"] = livelag.measure(runwal_cmd(args.python), uri, tmp / "live",
-                                                 args.lag_points)
-                else:
-                    res["lag"] = {"status": "not built (no `runwal syncd`)"}
+                syncd = has_syncd(args.python)
+                say(f"live lag ({'runwal syncd' if syncd else 'follow mode; no syncd'}) ...")
+                res["lag"] = livelag.measure(runwal_cmd(args.python), args.python, uri,
+                                             tmp / "live", args.lag_points, syncd=syncd)
     info["loadavg_1m_end"] = os.getloadavg()[0]
     text = report(res)
     print(text)
@@ -316,7 +315,7 @@ def report(res: dict[str, Any]) -> str:
     lag = res["lag"]
     if lag is not None:
         if "p50_s" in lag:
-            out += ["", f"live lag (runwal syncd): p50 {lag['p50_s']:.3f} s, "
+            out += ["", f"live lag ({lag['follower']}): p50 {lag['p50_s']:.3f} s, "
                         f"p99 {lag['p99_s']:.3f} s over {lag['n']} points "
                         f"(target p50 < 1 s: {'met' if lag['p50_s'] < 1 else 'MISSED'})"]
         else:
