@@ -50,8 +50,9 @@ COMPRESS_MIN = 256
 ZSTD_LEVEL = 3
 
 _U32 = struct.Struct("<I")
-_cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
-_dctx = zstandard.ZstdDecompressor()
+# No module-level zstd contexts: python-zstandard's (de)compressor objects must not
+# be used from two threads at once (the syncer decodes runs in parallel; it
+# segfaulted or raised "Data corruption detected"). A fresh one costs ~8 us.
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def encode_frame(packed: list[bytes], base_seq: int, seed: int, *, compress: boo
     flags = 0
     payload = raw
     if compress and len(raw) >= COMPRESS_MIN:
-        squeezed = _cctx.compress(raw)
+        squeezed = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
         if len(squeezed) < len(raw):
             payload, flags = squeezed, FLAG_ZSTD
     if len(raw) > MAX_FRAME or len(payload) > MAX_FRAME:
@@ -130,7 +131,7 @@ def decode_payload(stored: bytes, flags: int) -> bytes:
     """Undo compression, never producing more than MAX_FRAME bytes."""
     if not flags & FLAG_ZSTD:
         return stored
-    with _dctx.stream_reader(io.BytesIO(stored)) as reader:
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)) as reader:
         raw = reader.read(MAX_FRAME + 1)
     if len(raw) > MAX_FRAME:
         raise ValueError(f"decompressed payload exceeds MAX_FRAME ({MAX_FRAME})")
