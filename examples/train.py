@@ -24,7 +24,7 @@ def make_data(n: int, rng: random.Random) -> list[tuple[list[float], int]]:
     rows = []
     for _ in range(n):
         x = [rng.gauss(0, 1) for _ in true_w]
-        p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(true_w, x))))
+        p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(true_w, x, strict=True))))
         rows.append((x, int(rng.random() < p)))
     return rows
 
@@ -32,7 +32,7 @@ def make_data(n: int, rng: random.Random) -> list[tuple[list[float], int]]:
 def evaluate(w: list[float], rows: list[tuple[list[float], int]]) -> tuple[float, float]:
     loss = correct = 0.0
     for x, y in rows:
-        p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x))))
+        p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x, strict=True))))
         p = min(max(p, 1e-9), 1 - 1e-9)
         loss -= y * math.log(p) + (1 - y) * math.log(1 - p)
         correct += (p > 0.5) == bool(y)
@@ -42,12 +42,19 @@ def evaluate(w: list[float], rows: list[tuple[list[float], int]]) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--dir", default=None, help="runs directory (default $RUNWAL_DIR or ./runs)")
+    parser.add_argument(
+        "--dir", default=None, help="runs directory (default $RUNWAL_DIR or ./runs)"
+    )
     parser.add_argument("--project", default="runwal-demo")
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
 
-    config = {"lr": 0.05, "batch_size": 16, "seed": 0, "optimizer": {"name": "sgd", "momentum": 0.0}}
+    config = {
+        "lr": 0.05,
+        "batch_size": 16,
+        "seed": 0,
+        "optimizer": {"name": "sgd", "momentum": 0.0},
+    }
     rng = random.Random(config["seed"])
     train, val = make_data(2000, rng), make_data(400, rng)
     w = [0.0, 0.0, 0.0]
@@ -64,10 +71,10 @@ def main() -> None:
             batch = train[i : i + config["batch_size"]]
             grad = [0.0, 0.0, 0.0]
             for x, y in batch:
-                p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x))))
+                p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x, strict=True))))
                 for j, xj in enumerate(x):
                     grad[j] += (p - y) * xj / len(batch)
-            w = [wj - config["lr"] * g for wj, g in zip(w, grad)]
+            w = [wj - config["lr"] * g for wj, g in zip(w, grad, strict=True)]
             loss, acc = evaluate(w, batch)
             run.log({"train": {"loss": loss, "acc": acc}, "lr": config["lr"]}, step=step)
             if (step + 1) % 50 == 0:

@@ -157,7 +157,7 @@ def _resync(buf: bytes, start: int, seed: int, expected: int) -> tuple[int, Fram
         # Cheap prefilter before any CRC: flags byte (offset 4) must be known.
         if buf[p + 4] > 1:
             continue
-        head, reason = _try_frame(buf, p, seed, expected)
+        head, _reason = _try_frame(buf, p, seed, expected)
         if head is not None:
             return p, head
     return None

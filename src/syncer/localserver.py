@@ -85,7 +85,9 @@ class LocalMlflowServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise ServerError(f"mlflow server did not answer within {timeout:.0f}s; see {self.log_path}")
+        raise ServerError(
+            f"mlflow server did not answer within {timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
