@@ -215,6 +215,21 @@ def runwal_sync(python: str, uri: str, run_dirs: list[Path], workers: int) -> di
     return {"seconds": wall, "statuses": statuses, "runs": len(summary["runs"])}
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server process and its children (uvicorn workers)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            t = p.cpu_times()
+            total += t.user + t.system
+    except psutil.Error:
+        pass
+    return total
+
+
 # -- report ---------------------------------------------------------------------
 
 
@@ -242,19 +257,31 @@ def main() -> None:
         say("starting MLflow server ...")
         with LocalMlflowServer(tmp / "server") as srv:
             uri = srv.uri
+            assert srv.proc is not None
+            spid = srv.proc.pid
             rows = metric_rows(args.steps, args.keys, int(time.time() * 1000))
             big = res["big"]
+            # The server imports and caches lazily on its first requests: warm it up
+            # so that whichever contender goes first is not charged for that.
+            say("warming the server up ...")
+            res["warmup"] = rest_ceiling(uri, rows[: 10 * BATCH], 1)
             if "rest1" not in skip:
                 say(f"raw REST, 1 connection, {points} points ...")
+                c0 = server_cpu(spid)
                 big["rest_1conn"] = rest_ceiling(uri, rows, 1)
+                big["rest_1conn"]["server_cpu_s"] = server_cpu(spid) - c0
             if "client" not in skip:
                 say("MlflowClient.log_batch ...")
+                c0 = server_cpu(spid)
                 big["mlflow_client"] = mlflow_client(args.python, uri, rows, tmp)
+                big["mlflow_client"]["server_cpu_s"] = server_cpu(spid) - c0
             if "runwal" not in skip:
                 say("writing the runwal run ...")
                 run_dir = make_run(tmp / "runs", "bench-runwal", args.steps, args.keys)
                 say("runwal sync ...")
+                c0 = server_cpu(spid)
                 r = runwal_sync(args.python, uri, [run_dir], workers=1)
+                r["server_cpu_s"] = server_cpu(spid) - c0
                 with httpx.Client(timeout=60) as http:
                     sid = server_run_for(http, uri, "bench-runwal", run_dir.name)
                     r["server_history_len_first_key"] = (
@@ -262,7 +289,9 @@ def main() -> None:
                 big["runwal_sync"] = dict(r, points=points, steps=args.steps)
             if "rest4" not in skip:
                 say("raw REST, 4 connections ...")
+                c0 = server_cpu(spid)
                 big["rest_4conn"] = rest_ceiling(uri, rows, 4)
+                big["rest_4conn"]["server_cpu_s"] = server_cpu(spid) - c0
             if "small" not in skip:
                 for w in (int(x) for x in args.workers.split(",")):
                     say(f"{args.small_runs} small runs, --workers {w}: writing ...")
@@ -270,7 +299,9 @@ def main() -> None:
                     dirs = [make_run(root, "bench-small", args.small_steps, args.small_keys,
                                      seed=i) for i in range(args.small_runs)]
                     say(f"{args.small_runs} small runs, --workers {w}: syncing ...")
+                    c0 = server_cpu(spid)
                     r = runwal_sync(args.python, uri, dirs, workers=w)
+                    r["server_cpu_s"] = server_cpu(spid) - c0
                     r["points"] = args.small_runs * args.small_steps * args.small_keys
                     res["small"][str(w)] = r
                     shutil.rmtree(root, ignore_errors=True)
@@ -301,17 +332,19 @@ def report(res: dict[str, Any]) -> str:
             b = big[k]
             b["points_per_s"] = b["points"] / b["seconds"]
             rows.append([label, f"{b['points']:,}", bl.fmt(b["seconds"], 2),
-                         f"{b['points_per_s']:,.0f}"])
-    out = [bl.markdown_table(["contender", "points", "seconds", "points/s"], rows)]
+                         f"{b['points_per_s']:,.0f}", bl.fmt(b.get("server_cpu_s"), 1)])
+    out = [bl.markdown_table(["contender", "points", "seconds", "points/s", "server CPU s"],
+                             rows)]
     if res["small"]:
         srows = []
         for w, r in res["small"].items():
             r["points_per_s"] = r["points"] / r["seconds"]
             srows.append([w, r["runs"], f"{r['points']:,}", bl.fmt(r["seconds"], 2),
                           f"{r['points_per_s']:,.0f}", bl.fmt(r["runs"] / r["seconds"], 1),
-                          json.dumps(r["statuses"])])
+                          bl.fmt(r.get("server_cpu_s"), 1), json.dumps(r["statuses"])])
         out += ["", bl.markdown_table(
-            ["--workers", "runs", "points", "seconds", "points/s", "runs/s", "statuses"], srows)]
+            ["--workers", "runs", "points", "seconds", "points/s", "runs/s", "server CPU s",
+             "statuses"], srows)]
     lag = res["lag"]
     if lag is not None:
         if "p50_s" in lag:
