@@ -86,14 +86,19 @@ def main() -> int:
         print("== 4/4 what the server has", flush=True)
         print("   " + check(server.uri, project), flush=True)
         print(f"\nLook at it: open {server.uri} (experiment '{project}').", flush=True)
-        print(f"Inspect the WAL itself: runwal show {newest}", flush=True)
+        rel = newest.relative_to(ROOT) if newest.is_relative_to(ROOT) else newest
+        print(f"Inspect the WAL itself: .venv/bin/runwal show {rel}", flush=True)
         if keep:
             print("MLflow server running; press Ctrl-C to stop it.", flush=True)
             while True:
                 time.sleep(3600)
         else:
-            db = demo / "mlflow" / "mlflow.db"
-            print(f"Server stopped. To browse later: mlflow ui --backend-store-uri sqlite:///{db}")
+            store = demo / "mlflow"
+            print(
+                "Server stopped. To browse later: .venv/bin/mlflow server --port 5000 "
+                f"--backend-store-uri sqlite:///{store / 'mlflow.db'} "
+                f"--artifacts-destination {store / 'artifacts'}"
+            )
     except KeyboardInterrupt:
         pass
     finally:
