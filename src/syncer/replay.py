@@ -7,9 +7,11 @@ the two re-sends one batch, which the sink makes harmless.
 
 One pass (``follow=False``) reads what is on disk now: a run still being
 written is synced up to its last complete frame and left running on the
-server; the next pass continues it. ``follow=True`` keeps polling the live
-segment (and new ones) until the EXIT record is acknowledged or ``stop`` is
-set -- the building block of ``runwal syncd`` and the online/hybrid modes.
+server; the next pass continues it, and ``stop`` ends it after the batch in
+flight (``runwal syncd`` runs such passes on SIGTERM-able workers).
+``follow=True`` keeps polling the live segment (and new ones) until the EXIT
+record is acknowledged or ``stop`` is set -- the building block of the
+online/hybrid modes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from schema.records import Record
 from syncer import checkpoint
 from syncer.cursor import LogCursor, Note
 from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
-from syncer.sync_errors import SyncError
+from syncer.sync_errors import ServerUnavailable, SyncError
 
 BATCH_POINTS = 4000  # one round of parallel 1000-row requests per checkpoint
 BATCH_RECORDS = 4000
@@ -44,6 +46,7 @@ class SyncResult:
     run_id: str = ""
     status: str = "synced"
     reason: str = ""
+    retryable: bool = False  # failed only because the server was away: try again later
     finished: bool = False
     server_run_id: str = ""
     experiment_id: str = ""
@@ -91,8 +94,10 @@ class _Pass:
         sink: Sink,
         result: SyncResult,
         progress: Callable[[SyncResult], None] | None,
+        stop: threading.Event | None = None,
     ):
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
+        self.stop = stop
         self.ident = identity_of(rd)
         result.run_id = self.ident.run_id
         ckpt = checkpoint.load(rd, sink.name)
@@ -205,6 +210,8 @@ class _Pass:
     def read_available(self) -> bool:
         got = False
         for ev in self.cursor.poll():
+            if self.stop is not None and self.stop.is_set():
+                break  # read_pos stays at the last frame fed: the next pass resumes there
             if isinstance(ev, Note):
                 self.result.notes.append(ev.text)
                 self.result.damaged += ev.damage
@@ -238,7 +245,8 @@ def sync_run(
 
     Args:
         follow: keep tailing until the run's EXIT is acknowledged or ``stop`` is set.
-        stop: ends a follow loop (and retry sleeps if the sink shares it) promptly.
+        stop: ends a follow loop, or a one-off pass after the batch in flight (and
+            retry sleeps if the sink shares it), promptly.
         progress: called after every acknowledged batch with the running result.
         poll_interval: seconds between polls of a live segment when following.
         flush_interval: when following, seconds between artifact flushes
@@ -250,7 +258,7 @@ def sync_run(
     result = SyncResult(run_dir=str(run_dir))
     try:
         rd = RunDir.open(run_dir)
-        p = _Pass(rd, sink, result, progress)
+        p = _Pass(rd, sink, result, progress, stop)
         if not follow and up_to_date(rd, p.ckpt):
             result.status, result.reason = "skipped", "already synced"
         elif not follow:
@@ -260,6 +268,7 @@ def sync_run(
             _follow(p, stop or threading.Event(), poll_interval, flush_interval)
     except (SyncError, SchemaError, OSError, httpx.HTTPError) as exc:
         result.status, result.reason = "failed", str(exc)
+        result.retryable = isinstance(exc, (ServerUnavailable, httpx.TransportError))
     else:
         if result.status != "skipped":
             result.status, result.reason = _verdict(result)
