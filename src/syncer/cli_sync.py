@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import os
 import sys
 import threading
 import time
@@ -27,23 +26,15 @@ import click
 from schema.layout import RunDir, is_run_dir
 from schema.records import Record
 from syncer.clitools import EXIT_PROBLEM, echo_json, json_option, user_errors
-from syncer.mlflow_rest import MlflowRest, build_client, public_uri
-from syncer.replay import SyncResult, plan_run, sync_run
-from syncer.retry import RetryPolicy
-from syncer.sinks.mlflow import MlflowSink, sink_name_for
+from syncer.connect import check_server, open_server, server_uri, sync_path
+from syncer.mlflow_rest import public_uri
+from syncer.replay import SyncResult, plan_run
+from syncer.sinks.mlflow import sink_name_for
 from syncer.sinks.mlflow_map import MapState as _MapState
 from syncer.sinks.mlflow_map import Plan, map_record
-from syncer.sync_errors import NoServerConfigured, ServerUnavailable
+from syncer.sync_errors import NoServerConfigured
 
-
-def server_uri(to: str | None) -> str:
-    """--to, else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; NoServerConfigured if none."""
-    uri = to or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        raise NoServerConfigured("no tracking server given")
-    if not uri.startswith(("http://", "https://")):
-        raise NoServerConfigured(f"unsupported tracking URI {uri!r} (need http:// or https://)")
-    return uri
+__all__ = ["server_uri", "sync"]  # server_uri moved to syncer.connect; still importable here
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -141,10 +132,6 @@ def _table(results: list[SyncResult]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _failed(path: Path, reason: str) -> SyncResult:
-    return SyncResult(run_dir=str(path), run_id=path.name, status="failed", reason=reason)
-
-
 def run_sync(
     paths: list[Path],
     uri: str,
@@ -155,27 +142,13 @@ def run_sync(
     progress: Progress,
 ) -> list[SyncResult]:
     """Sync ``paths`` to ``uri``; results in the order of ``paths``."""
-    per_run = 4
-    with build_client(
-        connect_timeout=connect_timeout, max_connections=max(4, workers * per_run)
-    ) as http:
-        rest = MlflowRest(uri, http, retry=RetryPolicy(deadline=deadline))
-        try:
-            rest.ping(deadline=connect_timeout)
-        except ServerUnavailable as exc:
-            raise ServerUnavailable(
-                f"cannot reach the MLflow server at {public_uri(uri)}: {exc.args[0]}"
-            ) from exc
+    with open_server(
+        uri, workers=workers, connect_timeout=connect_timeout, deadline=deadline
+    ) as rest:
+        check_server(rest, connect_timeout)
 
         def one(path: Path) -> SyncResult:
-            if not path.is_dir() or not is_run_dir(path):
-                res = _failed(path, "not a run directory (no run.json, no log/)")
-            else:
-                sink = MlflowSink(rest, parallel=per_run)
-                try:
-                    res = sync_run(path, sink, progress=progress.update)
-                finally:
-                    sink.close()
+            res = sync_path(path, rest, progress=progress.update)
             progress.finished(res)
             return res
 

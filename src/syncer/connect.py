@@ -1,0 +1,94 @@
+"""From a tracking URI to synced runs: the pieces `runwal sync` and `runwal syncd` share.
+
+Both commands resolve the server the same way (``--to``, then
+``RUNWAL_SERVER``, then ``MLFLOW_TRACKING_URI``), talk to it through one
+keep-alive client shared by all their workers (credentials from the
+environment, see `syncer.mlflow_rest`), and run the same unit of work: one
+pass of the replay engine over one run directory with a sink of its own. They
+differ only in *when* they run passes (once per run vs. whenever a run
+changes) and in how long one request may be retried before a pass gives up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from schema.layout import is_run_dir
+from syncer.mlflow_rest import MlflowRest, build_client, public_uri
+from syncer.replay import SyncResult, sync_run
+from syncer.retry import RetryPolicy
+from syncer.sinks.mlflow import MlflowSink
+from syncer.sync_errors import NoServerConfigured, ServerUnavailable
+
+PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's ingest ceiling)
+
+
+def server_uri(to: str | None) -> str:
+    """--to, else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; NoServerConfigured if none."""
+    uri = to or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise NoServerConfigured("no tracking server given")
+    if not uri.startswith(("http://", "https://")):
+        raise NoServerConfigured(f"unsupported tracking URI {uri!r} (need http:// or https://)")
+    return uri
+
+
+@contextlib.contextmanager
+def open_server(
+    uri: str,
+    *,
+    workers: int,
+    connect_timeout: float,
+    deadline: float,
+    stop: threading.Event | None = None,
+) -> Iterator[MlflowRest]:
+    """One MlflowRest over a client sized for ``workers`` runs syncing at once.
+
+    ``deadline`` bounds how long one failing request is retried; ``stop`` ends
+    a retry sleep at once (SIGTERM), failing the pass as "server unavailable".
+    """
+    size = max(4, workers * PER_RUN_REQUESTS)
+    with build_client(connect_timeout=connect_timeout, max_connections=size) as http:
+        yield MlflowRest(uri, http, retry=RetryPolicy(deadline=deadline), stop=stop)
+
+
+def check_server(rest: MlflowRest, timeout: float) -> None:
+    """Ping once; ServerUnavailable naming the server when it does not answer
+    (AuthFailed when it answers 401/403)."""
+    try:
+        rest.ping(deadline=timeout)
+    except ServerUnavailable as exc:
+        raise ServerUnavailable(
+            f"cannot reach the MLflow server at {public_uri(rest.uri)}: {exc.args[0]}"
+        ) from exc
+
+
+def not_a_run(path: Path) -> SyncResult:
+    return SyncResult(
+        run_dir=str(path),
+        run_id=path.name,
+        status="failed",
+        reason="not a run directory (no run.json, no log/)",
+    )
+
+
+def sync_path(
+    path: Path,
+    rest: MlflowRest,
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+) -> SyncResult:
+    """One pass over ``path`` with a sink of its own (closed afterwards); never raises
+    for a bad run or an unreachable server, the result says so."""
+    if not path.is_dir() or not is_run_dir(path):
+        return not_a_run(path)
+    sink = MlflowSink(rest, parallel=PER_RUN_REQUESTS)
+    try:
+        return sync_run(path, sink, stop=stop, progress=progress)
+    finally:
+        sink.close()
