@@ -70,6 +70,9 @@ class LocalMlflowServer:
             "--workers", "1",
         ]  # fmt: skip
         env = dict(os.environ, MLFLOW_LOGGING_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        # MLflow 3 starts five huey job-runner processes (~225 MiB each) for GenAI
+        # jobs; tracking does not use them and on a 2-core box they eat the CPU.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
