@@ -239,6 +239,7 @@ def sync_run(
     progress: Callable[[SyncResult], None] | None = None,
     poll_interval: float = 0.5,
     flush_interval: float = 10.0,
+    until_seq: int = -1,
 ) -> SyncResult:
     """Replay ``run_dir`` into ``sink`` from its checkpoint; never raises for
     server or format trouble (the result says ``failed`` and why).
@@ -251,6 +252,9 @@ def sync_run(
         poll_interval: seconds between polls of a live segment when following.
         flush_interval: when following, seconds between artifact flushes
             (console log, config.json) while records keep arriving.
+        until_seq: when following, an acknowledged EXIT below this seq does not
+            end the loop: a resumed run's old EXIT is already on the server,
+            the follower waits for the new one (`runwal follow --until-seq`).
 
     The caller owns ``sink`` and closes it.
     """
@@ -265,7 +269,7 @@ def sync_run(
             p.read_available()
             p.end_pass()
         else:
-            _follow(p, stop or threading.Event(), poll_interval, flush_interval)
+            _follow(p, stop or threading.Event(), poll_interval, flush_interval, until_seq)
     except (SyncError, SchemaError, OSError, httpx.HTTPError) as exc:
         result.status, result.reason = "failed", str(exc)
         result.retryable = isinstance(exc, (ServerUnavailable, httpx.TransportError))
@@ -277,12 +281,14 @@ def sync_run(
     return result
 
 
-def _follow(p: _Pass, stop: threading.Event, poll_interval: float, flush_interval: float) -> None:
+def _follow(
+    p: _Pass, stop: threading.Event, poll_interval: float, flush_interval: float, until_seq: int
+) -> None:
     last_flush = time.monotonic()
     while True:
         got = p.read_available()
         p.flush()
-        if p.result.finished and not got:
+        if p.result.finished and not got and p.acked >= until_seq:
             return
         if stop.is_set():
             p.end_pass()
