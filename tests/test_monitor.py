@@ -40,6 +40,7 @@ def _ignore(_: dict[str, float]) -> None:
 
 def test_sample_has_mlflow_names_and_sane_values() -> None:
     mon = SystemMonitor(_ignore)
+    mon.prime()
     # Burn a little CPU between priming and sampling so the deltas are non-trivial.
     sum(i * i for i in range(200_000))
     data = mon.sample()

@@ -12,11 +12,8 @@ interval on the writer thread, so printing costs a deque append.
 
 from __future__ import annotations
 
-import getpass
 import importlib
 import os
-import platform
-import socket
 import sys
 import threading
 import time
@@ -32,6 +29,10 @@ _CONSOLE = int(RecordType.CONSOLE)
 
 def basic_metadata(settings: dict[str, Any]) -> dict[str, Any]:
     """Facts that cost no subprocess: used when metadata.collect is unavailable."""
+    import getpass  # imported here, on the writer thread, not in the user's import
+    import platform
+    import socket
+
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers

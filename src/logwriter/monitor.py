@@ -48,9 +48,12 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
+else:
+    psutil = None  # imported by SystemMonitor.prime(), on the monitor thread: keeps init fast
 
 _MB = 1e6
 THREAD_NAME = "runwal-monitor"
@@ -176,9 +179,27 @@ class SystemMonitor:
         self.errors: dict[str, int] = {}
         """Failures per sampler group ("cpu", "disk", "gpu_0_power", "emit", ...)."""
 
+        self._pid = pid
+        self._primed = False
         self._cpu_last: tuple[float, float] | None = None
         self._net_base: tuple[float, float] | None = None
         self._process: psutil.Process | None = None
+
+    def prime(self) -> None:
+        """Import psutil and take the baselines that CPU and network deltas start from.
+
+        Runs once, first thing on the monitor thread (or in the first ``sample()``),
+        so ``init()`` never pays for importing psutil or reading /proc.
+        """
+        if self._primed:
+            return
+        self._primed = True
+        global psutil
+        try:
+            import psutil
+        except Exception:
+            self._count("psutil")
+            return
         try:
             self._cpu_last = _busy_and_total(psutil.cpu_times())
         except Exception:
@@ -189,7 +210,7 @@ class SystemMonitor:
         except Exception:
             self._count("network")
         try:
-            self._process = psutil.Process(pid if pid is not None else os.getpid())
+            self._process = psutil.Process(self._pid if self._pid is not None else os.getpid())
             self._process.cpu_percent(None)  # prime: the first call always returns 0.0
         except Exception:
             self._count("process")
@@ -230,6 +251,7 @@ class SystemMonitor:
         self._nvml.close()
 
     def _loop(self, stop: threading.Event) -> None:
+        self.prime()
         while not stop.wait(self._interval):
             try:
                 data = self.sample()
@@ -245,6 +267,9 @@ class SystemMonitor:
 
     def sample(self) -> dict[str, float]:
         """Take one sample now, synchronously. Never raises; failures mean fewer keys."""
+        self.prime()
+        if psutil is None:
+            return {}
         out: dict[str, float] = {}
         self._sample_cpu(out)
         self._sample_memory(out)

@@ -16,7 +16,6 @@ from typing import Any
 from logwriter.errors import RunDirError
 from logwriter.settings import Settings
 from schema.atomic import write_json_atomic
-from schema.reader import Corrupt, Frame, iter_run_log
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
 
@@ -37,6 +36,8 @@ def has_log(run_dir: Path) -> bool:
 
 def read_state(run_dir: Path) -> ResumeState:
     """Replay ``run_dir/log`` into a ResumeState; damaged frames are skipped."""
+    from schema.reader import Corrupt, Frame, iter_run_log  # only a resume reads the log
+
     state = ResumeState()
     log_dir = run_dir / "log"
     top = -1

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +34,8 @@ LIVE_CHECK_S = 2.0
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib  # only a save() pays for it
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -129,6 +129,8 @@ class FileSaver:
     def _snapshot(self, src: Path, rel: str, policy: str, *, link: bool,
                   block: bool = True) -> tuple[int, int] | None:
         """Copy or link ``src`` to files/rel and queue its FILE record."""
+        import shutil  # only a save() pays for it
+
         dest = self.files_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         stamp = self._stamp(src)

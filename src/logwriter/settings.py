@@ -8,7 +8,6 @@ tests) while a script's explicit arguments still win.
 from __future__ import annotations
 
 import os
-import secrets
 import string
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,8 +23,16 @@ _ID_OK = set(_ID_ALPHABET + string.ascii_uppercase + "-_.")
 
 
 def new_run_id() -> str:
-    """8 random base-36 characters, like wandb's run ids."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    """8 random base-36 characters, like wandb's run ids.
+
+    os.urandom rather than ``secrets``: same source, without importing hmac and
+    hashlib into every training process. Bytes >= 252 are redrawn so each of
+    the 36 characters is equally likely (252 = 7 * 36).
+    """
+    chars: list[str] = []
+    while len(chars) < 8:
+        chars.extend(_ID_ALPHABET[b % 36] for b in os.urandom(16) if b < 252)
+    return "".join(chars[:8])
 
 
 @dataclass(frozen=True)

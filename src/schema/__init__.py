@@ -5,31 +5,79 @@ only and holds no I/O policy (when to fsync, how to retry) -- that belongs to
 the writer and the syncer.
 """
 
-from schema.errors import (
-    BadSegmentHeader,
-    NotARunDir,
-    RecordTooLarge,
-    SchemaError,
-    UnsupportedVersion,
-)
-from schema.frame import MAX_FRAME, TARGET_PAYLOAD, encode_frame, split_frames
-from schema.layout import RunDir, is_run_dir
-from schema.reader import (
-    Corrupt,
-    Frame,
-    Incomplete,
-    SegmentDamaged,
-    SegmentReader,
-    iter_run_log,
-    scan,
-)
-from schema.records import KNOWN_TYPES, Record, RecordType, pack_record, unpack_records
-from schema.segment import (
-    FORMAT_VERSION,
-    SegmentHeader,
-    list_segments,
-    segment_name,
-)
+from typing import TYPE_CHECKING, Any
+
+# The names below are loaded on first use (PEP 562): the SDK imports
+# schema.frame/segment/records directly and should not pay for the reader
+# and run-dir code in every training process's import time.
+_EXPORTS = {
+    "BadSegmentHeader": "schema.errors",
+    "Corrupt": "schema.reader",
+    "FORMAT_VERSION": "schema.segment",
+    "Frame": "schema.reader",
+    "Incomplete": "schema.reader",
+    "KNOWN_TYPES": "schema.records",
+    "MAX_FRAME": "schema.frame",
+    "NotARunDir": "schema.errors",
+    "Record": "schema.records",
+    "RecordTooLarge": "schema.errors",
+    "RecordType": "schema.records",
+    "RunDir": "schema.layout",
+    "SchemaError": "schema.errors",
+    "SegmentDamaged": "schema.reader",
+    "SegmentHeader": "schema.segment",
+    "SegmentReader": "schema.reader",
+    "TARGET_PAYLOAD": "schema.frame",
+    "UnsupportedVersion": "schema.errors",
+    "encode_frame": "schema.frame",
+    "is_run_dir": "schema.layout",
+    "iter_run_log": "schema.reader",
+    "list_segments": "schema.segment",
+    "pack_record": "schema.records",
+    "scan": "schema.reader",
+    "segment_name": "schema.segment",
+    "split_frames": "schema.frame",
+    "unpack_records": "schema.records",
+}
+
+if TYPE_CHECKING:
+    from schema.errors import (
+        BadSegmentHeader,
+        NotARunDir,
+        RecordTooLarge,
+        SchemaError,
+        UnsupportedVersion,
+    )
+    from schema.frame import MAX_FRAME, TARGET_PAYLOAD, encode_frame, split_frames
+    from schema.layout import RunDir, is_run_dir
+    from schema.reader import (
+        Corrupt,
+        Frame,
+        Incomplete,
+        SegmentDamaged,
+        SegmentReader,
+        iter_run_log,
+        scan,
+    )
+    from schema.records import KNOWN_TYPES, Record, RecordType, pack_record, unpack_records
+    from schema.segment import (
+        FORMAT_VERSION,
+        SegmentHeader,
+        list_segments,
+        segment_name,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'schema' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FORMAT_VERSION",

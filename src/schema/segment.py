@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import struct
 import zlib
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ class SegmentHeader:
         return cls(
             FORMAT_VERSION,
             CODEC_ZSTD | CHECKSUM_CRC32_SALTED,
-            secrets.randbits(64) if salt is None else salt,
+            int.from_bytes(os.urandom(8), "little") if salt is None else salt,
             base_seq,
         )
 
