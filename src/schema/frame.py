@@ -128,11 +128,17 @@ def check_payload(buf: bytes | memoryview, offset: int, header: FrameHeader, see
 
 
 def decode_payload(stored: bytes, flags: int) -> bytes:
-    """Undo compression, never producing more than MAX_FRAME bytes."""
+    """Undo compression, never producing more than MAX_FRAME bytes.
+
+    Raises ValueError for anything that is not a zstd stream of at most MAX_FRAME bytes.
+    """
     if not flags & FLAG_ZSTD:
         return stored
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)) as reader:
-        raw = reader.read(MAX_FRAME + 1)
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)) as reader:
+            raw = reader.read(MAX_FRAME + 1)
+    except zstandard.ZstdError as exc:  # not a ValueError: the reader would not catch it
+        raise ValueError(f"bad zstd payload: {exc}") from exc
     if len(raw) > MAX_FRAME:
         raise ValueError(f"decompressed payload exceeds MAX_FRAME ({MAX_FRAME})")
     return raw

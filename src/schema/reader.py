@@ -13,7 +13,16 @@ For each position the reader yields one of:
 
 A tail made only of zero bytes is reported as `Incomplete`, not `Corrupt`: that
 is what a filesystem leaves when a machine crashes after extending a file but
-before its data reached the disk.
+before its data reached the disk. A frame that runs past the end of the file is
+a torn tail only if no complete frame follows its start: a valid frame inside
+its claimed extent means bytes were *deleted* from it, which is corruption (and
+must not cost the frames after it).
+
+Seqs are dense, so a frame whose base_seq is past the next seq due means whole
+frames are missing (e.g. deleted exactly on frame boundaries); that is reported
+as a `Corrupt` event with ``skipped == 0`` naming the missing seqs. The "next
+seq due" is exact once the reader has read this segment's header or a frame;
+a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 
 `SegmentReader` keeps an offset so the syncer can tail a live segment with
 repeated `poll()` calls; `iter_run` walks every segment of a run directory and
@@ -111,11 +120,13 @@ def _decode(seg: str, buf: bytes, pos: int, head: FrameHeader, at: int) -> Frame
 
 
 def scan(
-    buf: bytes, seed: int, expected: int, seg: str = "", *, base: int = 0
+    buf: bytes, seed: int, expected: int, seg: str = "", *, base: int = 0, exact: bool = True
 ) -> Iterator[Event]:
     """Yield events for the frames in ``buf``; ``expected`` is the next seq due.
 
     ``base`` is the file offset of ``buf[0]``, so events carry file offsets.
+    ``exact=False`` makes ``expected`` a lower bound for the first frame (no gap
+    is reported before it), for callers that start at a remembered offset.
     """
     end = len(buf)
     pos = 0
@@ -125,16 +136,21 @@ def scan(
             return
         head, reason = _try_frame(buf, pos, seed, expected)
         if head is not None and reason == "torn":
-            yield Incomplete(seg, base + pos, end - pos)
-            return
+            if _resync(buf, pos + 1, seed, expected, complete=True) is None:
+                yield Incomplete(seg, base + pos, end - pos)
+                return
+            head, reason = None, "frame runs past the end of the file, yet a valid frame follows"
         if head is not None:
             try:
                 frame = _decode(seg, buf, pos, head, base + pos)
             except ValueError as exc:
                 reason = f"undecodable payload: {exc}"
             else:
+                if exact and frame.base_seq > expected:
+                    yield Corrupt(seg, base + pos, 0, expected, frame.base_seq - 1,
+                                  "seq gap: frames missing before this one")
                 yield frame
-                expected = frame.next_seq
+                expected, exact = frame.next_seq, True
                 pos += frame.size
                 continue
         # Damage at pos: find the next frame that validates.
@@ -147,18 +163,21 @@ def scan(
             return
         nxt, nxt_head = hit
         yield Corrupt(seg, base + pos, nxt - pos, expected, nxt_head.base_seq - 1, reason)
+        expected, exact = nxt_head.base_seq, True
         pos = nxt
 
 
-def _resync(buf: bytes, start: int, seed: int, expected: int) -> tuple[int, FrameHeader] | None:
-    """First offset >= start holding a valid (or validly torn) frame."""
+def _resync(
+    buf: bytes, start: int, seed: int, expected: int, *, complete: bool = False
+) -> tuple[int, FrameHeader] | None:
+    """First offset >= start holding a valid (or, unless ``complete``, validly torn) frame."""
     last = len(buf) - HEADER_SIZE
     for p in range(start, last + 1):
         # Cheap prefilter before any CRC: flags byte (offset 4) must be known.
         if buf[p + 4] > 1:
             continue
-        head, _reason = _try_frame(buf, p, seed, expected)
-        if head is not None:
+        head, reason = _try_frame(buf, p, seed, expected)
+        if head is not None and not (complete and reason == "torn"):
             return p, head
     return None
 
@@ -177,6 +196,8 @@ class SegmentReader:
         self.offset = SEGMENT_HEADER_SIZE
         self.next_seq = expected_seq
         self.pending: Incomplete | None = None
+        # Whether next_seq is exactly the seq due at offset (see scan's ``exact``).
+        self._exact = False
 
     @property
     def name(self) -> str:
@@ -192,12 +213,19 @@ class SegmentReader:
                 self.header = SegmentHeader.decode(raw, path=str(self.path))
                 if self.next_seq is None or self.next_seq < self.header.base_seq:
                     self.next_seq = self.header.base_seq
+                # From the segment start the header's base_seq is the seq due;
+                # a caller's position inside the segment only bounds it below.
+                self._exact = (self.offset == SEGMENT_HEADER_SIZE
+                               and self.next_seq == self.header.base_seq)
             fh.seek(self.offset)
             data = fh.read()
         assert self.next_seq is not None
-        events = list(scan(data, self.header.seed, self.next_seq, self.name, base=self.offset))
+        events = list(scan(data, self.header.seed, self.next_seq, self.name, base=self.offset,
+                           exact=self._exact))
         self.pending = None
         for ev in events:
+            if not isinstance(ev, Incomplete):
+                self._exact = True
             if isinstance(ev, Frame):
                 self.next_seq = ev.next_seq
                 self.offset += ev.size

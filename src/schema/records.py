@@ -80,6 +80,8 @@ def unpack_records(payload: bytes, count: int, base_seq: int) -> list[Record]:
             obj = unpacker.unpack()
         except msgpack.OutOfData as exc:
             raise ValueError(f"payload holds {i} records, header says {count}") from exc
+        except (ValueError, TypeError) as exc:  # bad msgpack; TypeError: unhashable map key
+            raise ValueError(f"record {i} is not valid msgpack: {exc}") from exc
         if not isinstance(obj, (list, tuple)) or len(obj) != 3:
             raise ValueError(f"record {i} is not a [type, ts, body] array")
         rtype, ts, body = obj
