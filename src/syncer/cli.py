@@ -272,11 +272,13 @@ def export(run: Path, tb_dir: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Commands from other modules: register them here, one line each.
+from syncer.cli_follow import follow  # noqa: E402
 from syncer.cli_sync import sync  # noqa: E402
 from syncer.cli_syncd import syncd  # noqa: E402
 
 main.add_command(sync)
 main.add_command(syncd)
+main.add_command(follow)
 # ---------------------------------------------------------------------------
 
 __all__ = ["main"]
