@@ -21,6 +21,7 @@ from schema.layout import is_run_dir
 from syncer.mlflow_rest import MlflowRest, build_client, public_uri
 from syncer.replay import SyncResult, sync_run
 from syncer.retry import RetryPolicy
+from syncer.runlock import RunLock
 from syncer.sinks.mlflow import MlflowSink
 from syncer.sync_errors import NoServerConfigured, ServerUnavailable
 
@@ -84,11 +85,17 @@ def sync_path(
     progress: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
     """One pass over ``path`` with a sink of its own (closed afterwards); never raises
-    for a bad run or an unreachable server, the result says so."""
+    for a bad run or an unreachable server, the result says so. A run another
+    process is syncing to the same server (sync/<sink>.lock) is skipped as busy."""
     if not path.is_dir() or not is_run_dir(path):
         return not_a_run(path)
     sink = MlflowSink(rest, parallel=PER_RUN_REQUESTS)
+    lock = RunLock(path, sink.name)
     try:
+        if not lock.acquire():  # a `runwal follow` (or another sync) is on it
+            return SyncResult(run_dir=str(path), run_id=path.name, status="skipped",
+                              reason=lock.busy_reason())
         return sync_run(path, sink, stop=stop, progress=progress)
     finally:
+        lock.release()
         sink.close()
