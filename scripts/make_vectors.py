@@ -1,0 +1,703 @@
+#!/usr/bin/env python3
+"""Write runwal's conformance vectors into tests/vectors/ (see docs/FORMAT.md, "Conformance").
+
+Each vector is a segment file ``NAME.seg`` and ``NAME.json`` saying what a
+reader must make of it: the header fields (or why the header is rejected) and
+the events in file order -- frames with their records, ``corrupt`` regions
+with the seqs lost, ``incomplete`` torn tails -- and the `runwal verify`
+verdict. ``index.json`` lists them all.
+
+The bytes are built here from the spec alone (struct, zlib, msgpack), not with
+src/schema, and the expected events are worked out from what was written and
+which bytes were damaged, not by running the reader: the vectors are a second
+implementation checking the first. Everything is fixed (salt, timestamps), so
+the output is byte-for-byte reproducible; tests/test_schema_vectors.py
+regenerates it and fails if the committed files differ. The one compressed
+payload is stored below as bytes (what zstd level 3 made of it once), because
+another libzstd version may compress the same input differently.
+
+    python scripts/make_vectors.py            # rewrite tests/vectors/
+    python scripts/make_vectors.py --check    # exit 1 if tests/vectors/ is stale
+    python scripts/make_vectors.py --out DIR  # write somewhere else
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import struct
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "tests" / "vectors"
+
+SALT = 0x0123456789ABCDEF
+OTHER_SALT = 0x1122334455667788  # "an older segment's" salt (seed 0x44444444, not 0x88888888)
+T0 = 1_700_000_000.0
+MAX_FRAME = 8 * 1024 * 1024
+FRAME_OVERHEAD = 23
+RUN, CONFIG, HISTORY, SUMMARY, FILE, STATS, CONSOLE, METRIC_DEF, ALERT, EXIT, RESUME = range(1, 12)
+
+Rec = tuple[int, float, Any]  # (type, ts, body)
+
+# -- encoding, from docs/FORMAT.md --------------------------------------------------
+
+
+def crc(data: bytes, salt: int) -> int:
+    """Salted CRC-32: zlib's CRC-32 continued from a seed folded out of the salt."""
+    return zlib.crc32(data, (salt ^ (salt >> 32)) & 0xFFFFFFFF) & 0xFFFFFFFF
+
+
+def segment_header(base_seq: int, salt: int = SALT, *, version: int = 1, flags: int = 1) -> bytes:
+    head = struct.pack("<4sHHQQI", b"RWAL", version, flags, salt, base_seq, 0)
+    return head + struct.pack("<I", zlib.crc32(head) & 0xFFFFFFFF)
+
+
+def frame_bytes(payload: bytes, *, count: int, base_seq: int, salt: int = SALT, flags: int = 0,
+                length: int | None = None) -> bytes:
+    head = struct.pack("<IBHQ", len(payload) if length is None else length, flags, count,
+                       base_seq)
+    return head + struct.pack("<I", crc(head, salt)) + payload + struct.pack("<I",
+                                                                            crc(payload, salt))
+
+
+def pack(rec: Rec) -> bytes:
+    return msgpack.packb(list(rec), use_bin_type=True)
+
+
+# -- JSON for expected values ------------------------------------------------------
+
+
+def to_json(value: Any) -> Any:
+    """A msgpack value as JSON, losslessly (docs/FORMAT.md, "Conformance").
+
+    ints, strs, bools, None and arrays as themselves; finite floats as JSON
+    numbers (always with "." or "e", so never confused with ints); NaN, +-inf
+    and -0.0 as {"$float": "nan"|"inf"|"-inf"|"-0.0"}; bin as {"$bytes": hex};
+    a map as an object, or as {"$map": [[k, v], ...]} when a key is not a str
+    (or the object would look like one of these tags).
+    """
+    if isinstance(value, float):
+        if math.isnan(value):
+            return {"$float": "nan"}
+        if math.isinf(value):
+            return {"$float": "inf" if value > 0 else "-inf"}
+        if value == 0.0 and math.copysign(1.0, value) < 0:
+            return {"$float": "-0.0"}
+        return value
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        plain = all(isinstance(k, str) for k in value) and not (
+            len(value) == 1 and next(iter(value)).startswith("$"))
+        if plain:
+            return {k: to_json(v) for k, v in value.items()}
+        return {"$map": [[to_json(k), to_json(v)] for k, v in value.items()]}
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """Inverse of `to_json`."""
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((tag, inner),) = value.items()
+            if tag == "$float":
+                return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0}[inner]
+            if tag == "$bytes":
+                return bytes.fromhex(inner)
+            if tag == "$map":
+                return {_hashable(from_json(k)): from_json(v) for k, v in inner}
+        return {k: from_json(v) for k, v in value.items()}
+    return value
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+
+
+# -- building segments and what a reader must see ------------------------------------
+
+
+class Seg:
+    """A segment under construction and the events a reader must report for it."""
+
+    def __init__(self, base_seq: int = 0, salt: int = SALT) -> None:
+        self.base_seq, self.salt = base_seq, salt
+        self.data = bytearray(segment_header(base_seq, salt))
+        self.events: list[dict[str, Any]] = []
+        self.next_seq = base_seq
+
+    def frame(self, recs: list[Rec], *, payload: bytes | None = None, flags: int = 0,
+              salt: int | None = None) -> dict[str, Any]:
+        """Append a frame of ``recs`` (``payload``: stored bytes other than their msgpack)."""
+        stored = b"".join(pack(r) for r in recs) if payload is None else payload
+        raw = frame_bytes(stored, count=len(recs), base_seq=self.next_seq, flags=flags,
+                          salt=self.salt if salt is None else salt)
+        event = frame_event(len(self.data), len(raw), flags, self.next_seq, recs)
+        self.data += raw
+        self.events.append(event)
+        self.next_seq += len(recs)
+        return event
+
+    def raw(self, data: bytes) -> int:
+        """Append bytes that are not a frame; returns their offset."""
+        offset = len(self.data)
+        self.data += data
+        return offset
+
+    def header_json(self) -> dict[str, Any]:
+        return {"version": 1, "flags": 1, "salt": f"0x{self.salt:016x}",
+                "base_seq": self.base_seq}
+
+
+def frame_event(offset: int, size: int, flags: int, base_seq: int,
+                recs: list[Rec]) -> dict[str, Any]:
+    return {"event": "frame", "offset": offset, "size": size, "flags": flags,
+            "base_seq": base_seq,
+            "records": [[base_seq + i, t, to_json(ts), to_json(body)] for i, (t, ts, body) in
+                        enumerate(recs)]}
+
+
+def corrupt(offset: int, skipped: int, first_lost: int, last_lost: int | None) -> dict[str, Any]:
+    return {"event": "corrupt", "offset": offset, "skipped": skipped, "first_lost": first_lost,
+            "last_lost": last_lost}
+
+
+def incomplete(offset: int, available: int) -> dict[str, Any]:
+    return {"event": "incomplete", "offset": offset, "available": available}
+
+
+def shifted(events: list[dict[str, Any]], delta: int) -> list[dict[str, Any]]:
+    return [dict(e, offset=e["offset"] + delta) for e in events]
+
+
+def history(step: int, ts: float, **data: Any) -> Rec:
+    return (HISTORY, ts, {"step": step, "data": data})
+
+
+# -- the vectors ---------------------------------------------------------------------
+
+Vector = dict[str, Any]
+VECTORS: list[Callable[[], Vector]] = []
+
+
+def vector(fn: Callable[[], Vector]) -> Callable[[], Vector]:
+    VECTORS.append(fn)
+    return fn
+
+
+def make(name: str, description: str, data: bytes | bytearray, events: list[dict[str, Any]],
+         header: dict[str, Any] | None, *, canonical: bool = False) -> Vector:
+    if header is None or "error" in header:
+        verdict = "torn" if header is None else "damaged"
+    elif any(e["event"] == "corrupt" for e in events):
+        verdict = "damaged"
+    else:
+        verdict = "torn" if any(e["event"] == "incomplete" for e in events) else "clean"
+    return {"name": name, "description": description, "file": f"{name}.seg",
+            "canonical": canonical, "header": header, "events": events, "verify": verdict,
+            "data": bytes(data)}
+
+
+def multi() -> tuple[Seg, list[dict[str, Any]]]:
+    """Four frames (1, 3, 2 and 1 records), first seq 1000: the base of most damage vectors."""
+    seg = Seg(1000)
+    f = [
+        seg.frame([history(0, T0 + 1, loss=2.3026, lr=0.1)]),
+        seg.frame([history(1, T0 + 2, loss=1.9, lr=0.1), history(2, T0 + 3, loss=1.4, lr=0.1),
+                   (SUMMARY, T0 + 3.5, {"best_loss": 1.4})]),
+        seg.frame([(CONSOLE, T0 + 4, {"stream": "stdout", "text": "epoch 1 done\n"}),
+                   history(3, T0 + 5, loss=1.1, lr=0.05)]),
+        seg.frame([(EXIT, T0 + 6, {"code": 0, "status": "finished", "runtime": 6.0})]),
+    ]
+    return seg, f
+
+
+@vector
+def empty() -> Vector:
+    seg = Seg(0)
+    return make("empty", "A segment header and no frames: a writer that just opened it.",
+                seg.data, [], seg.header_json(), canonical=True)
+
+
+@vector
+def every_type() -> Vector:
+    seg = Seg(0)
+    seg.frame([
+        (RUN, T0, {
+            "run_id": "k3x9q2ab", "project": "mnist", "name": "baseline", "mode": "offline",
+            "tags": ["cnn", "v1"], "notes": "first try", "group": None, "job_type": "train",
+            "started": T0, "host": "node17", "user": "ada", "pid": 4242, "python": "3.11.9",
+            "executable": "/usr/bin/python3", "argv": ["train.py", "--lr", "0.1"],
+            "cwd": "/home/ada/mnist", "os": "Linux-6.8.0-x86_64-with-glibc2.39", "cpu_count": 32,
+            "git": {"commit": "3f2a" * 10, "branch": "main",
+                    "remote": "https://github.com/ada/mnist.git", "dirty": False}}),
+        (CONFIG, T0 + 0.1, {"lr": 0.1, "batch_size": 64, "optimizer": {"name": "sgd",
+                                                                       "momentum": 0.9}}),
+        (METRIC_DEF, T0 + 0.2, {"name": "val/acc", "step_metric": "epoch", "summary": "max",
+                                "hidden": False}),
+        history(0, T0 + 1, **{"train/loss": 2.3026, "train/acc": 0.1, "epoch": 0}),
+        (SUMMARY, T0 + 1.5, {"note": "set by hand"}),
+        (FILE, T0 + 2, {"path": "checkpoints/model.pt", "size": 1048576,
+                        "sha256": "9f86d081884c7d659a2feaa0c55ad015"
+                                  "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                        "policy": "now"}),
+        (STATS, T0 + 3, {"cpu_utilization_percentage": 37.5,
+                         "system_memory_usage_megabytes": 8123.4,
+                         "gpu_0_utilization_percentage": 98.0}),
+        (CONSOLE, T0 + 4, {"stream": "stderr", "text": "UserWarning: something\n"}),
+        (ALERT, T0 + 5, {"title": "loss spike", "text": "loss went up 10x", "level": "WARN"}),
+        (EXIT, T0 + 6, {"code": 0, "status": "finished", "runtime": 6.25}),
+        (RESUME, T0 + 100, {"pid": 4343, "host": "node18", "step": 1, "base_seq": 10}),
+    ])
+    return make("every_type", "One record of each known type 1..11, bodies shaped as the SDK "
+                "writes them, in one uncompressed frame.", seg.data, seg.events,
+                seg.header_json(), canonical=True)
+
+
+@vector
+def value_kinds() -> Vector:
+    seg = Seg(0)
+    data = {
+        "int/zero": 0, "int/fixint": 127, "int/uint8": 128, "int/uint16": 65535,
+        "int/uint32": 4294967295, "int/uint64": 18446744073709551615, "int/neg_fixint": -32,
+        "int/int8": -33, "int/int16": -32768, "int/int32": -2147483648,
+        "int/int64_min": -9223372036854775808, "int/int64_max": 9223372036854775807,
+        "float/half": 0.5, "float/one": 1.0, "float/neg_zero": -0.0, "float/nan": math.nan,
+        "float/inf": math.inf, "float/ninf": -math.inf, "float/max": 1.7976931348623157e308,
+        "float/min_subnormal": 5e-324, "float/big": 1e16,
+        "bool/true": True, "bool/false": False, "none": None,
+        "str/empty": "", "str/ascii": "train", "str/unicode": "h\u00e9llo \u2713 \u65e5\u672c "
+        "\U0001f680", "str/str8": "x" * 40, "str/str16": "y" * 300,
+        "list/empty": [], "list/mixed": [1, 2.5, "a", None, True, [1, [2]], {"k": "v"}],
+    }
+    seg.frame([
+        (HISTORY, T0, {"step": 0, "data": data}),
+        (CONFIG, T0 + 1, {"nested": {"a": {"b": [1, 2, {"c": None}]}}, "empty": {},
+                          "$x": 1}),
+        (SUMMARY, T0 + 2, {"$float": "not a tag: a real key"}),
+    ])
+    return make("value_kinds", "Every value kind a body may hold: ints of every msgpack "
+                "width, NaN/inf/-0.0/subnormal floats, unicode, nesting; keys that look "
+                "like the JSON tags.", seg.data, seg.events, seg.header_json(), canonical=True)
+
+
+@vector
+def msgpack_encodings() -> Vector:
+    seg = Seg(0)
+    # [3, 1.5, {"step": 1, "data": {"x": 0.25, "y": -1, "z": 7}}] in wider encodings than
+    # a writer picks: array16, uint8 type, float32 ts, map16/map32, str8/str32, int64,
+    # int16, uint64, float32.
+    raw = (b"\xdc\x00\x03" + b"\xcc\x03" + b"\xca" + struct.pack(">f", 1.5)
+           + b"\xde\x00\x02"
+           + b"\xd9\x04step" + b"\xd3" + struct.pack(">q", 1)
+           + b"\xdb\x00\x00\x00\x04data" + b"\xdf\x00\x00\x00\x03"
+           + b"\xa1x" + b"\xca" + struct.pack(">f", 0.25)
+           + b"\xa1y" + b"\xd1\xff\xff"
+           + b"\xa1z" + b"\xcf" + struct.pack(">Q", 7))
+    rec: Rec = (HISTORY, 1.5, {"step": 1, "data": {"x": 0.25, "y": -1, "z": 7}})
+    seg.frame([rec], payload=raw)
+    return make("msgpack_encodings", "A record in valid but non-minimal msgpack encodings "
+                "(array16, float32, str8/str32, map16/map32, int64): readers accept any "
+                "valid encoding.", seg.data, seg.events, seg.header_json())
+
+
+ZSTD_RECORDS: list[Rec] = [
+    (CONSOLE, T0 + 1.0, {"stream": "stdout", "text": "epoch 1/3: loss 0.9132 acc 0.6120\n" * 4}),
+    (CONSOLE, T0 + 2.0, {"stream": "stdout", "text": "epoch 2/3: loss 0.5208 acc 0.7841\n" * 4}),
+    history(1, T0 + 2.5, loss=0.5208, acc=0.7841),
+    (CONSOLE, T0 + 3.0, {"stream": "stderr",
+                         "text": "warning: lr scheduler stepped before optimizer\n"}),
+    history(2, T0 + 3.5, loss=0.3311, acc=0.8550),
+]
+# zstandard.ZstdCompressor(level=3, write_content_size=True).compress(msgpack of the above)
+ZSTD_PAYLOAD = bytes.fromhex(
+    "28b52ffd6008010d0700540b9307cb41d954fc4040000082a673747265616da67374646f7574a474657874"
+    "d98865706f636820312f333a206c6f737320302e393133322061636320302e363132300a80323532303837"
+    "3834319303a0000082a47374657001a46461746182a4cb3fe0aa64c2f837b5a3616363cb3fe91758e21965"
+    "2cc06572722f7761726e696e673a206c72207363686564756c657220706564206265666f7265206f707469"
+    "6d697a6572e002d530be0ded288deb5c28f5c28f5c11006030700e0863b0bac11004181c48e16bdf0aed5a"
+    "550bc30633804c4026601c086699d78651527506")
+
+
+@vector
+def zstd() -> Vector:
+    import zstandard  # only to check that the stored payload still matches the records
+
+    raw = b"".join(pack(r) for r in ZSTD_RECORDS)
+    assert zstandard.ZstdDecompressor().decompress(ZSTD_PAYLOAD) == raw, "stale ZSTD_PAYLOAD"
+    seg = Seg(0)
+    seg.frame(ZSTD_RECORDS, payload=ZSTD_PAYLOAD, flags=1)
+    return make("zstd", "One zstd-compressed frame (flags bit 0): the payload is one zstd "
+                "frame whose content is the records' msgpack.", seg.data, seg.events,
+                seg.header_json())
+
+
+@vector
+def multi_frame() -> Vector:
+    seg, _ = multi()
+    return make("multi_frame", "Four frames of 1, 3, 2 and 1 records in a segment whose first "
+                "seq is 1000.", seg.data, seg.events, seg.header_json(), canonical=True)
+
+
+@vector
+def unknown_types() -> Vector:
+    seg = Seg(0)
+    seg.frame([
+        (CONFIG, T0, {"a": 1}),
+        (12, T0 + 1, {"new": [1, 2]}),
+        (0, T0 + 2, "a str body"),
+        (200, T0 + 3, {"blob": b"\x00\xffraw", 7: "int key"}),
+        history(0, T0 + 4, x=1.0),
+    ])
+    return make("unknown_types", "Types 12, 0 and 200 are not assigned: a reader returns them "
+                "(consumers skip them with a note) and goes on. Bodies may be any msgpack "
+                "value, bin and int map keys included.", seg.data, seg.events,
+                seg.header_json(), canonical=True)
+
+
+@vector
+def torn_tail() -> Vector:
+    seg, f = multi()
+    start = f[3]["offset"]
+    cut = start + f[3]["size"] // 2
+    return make("torn_tail", "The last frame cut in half (a crash mid-write): a torn tail, "
+                "not damage.", seg.data[:cut], [*seg.events[:3], incomplete(start, cut - start)],
+                seg.header_json())
+
+
+@vector
+def torn_frame_header() -> Vector:
+    seg, _ = multi()
+    end = len(seg.data)
+    nxt = frame_bytes(pack(history(4, T0 + 7, loss=1.0)), count=1, base_seq=1007)
+    return make("torn_frame_header", "Only the first 10 bytes of a fifth frame's 19-byte "
+                "header made it: a torn tail.", seg.data + nxt[:10],
+                [*seg.events, incomplete(end, 10)], seg.header_json())
+
+
+@vector
+def zero_tail() -> Vector:
+    seg, _ = multi()
+    end = len(seg.data)
+    return make("zero_tail", "64 zero bytes after the last frame (the file was extended but "
+                "the data never reached the disk): a torn tail, not damage.",
+                seg.data + bytes(64), [*seg.events, incomplete(end, 64)], seg.header_json())
+
+
+def flipped(data: bytearray, pos: int, bit: int) -> bytearray:
+    out = bytearray(data)
+    out[pos] ^= 1 << bit
+    return out
+
+
+@vector
+def bit_flip_payload() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    return make("bit_flip_payload", "One bit flipped in frame 2's payload: that frame (seqs "
+                "1001..1003) is lost, the rest is read.",
+                flipped(seg.data, f[1]["offset"] + 19 + 5, 3),
+                [ev[0], corrupt(f[1]["offset"], f[1]["size"], 1001, 1003), ev[2], ev[3]],
+                seg.header_json())
+
+
+@vector
+def bit_flip_header() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    return make("bit_flip_header", "One bit flipped in frame 3's count field: its header CRC "
+                "fails, the reader resyncs on frame 4.",
+                flipped(seg.data, f[2]["offset"] + 5, 0),
+                [ev[0], ev[1], corrupt(f[2]["offset"], f[2]["size"], 1004, 1005), ev[3]],
+                seg.header_json())
+
+
+@vector
+def bit_flip_last_frame() -> Vector:
+    seg, f = multi()
+    return make("bit_flip_last_frame", "One bit flipped in the last frame: damage to the end "
+                "of the file (last_lost null: how many seqs is unknown).",
+                flipped(seg.data, f[3]["offset"] + 25, 7),
+                [*seg.events[:3], corrupt(f[3]["offset"], f[3]["size"], 1006, None)],
+                seg.header_json())
+
+
+@vector
+def inserted_bytes() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    at = f[1]["offset"] + 30
+    extra = b"\xde\xad\xbe\xef\x00"
+    return make("inserted_bytes", "5 bytes inserted inside frame 2: it is lost, the frames "
+                "after it are found again at their shifted offsets.",
+                seg.data[:at] + extra + seg.data[at:],
+                [ev[0], corrupt(f[1]["offset"], f[1]["size"] + 5, 1001, 1003),
+                 *shifted(ev[2:], 5)], seg.header_json())
+
+
+@vector
+def inserted_between_frames() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    at = f[1]["offset"]
+    return make("inserted_between_frames", "3 bytes inserted between frames 1 and 2: damage "
+                "that costs no record (last_lost = first_lost - 1).",
+                seg.data[:at] + b"\x01\x02\x03" + seg.data[at:],
+                [ev[0], corrupt(at, 3, 1001, 1000), *shifted(ev[1:], 3)], seg.header_json())
+
+
+@vector
+def deleted_bytes() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    at = f[1]["offset"] + 25
+    return make("deleted_bytes", "4 bytes deleted inside frame 2: it is lost, the frames after "
+                "it are found again.", seg.data[:at] + seg.data[at + 4:],
+                [ev[0], corrupt(f[1]["offset"], f[1]["size"] - 4, 1001, 1003),
+                 *shifted(ev[2:], -4)], seg.header_json())
+
+
+@vector
+def deleted_frame() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    start, size = f[1]["offset"], f[1]["size"]
+    return make("deleted_frame", "Frame 2 removed exactly: every byte left is valid, but the "
+                "seqs jump from 1000 to 1004, which is reported as damage skipping 0 bytes.",
+                seg.data[:start] + seg.data[start + size:],
+                [ev[0], corrupt(start, 0, 1001, 1003), *shifted(ev[2:], -size)],
+                seg.header_json())
+
+
+@vector
+def deleted_from_big_frame() -> Vector:
+    seg = Seg(0)
+    big = seg.frame([(CONSOLE, T0, {"stream": "stdout", "text": "z" * 600})])
+    rest = [seg.frame([history(0, T0 + 1, a=1.0)]), seg.frame([history(1, T0 + 2, a=2.0)])]
+    at = big["offset"] + 40
+    return make("deleted_from_big_frame", "400 bytes deleted from a large first frame: its "
+                "length now reaches past the end of the file, like a torn tail, but complete "
+                "frames follow its start, so it is damage and they are read.",
+                seg.data[:at] + seg.data[at + 400:],
+                [corrupt(big["offset"], big["size"] - 400, 0, 0), *shifted(rest, -400)],
+                seg.header_json())
+
+
+@vector
+def trailing_garbage() -> Vector:
+    seg, _ = multi()
+    end = len(seg.data)
+    return make("trailing_garbage", "40 non-zero bytes after the last frame: damage to the end "
+                "of the file, no frame lost that we know of.", seg.data + b"\xab" * 40,
+                [*seg.events, corrupt(end, 40, 1007, None)], seg.header_json())
+
+
+@vector
+def stale_frame() -> Vector:
+    seg = Seg(1000)
+    seg.frame([history(0, T0 + 1, loss=2.0)])
+    stale = seg.frame([history(1, T0 + 2, loss=1.5)], salt=OTHER_SALT)
+    seg.frame([history(2, T0 + 3, loss=1.0)])
+    ev = seg.events
+    return make("stale_frame", "Frame 2 is well formed but its CRCs are seeded with another "
+                "segment's salt (bytes left over from an older file): it does not validate here.",
+                seg.data, [ev[0], corrupt(stale["offset"], stale["size"], 1001, 1001), ev[2]],
+                seg.header_json())
+
+
+@vector
+def duplicate_frame() -> Vector:
+    seg, f = multi()
+    ev = seg.events
+    dup = f[2]["offset"]
+    copy = seg.data[f[1]["offset"]:f[2]["offset"]]
+    return make("duplicate_frame", "Frame 2 written twice in a row: the copy validates but its "
+                "seqs are behind the seq due, so it is skipped as damage that costs no record.",
+                seg.data[:dup] + copy + seg.data[dup:],
+                [ev[0], ev[1], corrupt(dup, len(copy), 1004, 1003), *shifted(ev[2:], len(copy))],
+                seg.header_json())
+
+
+def forged_between(payload: bytes, *, count: int, flags: int = 0, length: int | None = None,
+                   reason: str, name: str) -> Vector:
+    """Good frame, a frame with valid CRCs but a bad body, good frame."""
+    seg = Seg(0)
+    seg.frame([history(0, T0, a=1.0)])
+    at = seg.raw(frame_bytes(payload, count=count, base_seq=1, flags=flags, length=length))
+    seg.next_seq = 1 + count
+    last = seg.frame([history(1, T0 + 1, a=2.0)])
+    return make(name, reason, seg.data,
+                [seg.events[0], corrupt(at, last["offset"] - at, 1, count), last],
+                seg.header_json())
+
+
+@vector
+def count_mismatch() -> Vector:
+    two = pack(history(5, T0, a=0.0)) * 2
+    return forged_between(two, count=3, name="count_mismatch", reason="A frame with valid CRCs "
+                          "whose count says 3 but whose payload holds 2 records: corrupt.")
+
+
+@vector
+def forged_length() -> Vector:
+    return forged_between(b"abc", count=1, length=MAX_FRAME + 1, name="forged_length",
+                          reason="A header (valid CRC) whose length is MAX_FRAME + 1: not a frame "
+                          "header; a reader must not trust or allocate it.")
+
+
+def zstd_rle(size: int) -> bytes:
+    """A zstd frame of RLE blocks expanding to ``size`` zero bytes (RFC 8878)."""
+    out = [struct.pack("<I", 0xFD2FB528), b"\x00\x38"]  # no content size; window 128 KiB
+    while True:
+        n = min(size, 128 * 1024)
+        size -= n
+        out.append(((n << 3) | 2 | int(size == 0)).to_bytes(3, "little") + b"\x00")
+        if size == 0:
+            return b"".join(out)
+
+
+@vector
+def zstd_bomb() -> Vector:
+    return forged_between(zstd_rle(MAX_FRAME + 1), count=1, flags=1, name="zstd_bomb",
+                          reason="A zstd payload (valid CRCs) that expands past MAX_FRAME: "
+                          "corrupt; a reader stops decompressing at MAX_FRAME + 1 bytes.")
+
+
+@vector
+def unknown_flag() -> Vector:
+    return forged_between(pack(history(5, T0, a=0.0)), count=1, flags=0x02, name="unknown_flag",
+                          reason="A frame with flags bit 1 set (valid CRCs): unknown flag bits "
+                          "mean it is not a frame this version can read.")
+
+
+@vector
+def bad_magic() -> Vector:
+    seg, _ = multi()
+    return make("bad_magic", "The segment does not start with RWAL: the whole segment is "
+                "unreadable.", b"RWAX" + seg.data[4:], [], {"error": "bad_magic"})
+
+
+@vector
+def bad_header_crc() -> Vector:
+    seg, _ = multi()
+    return make("bad_header_crc", "One bit flipped in the header's salt: its CRC fails and, "
+                "with no trustworthy salt, no frame can be checked.",
+                flipped(seg.data, 9, 0), [], {"error": "bad_crc"})
+
+
+@vector
+def future_version() -> Vector:
+    seg, _ = multi()
+    data = segment_header(1000, version=2) + seg.data[32:]
+    return make("future_version", "A valid header with version 2: written by a newer format; "
+                "a version-1 reader refuses the segment rather than guess.", data, [],
+                {"error": "unsupported_version"})
+
+
+@vector
+def short_header() -> Vector:
+    seg, _ = multi()
+    return make("short_header", "Only 20 of the header's 32 bytes: a segment torn while being "
+                "created.", seg.data[:20], [incomplete(0, 20)], None)
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def render() -> dict[str, bytes]:
+    """File name -> bytes for every vector and the index."""
+    files: dict[str, bytes] = {}
+    index = []
+    for build in VECTORS:
+        v = build()
+        data = v.pop("data")
+        files[v["file"]] = data
+        files[f"{v['name']}.json"] = dump(v)
+        index.append({"name": v["name"], "file": v["file"], "expected": f"{v['name']}.json",
+                      "verify": v["verify"], "canonical": v["canonical"],
+                      "description": v["description"]})
+    files["index.json"] = dump({"format_version": 1, "salt": f"0x{SALT:016x}",
+                                "vectors": index})
+    return files
+
+
+def dump(obj: dict[str, Any]) -> bytes:
+    """Pretty JSON with one line per event and per record, so diffs stay readable."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False)
+
+    def item(key: str, value: Any) -> str:
+        if key == "events" and value:
+            lines = []
+            for ev in value:
+                recs = ev.get("records")
+                head = compact({k: v for k, v in ev.items() if k != "records"})
+                if recs is None:
+                    lines.append(f"  {head}")
+                else:
+                    body = ",\n".join(f"   {compact(r)}" for r in recs)
+                    lines.append(f'  {head[:-1]}, "records": [\n{body}\n  ]}}')
+            return '"events": [\n' + ",\n".join(lines) + "\n ]"
+        if key == "vectors":
+            return '"vectors": [\n' + ",\n".join(f"  {compact(v)}" for v in value) + "\n ]"
+        return f"{compact(key)}: {compact(value)}"
+
+    return ("{\n" + ",\n".join(f" {item(k, v)}" for k, v in obj.items()) + "\n}\n").encode()
+
+
+def write(out: Path) -> list[str]:
+    """Write every file; remove vector files in ``out`` that are no longer generated."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = render()
+    for old in out.iterdir():
+        if old.suffix in (".seg", ".json") and old.name not in files:
+            old.unlink()
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return sorted(files)
+
+
+def differences(committed: Path) -> list[str]:
+    """What differs between ``committed`` and a fresh generation (empty when none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp))
+        fresh = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
+    have = {p.name: p.read_bytes() for p in committed.iterdir()} if committed.is_dir() else {}
+    out = [f"missing: {n}" for n in sorted(set(fresh) - set(have))]
+    out += [f"not generated: {n}" for n in sorted(set(have) - set(fresh))]
+    out += [f"differs: {n}" for n in sorted(set(fresh) & set(have)) if fresh[n] != have[n]]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=VECTORS_DIR, help="directory to write")
+    ap.add_argument("--check", action="store_true",
+                    help="compare --out with what would be written; exit 1 on any difference")
+    args = ap.parse_args(argv)
+    if args.check:
+        diff = differences(args.out)
+        for line in diff:
+            print(line, file=sys.stderr)
+        print(f"{args.out}: {'stale' if diff else 'up to date'}")
+        return 1 if diff else 0
+    names = write(args.out)
+    print(f"wrote {len(names)} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
