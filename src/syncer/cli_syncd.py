@@ -33,7 +33,7 @@ from syncer.clitools import EXIT_PROBLEM, dumps, require_dir, user_errors
 from syncer.connect import check_server, open_server, server_uri, sync_path
 from syncer.daemon import Daemon
 from syncer.mlflow_rest import public_uri
-from syncer.schedule import Event, Schedule
+from syncer.schedule import Backoff, Event, Schedule
 from syncer.sync_errors import ServerUnavailable
 from syncer.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
 
@@ -94,6 +94,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
 @click.option("--deadline", default=10.0, show_default=True, type=float,
               help="Seconds a failing request is retried before its run backs off and "
                    "tries again later.")
+@click.option("--max-backoff", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Longest wait, in seconds, before a run retries while the server is away.")
 @click.option("--once", is_flag=True,
               help="Sync every run in DIR once, then exit (no watching).")
 @click.option("--json", "as_json", is_flag=True,
@@ -108,6 +110,7 @@ def syncd(
     debounce: float,
     connect_timeout: float,
     deadline: float,
+    max_backoff: float,
     once: bool,
     as_json: bool,
 ) -> None:
@@ -133,7 +136,7 @@ def syncd(
     with open_server(uri, workers=workers, connect_timeout=connect_timeout, deadline=deadline,
                      stop=stop) as rest, stop_on_signals(stop) as seen:
         schedule = Schedule(root.parent if single else root, workers=workers, debounce=debounce,
-                            once=once)
+                            backoff=Backoff(cap=max_backoff), once=once)
         daemon = Daemon(schedule, lambda path: sync_path(path, rest, stop=stop), log.emit)
         try:
             check_server(rest, connect_timeout)

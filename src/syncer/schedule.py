@@ -25,6 +25,10 @@ The rules:
 * **Bad runs.** A pass that failed for another reason (unreadable run.json,
   the server refused the run) is reported once per distinct reason; the run
   is left alone until it changes again.
+* **Busy runs.** A run another process is delivering (a ``runwal follow``
+  started by the SDK holds ``sync/<sink>.lock``, see `syncer.runlock`) is
+  skipped, said once, and looked at again every `BUSY_RETRY` seconds, so it
+  is finished here if that process dies before delivering it.
 * **Quiet progress.** Synced-to-seq lines are rate-limited per run
   (``log_every``), the last one is never dropped, and a run's finish is
   always logged.
@@ -41,19 +45,26 @@ from typing import Any
 from syncer.replay import SyncResult
 
 LOG_EVERY = 10.0  # seconds between two "synced to seq N" lines of one run
+BUSY_RETRY = 5.0  # seconds between looks at a run another process is syncing
 
 
 @dataclass(frozen=True)
 class Event:
     """Something the daemon logs: ``kind`` for scripts, ``message`` for people.
 
-    Kinds: start, discovered, synced, finished, failed, warning, server_down,
-    server_up, stopping, stopped.
+    Kinds: start, discovered, synced, finished, failed, busy, warning,
+    server_down, server_up, stopping, stopped.
     """
 
     kind: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def is_busy(result: SyncResult) -> bool:
+    """The pass was skipped because another process holds the run's lock
+    (`syncer.runlock.RunLock.busy_reason` starts the reason with "busy")."""
+    return result.status == "skipped" and result.reason.startswith("busy")
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,13 @@ class Schedule:
                 events.append(self._event("discovered", slot, f"discovered ({slot.path})"))
         if result.status == "failed" and result.retryable and not self.once:
             events += self._retry_later(slot, result, now)
+        elif is_busy(result):
+            if not self.once:
+                slot.dirty, slot.due = True, now + BUSY_RETRY
+                self._dirty.add(slot.name)
+            if result.reason != slot.bad:
+                slot.bad = result.reason
+                events.append(self._event("busy", slot, result.reason, reason=result.reason))
         elif result.status == "failed":
             slot.failures = 0
             self.failed.add(slot.name)

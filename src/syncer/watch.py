@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,11 +88,13 @@ def is_network_fs(kind: str) -> bool:
     return kind in NETWORK_FS or kind.startswith("fuse")
 
 
-def choose_mode(requested: str, root: str | os.PathLike[str]) -> tuple[str, str]:
+def choose_mode(
+    requested: str, root: str | os.PathLike[str], mounts: str = "/proc/mounts"
+) -> tuple[str, str]:
     """(events | poll, why) for ``--watch requested``."""
     if requested != "auto":
         return requested, f"--watch {requested}"
-    kind = mount_type(root)
+    kind = mount_type(root, mounts)
     if is_network_fs(kind):
         return "poll", f"{kind} filesystem: writes from other hosts raise no events"
     return "events", f"{kind or 'local'} filesystem"
@@ -197,6 +200,11 @@ class Watcher:
         """Start watching; returns the runs present now (found by the first scan,
         made after the observer started so nothing written in between is missed)."""
         if self.mode == "events":
+            # watchdog's inotify thread warns when a directory created in a burst
+            # (mkdir -p run/log) is registered twice; the second registration is
+            # the same callback, so the warning is noise on the daemon's stderr.
+            warnings.filterwarnings("ignore", message=r"Callback with id .* already exists",
+                                    category=RuntimeWarning)
             try:
                 observer = Observer()
                 observer.schedule(_Handler(self), str(self.root), recursive=True,
