@@ -25,8 +25,11 @@ seq due" is exact once the reader has read this segment's header or a frame;
 a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 
 `SegmentReader` keeps an offset so the syncer can tail a live segment with
-repeated `poll()` calls; `iter_run` walks every segment of a run directory and
+repeated `poll()` calls; `iter_run_log` walks every segment of a run directory and
 reports seq gaps between segments too.
+
+The rules are specified in docs/FORMAT.md ("Reader semantics") and pinned by the
+conformance vectors in tests/vectors/.
 """
 
 from __future__ import annotations
