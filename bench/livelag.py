@@ -110,6 +110,6 @@ def measure(runwal: list[str], python: str, uri: str, root: Path, n: int, *, syn
             "p99_s": bl.percentile(lags, 99), "max_s": lags[-1], "interval_s": interval}
 
 
-if __name__ == "__main__":  # quick manual check: python bench/livelag.py URI
+if __name__ == "__main__":  # quick manual check: python bench/livelag.py URI [--follow]
     print(measure(["runwal"], sys.executable, sys.argv[1], Path("/tmp/livelag-runs"), 20,
-                  syncd=False))
+                  syncd="--follow" not in sys.argv))
