@@ -3,7 +3,8 @@
 Tree::
 
     LogwriterError                base; carries a one-line ``hint``
-    ├── ModeNotAvailable          online/hybrid asked for, syncer not wired in this build
+    ├── NoServerError             online/hybrid without an http(s) tracking server (also ValueError)
+    ├── SyncStartError            online: the server check failed; nothing was created
     ├── RunDirError               init() cannot create or resume the run directory
     └── RunFinishedError          reserved: a call that needs a live run after finish()
 
@@ -11,7 +12,9 @@ Tree::
     ├── DroppedRecordsWarning     back-pressure or disk trouble made the SDK drop records
     ├── WriteErrorWarning         a write/fsync failed; the writer keeps the bytes and retries
     ├── StepWarning               log(step=) went backwards; the call was ignored (like wandb)
-    └── ForkedRunWarning          a forked child used the parent's run; the call was ignored
+    ├── ForkedRunWarning          a forked child used the parent's run; the call was ignored
+    └── SyncWarning               online/hybrid: the syncer could not start, or finish() stopped
+                                  waiting for it; the run is safe on disk, `runwal sync` uploads it
 
 Training code must never die because of logging: problems that appear after
 init() (disk full, a slow disk, a fork) are warnings, emitted once each, in the
@@ -37,10 +40,17 @@ class LogwriterError(Exception):
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
-class ModeNotAvailable(LogwriterError):
+class NoServerError(LogwriterError, ValueError):
     hint = (
-        "use mode='offline' (the default) and run `runwal sync RUN_DIR` or "
-        "`runwal syncd RUN_ROOT` to upload"
+        "pass init(server='http://HOST:PORT') or set RUNWAL_SERVER (or MLFLOW_TRACKING_URI); "
+        "or use mode='offline' and `runwal sync RUN_DIR` later"
+    )
+
+
+class SyncStartError(LogwriterError):
+    hint = (
+        "check that the server is up and the URI is right; mode='hybrid' logs locally now "
+        "and syncs when the server answers, mode='offline' leaves it to `runwal sync`"
     )
 
 
@@ -70,3 +80,7 @@ class StepWarning(RunwalWarning):
 
 class ForkedRunWarning(RunwalWarning):
     """A forked child called into the run it inherited; call init() in the child."""
+
+
+class SyncWarning(RunwalWarning):
+    """The run is on disk but not (yet) all on the server; the message says what to run."""

@@ -79,11 +79,12 @@ def _apply(state: ResumeState, rtype: int, body: Any) -> None:
         state.metric_defs.append(body)
 
 
-def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
-    """Create (or check, for resume) the run directory; returns (resumed, state).
+def plan_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
+    """Check the run directory against the resume policy without writing anything;
+    returns (resumed, state), the state replayed from the log for a resume.
 
-    run.json is written once, atomically, when the directory is new; a resumed
-    run keeps the original identity file.
+    Online mode checks the server between this and `create_run_dir`, so that a
+    refused server leaves no half-made run behind.
     """
     s = settings
     exists = (root / "run.json").exists() or has_log(root)
@@ -92,6 +93,15 @@ def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
                           hint="pass resume=True to continue it, or a new id=")
     if not exists and s.resume == "must":
         raise RunDirError(f"runwal: resume='must' but there is no run at {root}")
+    if not exists:
+        return False, ResumeState()
+    return True, read_state(root)
+
+
+def create_run_dir(root: Path, settings: Settings) -> None:
+    """Create log/ and files/, and run.json once, atomically, when the directory is
+    new; a resumed run keeps its original identity file."""
+    s = settings
     try:
         (root / "log").mkdir(parents=True, exist_ok=True)
         (root / "files").mkdir(exist_ok=True)
@@ -102,6 +112,10 @@ def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
             })
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
-    if not exists:
-        return False, ResumeState()
-    return True, read_state(root)
+
+
+def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
+    """`plan_run_dir` then `create_run_dir`; returns (resumed, state)."""
+    resumed, state = plan_run_dir(root, settings)
+    create_run_dir(root, settings)
+    return resumed, state

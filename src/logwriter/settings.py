@@ -18,6 +18,11 @@ RESUME_POLICIES = ("never", "allow", "must")
 DEFAULT_DIR = "./runs"
 DEFAULT_FLUSH_INTERVAL = 0.1
 DEFAULT_STATS_INTERVAL = 10.0
+SERVER_MODES = ("online", "hybrid")
+# finish() waits this long for the syncer: online promises "the server has
+# everything", hybrid promises never to hold training up.
+DEFAULT_SYNC_TIMEOUT = {"online": 60.0, "hybrid": 5.0}
+DEFAULT_INIT_TIMEOUT = 10.0  # online: init() waits this long for the server check
 _ID_ALPHABET = string.digits + string.ascii_lowercase
 _ID_OK = set(_ID_ALPHABET + string.ascii_uppercase + "-_.")
 
@@ -54,6 +59,8 @@ class Settings:
     fsync: str = "commit"
     stats_interval: float = DEFAULT_STATS_INTERVAL
     capture_console: bool = True
+    sync_timeout: float = 0.0
+    init_timeout: float = DEFAULT_INIT_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +81,33 @@ def _env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"runwal: {name}={raw!r} is not a number") from None
+
+
+def _seconds(name: str, value: float | None, env: str, default: float) -> float:
+    out = _env_float(env, default) if value is None else float(value)
+    if not out >= 0:
+        raise ValueError(f"runwal: {name} must be >= 0 seconds, got {out!r}")
+    return out
+
+
+def _server(mode: str, server: str | None) -> str | None:
+    """init(server=), else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; checked for the modes
+    that sync, at init and before any file is written."""
+    from logwriter.errors import NoServerError
+
+    uri = server or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = (uri or "").strip() or None
+    if mode not in SERVER_MODES:
+        return uri
+    if uri is None:
+        raise NoServerError(f"runwal: mode {mode!r} needs a tracking server and none is set")
+    if not uri.startswith(("http://", "https://")):
+        scheme = uri.split(":", 1)[0] if ":" in uri else uri
+        raise NoServerError(
+            f"runwal: mode {mode!r} syncs to an MLflow server over HTTP; the tracking URI "
+            f"starts with {scheme!r} (need http:// or https://)"
+        )
+    return uri
 
 
 def _resume_policy(resume: bool | str | None) -> str:
@@ -103,8 +137,11 @@ def resolve(
     fsync: str | None = None,
     stats_interval: float | None = None,
     capture_console: bool = True,
+    server: str | None = None,
+    sync_timeout: float | None = None,
 ) -> Settings:
-    """Build Settings from init() arguments and the environment; ValueError on nonsense."""
+    """Build Settings from init() arguments and the environment; ValueError on nonsense
+    (NoServerError, a ValueError, for online/hybrid without a usable server)."""
     mode = (mode or os.environ.get("RUNWAL_MODE") or "offline").strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
@@ -128,6 +165,11 @@ def resolve(
     )
     if isinstance(tags, str):
         tags = [tags]
+    server = _server(mode, server)
+    sync_wait = _seconds("sync_timeout", sync_timeout, "RUNWAL_SYNC_TIMEOUT",
+                         DEFAULT_SYNC_TIMEOUT.get(mode, 0.0))
+    init_wait = _seconds("RUNWAL_INIT_TIMEOUT", None, "RUNWAL_INIT_TIMEOUT",
+                         DEFAULT_INIT_TIMEOUT)
     return Settings(
         run_id=run_id,
         project=project or "uncategorized",
@@ -135,7 +177,7 @@ def resolve(
         dir=os.fspath(dir) if dir is not None else os.environ.get("RUNWAL_DIR") or DEFAULT_DIR,
         mode=mode,
         resume=_resume_policy(resume),
-        server=os.environ.get("RUNWAL_SERVER") or None,
+        server=server,
         tags=tuple(str(t) for t in (tags or ())),
         notes=notes,
         group=group,
@@ -144,4 +186,6 @@ def resolve(
         fsync=fsync,
         stats_interval=max(0.0, stats),
         capture_console=bool(capture_console),
+        sync_timeout=sync_wait,
+        init_timeout=init_wait,
     )
