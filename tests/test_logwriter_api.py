@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import logwriter
-from logwriter.errors import ModeNotAvailable, RunDirError, RunFinishedError, StepWarning
+from logwriter.errors import NoServerError, RunDirError, RunFinishedError, StepWarning
 from logwriter_util import QUIET, history, of_kind, read_clean
 
 
@@ -197,10 +197,14 @@ def test_disabled_mode_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     assert os.listdir(tmp_path) == []
 
 
-def test_online_modes_say_the_syncer_is_not_wired(tmp_path: Path) -> None:
-    with pytest.raises(ModeNotAvailable, match="syncer"):
+def test_online_mode_without_a_server_fails_before_any_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNWAL_SERVER", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(NoServerError, match="needs a tracking server"):
         logwriter.init(dir=tmp_path, mode="online", **QUIET)
-    assert logwriter.run is None
+    assert logwriter.run is None and os.listdir(tmp_path) == []
     with pytest.raises(ValueError, match="mode"):
         logwriter.init(dir=tmp_path, mode="sideways", **QUIET)
 

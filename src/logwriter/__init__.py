@@ -15,8 +15,14 @@ higher step (or finish()) commits them; a step lower than the current one is
 ignored with one StepWarning.
 
 Modes (``init(mode=)`` or RUNWAL_MODE): ``offline`` (default) writes the run
-directory only; ``disabled`` makes every call a no-op and writes nothing;
-``online``/``hybrid`` need the background syncer (not wired in this build).
+directory only; ``disabled`` makes every call a no-op and writes nothing.
+``online`` checks the tracking server at init (``init(server=)``, else
+RUNWAL_SERVER, else MLFLOW_TRACKING_URI) and fails fast, leaving nothing
+behind, if it does not answer; a `runwal follow` process then tails the run
+to the server and finish() waits for it (bounded, ``sync_timeout``).
+``hybrid`` starts the same process but never fails or waits on the server:
+the run logs locally and the syncer catches up when it can. Training never
+makes an HTTP request in any mode.
 
 The module-level functions act on the current run (``logwriter.run``), set by
 init() and cleared by finish().
@@ -64,18 +70,23 @@ def init(
     fsync: str | None = None,
     stats_interval: float | None = None,
     capture_console: bool = True,
+    server: str | None = None,
+    sync_timeout: float | None = None,
 ) -> Run:
     """Start (or resume) a run and make it the current one.
 
     A run that is still current is finished first (wandb's default since 0.19).
-    Raises ValueError for bad arguments, RunDirError when the run directory
-    cannot be created or resumed, ModeNotAvailable for online/hybrid modes.
+    Raises ValueError for bad arguments (NoServerError: online/hybrid without an
+    http(s) tracking server), RunDirError when the run directory cannot be
+    created or resumed, SyncStartError when online mode cannot reach the server
+    (nothing is created then).
     """
     global run
     settings = resolve(
         project=project, name=name, id=id, tags=tags, notes=notes, group=group,
         job_type=job_type, dir=dir, mode=mode, resume=resume, flush_interval=flush_interval,
         fsync=fsync, stats_interval=stats_interval, capture_console=capture_console,
+        server=server, sync_timeout=sync_timeout,
     )
     if run is not None:
         run.finish()

@@ -4,7 +4,9 @@
   KeyboardInterrupt) when an uncaught exception went through ``sys.excepthook``
   or ``threading.excepthook`` (both are chained, never replaced).
 * SIGTERM (Slurm/Kubernetes preemption): finish every run as ``preempted``
-  (flushed and fsynced), then chain to the previous handler; if that was the
+  (flushed and fsynced; an online/hybrid run waits at most
+  ``PREEMPT_SYNC_WAIT`` s for its syncer, which carries on by itself, since the
+  scheduler's SIGKILL follows soon), then chain to the previous handler; if that was the
   default action, restore it and re-send the signal so the process still dies
   *by SIGTERM* and the scheduler sees what it expects. Installable only from
   the main thread; elsewhere runs still get the atexit path.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from logwriter.run_object import Run
 
 SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
+PREEMPT_SYNC_WAIT = 5.0
 
 _runs: list[Run] = []
 _lock = threading.RLock()
@@ -101,10 +104,10 @@ def _thread_excepthook(args: Any) -> None:
     _prev_thread_excepthook(args)
 
 
-def _finish_all(exit_code: int, status: str) -> None:
+def _finish_all(exit_code: int, status: str, sync_timeout: float | None = None) -> None:
     for run in live_runs():
         with contextlib.suppress(Exception):  # one bad run must not stop the others
-            run.finish(exit_code=exit_code, status=status, quiet=True)
+            run.finish(exit_code=exit_code, status=status, quiet=True, sync_timeout=sync_timeout)
 
 
 def _at_exit() -> None:
@@ -117,7 +120,7 @@ def _at_exit() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    _finish_all(SIGTERM_EXIT_CODE, "preempted")
+    _finish_all(SIGTERM_EXIT_CODE, "preempted", PREEMPT_SYNC_WAIT)
     prev = _prev_sigterm
     if callable(prev):
         prev(signum, frame)

@@ -15,28 +15,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 import warnings
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logwriter import hooks
 from logwriter.config_summary import SUMMARY_MODES, Config, Summary
 from logwriter.errors import (
     ForkedRunWarning,
-    ModeNotAvailable,
     RunFinishedError,
     StepWarning,
+    SyncStartError,
+    SyncWarning,
 )
 from logwriter.helpers import ConsoleBuffer, run_metadata, start_console, start_monitor
-from logwriter.resume import ResumeState, prepare_run_dir
+from logwriter.resume import ResumeState, create_run_dir, plan_run_dir
 from logwriter.savefiles import LIVE_CHECK_S, FileSaver
 from logwriter.settings import Settings
 from logwriter.values import flatten
 from logwriter.writer import Writer
 from schema.records import EXIT_STATUSES, RecordType
+
+if TYPE_CHECKING:
+    from logwriter.follower import Follower
 
 _HISTORY = int(RecordType.HISTORY)
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
@@ -70,6 +75,7 @@ class Run:
         self._monitor: Any = None
         self._console: Any = None
         self._console_buf: ConsoleBuffer | None = None
+        self._follower: Follower | None = None
         if self._inert:
             self.config.update(config)
             return
@@ -80,7 +86,14 @@ class Run:
     def _open(self, config: Any) -> None:
         s = self.settings
         root = Path(self.dir)
-        self.resumed, state = prepare_run_dir(root, s)
+        self.resumed, state = plan_run_dir(root, s)
+        if s.mode == "online":  # before anything is written: a refusal leaves no run behind
+            self._follower = self._start_online(state.next_seq)
+        try:
+            create_run_dir(root, s)
+        except BaseException:
+            self._stop_follower()
+            raise
         self._writer = writer = Writer(
             root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
             name=f"runwal-writer-{self.id}",
@@ -100,8 +113,8 @@ class Run:
         try:
             if config is not None:
                 self.config.update(config)
-            if s.mode in ("online", "hybrid"):
-                self._start_syncer()
+            if s.mode == "hybrid":
+                self._follower = self._start_hybrid(state.next_seq)
         except BaseException:
             self.finish(exit_code=1, quiet=True)
             raise
@@ -120,17 +133,75 @@ class Run:
                 self.summary.define(d["name"], d.get("summary"))
         self.summary.restore(state.last)
 
-    def _start_syncer(self) -> None:
-        """Start a syncer process following this run (online/hybrid modes).
+    # -- the syncer (online/hybrid) -------------------------------------------
 
-        The syncer is a separate process started by command line (``runwal
-        syncd``-like), never imported: logwriter and syncer do not import each
-        other. Not wired in this build.
+    def _start_online(self, next_seq: int) -> Follower:
+        """Start the follower and wait (bounded) until it reached the server.
+
+        The follower is a separate process started by command line (logwriter
+        never imports the syncer and never talks HTTP); see logwriter.follower.
         """
-        raise ModeNotAvailable(
-            f"runwal: mode {self.mode!r} needs the background syncer, which is not wired "
-            "into the SDK yet"
-        )
+        from logwriter.follower import Follower
+
+        s = self.settings
+        assert s.server is not None  # settings.resolve checked it
+        try:
+            follower = Follower.start(self.dir, s.server, until_seq=next_seq, wait_server=False)
+        except OSError as exc:
+            raise SyncStartError(f"runwal: online mode cannot start the syncer process: {exc}",
+                                 hint="check the Python environment, or use mode='offline' "
+                                      "and `runwal sync` later") from None
+        why = follower.wait_ready(s.init_timeout)
+        if why is None:
+            return follower
+        follower.stop()
+        message, _, their_hint = why.partition(" (hint: ")
+        hint = SyncStartError.hint
+        if their_hint and "runwal sync" not in their_hint:
+            hint = f"{their_hint.rstrip(')')}; or {hint}"
+        raise SyncStartError(f"runwal: online mode: {message}", hint=hint)
+
+    def _start_hybrid(self, next_seq: int) -> Follower | None:
+        """Start the follower without waiting for anything; if even that fails, the
+        run goes on offline (hybrid never fails on account of the server)."""
+        from logwriter.follower import Follower
+
+        s = self.settings
+        assert s.server is not None
+        try:
+            return Follower.start(self.dir, s.server, until_seq=next_seq, wait_server=True)
+        except OSError as exc:
+            warnings.warn(
+                f"runwal: hybrid mode could not start the syncer process ({exc}); the run "
+                f"logs locally only: `runwal sync {self.dir}` uploads it later",
+                SyncWarning, stacklevel=5,
+            )
+            return None
+
+    def _stop_follower(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.stop()
+
+    def _finish_sync(self, quiet: bool, sync_timeout: float | None) -> None:
+        """finish(): wait (bounded, with progress) for the follower to deliver the EXIT."""
+        follower = self._follower
+        if follower is None or follower.owner != os.getpid() or self._writer is None:
+            return
+        timeout = self.settings.sync_timeout if sync_timeout is None else sync_timeout
+        last_seq = int(self._writer.stats()["next_seq"]) - 1
+        problem = follower.finish(timeout, last_seq, self.id, _say)
+        if problem is None:
+            return
+        if quiet:
+            _say(problem)
+        else:
+            warnings.warn(problem, SyncWarning, stacklevel=3)
+
+    @property
+    def syncer_pid(self) -> int | None:
+        """Pid of the `runwal follow` process of an online/hybrid run (None otherwise)."""
+        return self._follower.pid if self._follower is not None else None
 
     # -- emitting ----------------------------------------------------------
 
@@ -178,6 +249,9 @@ class Run:
         self._inert = True
         self._forked = True
         self._pid = os.getpid()
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.forget()
         for helper in (self._writer, self._console):
             if helper is not None and hasattr(helper, "detach"):
                 helper.detach()
@@ -286,8 +360,15 @@ class Run:
         return self._writer.dropped if self._writer is not None else 0
 
     def finish(self, exit_code: int = 0, *, status: str | None = None,
-               quiet: bool = False, timeout: float = 30.0) -> None:
-        """Drain, write the final SUMMARY and EXIT, fsync, close. Idempotent."""
+               quiet: bool = False, timeout: float = 30.0,
+               sync_timeout: float | None = None) -> None:
+        """Drain, write the final SUMMARY and EXIT, fsync, close. Idempotent.
+
+        Online/hybrid: then wait up to ``sync_timeout`` seconds (default: the
+        settings', 60 s online, 5 s hybrid) for the syncer to deliver the run,
+        with progress on stderr; past that, warn (SyncWarning) and leave it
+        running in the background. Never raises on account of the server.
+        """
         with self._lock:
             if self._finished:
                 return
@@ -324,6 +405,7 @@ class Run:
             "runtime": round(time.monotonic() - self._t0, 6),
         })
         writer.close(timeout)
+        self._finish_sync(quiet, sync_timeout)
         if writer.notices and not quiet:
             self._warn_notices()
 
@@ -350,6 +432,15 @@ def _as_step(step: Any) -> int:
     if value < 0:
         raise ValueError(f"runwal: log(step={value}) must be >= 0")
     return value
+
+
+def _say(line: str) -> None:
+    """Progress and problems of the syncer at finish(), on the real stderr."""
+    stream = sys.stderr or sys.__stderr__
+    if stream is not None:
+        with contextlib.suppress(Exception):
+            stream.write(line + "\n")
+            stream.flush()
 
 
 def _forget(run: Run) -> None:
