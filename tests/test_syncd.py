@@ -493,3 +493,27 @@ def test_auto_mode_polls_on_network_filesystems(tmp_path: Path) -> None:
     for sub, want in (("nfs/runs", "poll"), ("lus", "poll"), ("fuse", "poll"),
                       ("local", "events")):
         assert choose_mode("auto", tmp_path / sub, str(mounts))[0] == want, sub
+
+
+def test_watcher_falls_back_to_polling_without_inotify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncer.watch
+
+    class NoInotify(syncer.watch.Observer):
+        def start(self) -> None:
+            raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(syncer.watch, "Observer", NoInotify)
+    seen: list[str] = []
+    w = Watcher(tmp_path, seen.append, mode="events", poll_interval=0.05)
+    try:
+        assert w.start() == []
+        assert w.mode == "poll" and "inotify watch limit reached" in w.fallback
+        write_run(tmp_path, "late1", training_records(2))
+        end = time.monotonic() + 30
+        while not seen and time.monotonic() < end:
+            time.sleep(0.02)
+    finally:
+        w.close()
+    assert set(seen) == {"late1"}

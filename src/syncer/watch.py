@@ -205,13 +205,14 @@ class Watcher:
             # the same callback, so the warning is noise on the daemon's stderr.
             warnings.filterwarnings("ignore", message=r"Callback with id .* already exists",
                                     category=RuntimeWarning)
+            observer = Observer()
             try:
-                observer = Observer()
                 observer.schedule(_Handler(self), str(self.root), recursive=True,
                                   event_filter=_EVENTS)
                 observer.start()
                 self._observer = observer
             except OSError as exc:  # inotify watch/instance limits, unsupported fs
+                observer.stop()
                 self.fallback = f"filesystem events unavailable ({exc}); polling instead"
                 self.mode, self.interval = "poll", min(self.interval, POLL_INTERVAL)
         present = self.scan()
