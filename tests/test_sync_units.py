@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runbuilder import build_run, typical_records
 from schema.layout import RunDir
 from schema.records import Record
 from syncer import checkpoint
+from syncer.cursor import LogCursor, Note
 from syncer.mlflow_rest import MlflowRest, build_client, public_uri
 from syncer.replay import sync_run
 from syncer.retry import RetryPolicy, retry_after, send_with_retry
@@ -156,3 +158,15 @@ def test_follow_tails_a_growing_run(tmp_path: Path, mlflow_uri: str) -> None:
     assert getattr(res, "finished", False) and getattr(res, "last_seq", 0) == 122
     hist = client(mlflow_uri).get_metric_history(getattr(res, "server_run_id", ""), "loss")
     assert sorted(m.step for m in hist) == list(range(120))
+
+
+def test_cursor_with_an_unusable_position_rereads_without_false_loss(tmp_path: Path) -> None:
+    """A checkpoint whose segment is gone restarts at the first segment: frames below
+    the expected seq are old news for the caller's filter, not damage."""
+    run = build_run(tmp_path, typical_records(20), records_per_frame=4)
+    cursor = LogCursor(RunDir.open(run), segment="99999999999999999999.seg", offset=4096,
+                       expected_seq=10)
+    events = cursor.poll()
+    assert [n for n in events if isinstance(n, Note) and n.damage] == []
+    seqs = [r.seq for ev in events if not isinstance(ev, Note) for r in ev.records]
+    assert seqs == list(range(len(seqs))) and len(seqs) >= 20  # every frame, once, in order

@@ -50,7 +50,11 @@ class LogCursor:
             if path.is_file() and offset > 0 and path.stat().st_size >= offset:
                 self._reader = SegmentReader(path, expected_seq=expected_seq)
                 self._reader.offset = offset
-            # else: position unusable; start over, the caller's seq filter skips
+            else:
+                # Position unusable: start over from the first segment, where frames
+                # hold seqs below expected_seq. The reader would call those a loss,
+                # so it gets no expectation; the caller's seq filter skips them.
+                self.expected = None
 
     def _next_path(self) -> SegmentReader | None:
         for path in self.run_dir.segments():
