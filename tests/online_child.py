@@ -4,7 +4,10 @@ Usage: python online_child.py MODE RUN_ROOT RUN_ID SERVER
 
 Modes:
   loop  init(mode="online"), print one JSON line {"dir", "syncer_pid"}, then log
-        steps forever -- the parent kill -9's us at a moment of its choosing.
+        steps forever -- the parent kill -9's (or SIGTERMs) us when it likes.
+  exit  init(mode="online"), log 50 steps and fall off the end without finish():
+        atexit finishes the run and waits for the syncer; prints a JSON line
+        first with the modules the SDK imported.
   fork  init(mode="online"), log 10 steps, fork; the child finishes the run it
         inherited (must be a no-op that leaves the parent's syncer alone) and
         exits; the parent logs 10 more steps, finishes, and prints a JSON report.
@@ -34,6 +37,11 @@ if mode == "loop":
         step += 1
         if step % 20 == 0:
             time.sleep(0.002)
+elif mode == "exit":
+    for i in range(50):
+        logwriter.log({"x": float(i)})
+    loaded = [m for m in ("syncer", "httpx", "mlflow") if m in sys.modules]
+    print(json.dumps({"dir": run.dir, "syncer_pid": pid, "imported": loaded}), flush=True)
 elif mode == "fork":
     for i in range(10):
         logwriter.log({"x": float(i)})

@@ -154,10 +154,30 @@ def test_online_resume_waits_for_the_new_exit(tmp_path: Path, mlflow_uri: str) -
     assert srv.info.status == "FINISHED"
 
 
-def test_online_training_killed_9_follower_delivers_what_was_flushed(
+def test_online_script_ending_without_finish_is_delivered_at_exit(
     tmp_path: Path, mlflow_uri: str
 ) -> None:
-    proc = subprocess.Popen([sys.executable, CHILD, "loop", str(tmp_path), "killed9", mlflow_uri],
+    out = subprocess.run([sys.executable, CHILD, "exit", str(tmp_path), "atexit1", mlflow_uri],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["imported"] == []  # the training process never loads the syncer or httpx
+    assert not psutil.pid_exists(report["syncer_pid"])  # waited for and reaped by the child
+    srv = server_run(mlflow_uri, "modes", "atexit1")
+    assert srv.info.status == "FINISHED"
+    assert metric_rows(mlflow_uri, srv.info.run_id, "x") == [(i, float(i)) for i in range(50)]
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGKILL, "RUNNING"),
+                                             (signal.SIGTERM, "KILLED")])
+def test_online_training_killed_follower_delivers_what_was_flushed(
+    tmp_path: Path, mlflow_uri: str, sig: int, status: str
+) -> None:
+    """SIGKILL: no EXIT record, the follower notices the death and sends what is on
+    disk. SIGTERM (preemption): the SDK writes EXIT "preempted" and waits at most a
+    few seconds; the follower, in its own session, finishes the delivery."""
+    run_id = f"killed{int(sig)}"
+    proc = subprocess.Popen([sys.executable, CHILD, "loop", str(tmp_path), run_id, mlflow_uri],
                             stdout=subprocess.PIPE, text=True)
     syncer_pid = None
     try:
@@ -172,9 +192,9 @@ def test_online_training_killed_9_follower_delivers_what_was_flushed(
             time.sleep(0.1)
         else:
             pytest.fail("the follower never acknowledged 300 records")
-        proc.kill()
-        proc.wait(10)
-        wait_gone(syncer_pid)  # the follower noticed and ended by itself
+        proc.send_signal(sig)
+        assert proc.wait(30) == -sig
+        wait_gone(syncer_pid)  # the follower ended by itself
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -185,10 +205,12 @@ def test_online_training_killed_9_follower_delivers_what_was_flushed(
             proc.stdout.close()
     on_disk = disk_rows(run_dir, "y")
     assert len(on_disk) > 300
-    srv = server_run(mlflow_uri, "modes", "killed9")
+    srv = server_run(mlflow_uri, "modes", run_id)
     assert metric_rows(mlflow_uri, srv.info.run_id, "y") == on_disk
-    assert srv.info.status == "RUNNING"  # no EXIT record: left unfinished, like `runwal sync`
-    assert "ended without an exit record" in (Path(run_dir) / "sync" / "follow.log").read_text()
+    assert srv.info.status == status  # SIGKILL: no EXIT, left unfinished like `runwal sync`
+    if sig == signal.SIGKILL:
+        log = (Path(run_dir) / "sync" / "follow.log").read_text()
+        assert "ended without an exit record" in log
 
 
 def test_forked_child_leaves_the_parents_follower_alone(tmp_path: Path, mlflow_uri: str) -> None:
