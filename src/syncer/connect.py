@@ -83,10 +83,13 @@ def sync_path(
     *,
     stop: threading.Event | None = None,
     progress: Callable[[SyncResult], None] | None = None,
+    artifacts: str = "flush",
 ) -> SyncResult:
     """One pass over ``path`` with a sink of its own (closed afterwards); never raises
     for a bad run or an unreachable server, the result says so. A run another
-    process is syncing to the same server (sync/<sink>.lock) is skipped as busy."""
+    process is syncing to the same server (sync/<sink>.lock) is skipped as busy.
+    ``artifacts`` (see `sync_run`): "flush" by default, so a one-shot sync also
+    uploads a console log an earlier syncd pass deferred."""
     if not path.is_dir() or not is_run_dir(path):
         return not_a_run(path)
     sink = MlflowSink(rest, parallel=PER_RUN_REQUESTS)
@@ -95,7 +98,7 @@ def sync_path(
         if not lock.acquire():  # a `runwal follow` (or another sync) is on it
             return SyncResult(run_dir=str(path), run_id=path.name, status="skipped",
                               reason=lock.busy_reason())
-        return sync_run(path, sink, stop=stop, progress=progress)
+        return sync_run(path, sink, stop=stop, progress=progress, artifacts=artifacts)
     finally:
         lock.release()
         sink.close()

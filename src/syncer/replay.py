@@ -47,6 +47,7 @@ class SyncResult:
     status: str = "synced"
     reason: str = ""
     retryable: bool = False  # failed only because the server was away: try again later
+    artifacts_pending: bool = False  # artifacts="defer" left an upload for a later pass
     finished: bool = False
     server_run_id: str = ""
     experiment_id: str = ""
@@ -220,12 +221,15 @@ class _Pass:
                 self.feed(ev)
         return got
 
-    def end_pass(self) -> None:
+    def end_pass(self, artifacts: str = "pass") -> None:
         self.flush()
-        if not self.opened and self.ckpt is None:
+        if not self.opened and (self.ckpt is None or artifacts == "flush"):
             self.open(None)  # an empty log still makes the run visible
-        if self.dirty and self.opened:
-            self.result.rejected += self.sink.end_pass()
+        if (self.dirty or artifacts == "flush") and self.opened:
+            if artifacts == "defer":
+                self.result.artifacts_pending = True
+            else:
+                self.result.rejected += self.sink.end_pass()
             self.dirty = False
             self.save()
 
@@ -240,6 +244,7 @@ def sync_run(
     poll_interval: float = 0.5,
     flush_interval: float = 10.0,
     until_seq: int = -1,
+    artifacts: str = "pass",
 ) -> SyncResult:
     """Replay ``run_dir`` into ``sink`` from its checkpoint; never raises for
     server or format trouble (the result says ``failed`` and why).
@@ -255,6 +260,12 @@ def sync_run(
         until_seq: when following, an acknowledged EXIT below this seq does not
             end the loop: a resumed run's old EXIT is already on the server,
             the follower waits for the new one (`runwal follow --until-seq`).
+        artifacts: what a one-off pass does with the artifacts it accumulates
+            (console log, config.json; a finished run always uploads them):
+            "pass" uploads them when the pass sent records; "defer" leaves them
+            for a later pass and sets ``result.artifacts_pending`` (syncd passes
+            every ~100 ms would re-upload a growing output.log each time);
+            "flush" uploads whatever is pending even when nothing new was read.
 
     The caller owns ``sink`` and closes it.
     """
@@ -267,7 +278,7 @@ def sync_run(
             result.status, result.reason = "skipped", "already synced"
         elif not follow:
             p.read_available()
-            p.end_pass()
+            p.end_pass(artifacts)
         else:
             _follow(p, stop or threading.Event(), poll_interval, flush_interval, until_seq)
     except (SyncError, SchemaError, OSError, httpx.HTTPError) as exc:
