@@ -25,11 +25,20 @@ from syncer.cursor import LogCursor
 from syncer.daemon import Daemon
 from syncer.localserver import LocalMlflowServer, free_port
 from syncer.replay import SyncResult
-from syncer.schedule import BUSY_RETRY, Backoff, Event, Schedule
+from syncer.schedule import ARTIFACT_INTERVAL, BUSY_RETRY, Backoff, Event, Schedule
 from syncer.sinks.mlflow import sink_name_for
 from syncer.sinks.mlflow_map import ts_ms
 from syncer.watch import Watcher, choose_mode, mount_type
-from syncutil import T0, R, append_segment, client, runs_tagged, training_records, write_run
+from syncutil import (
+    T0,
+    R,
+    append_segment,
+    artifact,
+    client,
+    runs_tagged,
+    training_records,
+    write_run,
+)
 
 RUNWAL = Path(sys.executable).with_name("runwal")
 WAIT = 120.0  # generous: a loaded 2-core box; nothing here asserts speed
@@ -158,9 +167,12 @@ def test_existing_and_new_runs_reach_the_server_exactly(tmp_path: Path, mlflow_u
     runs = tmp_path / "runs"
     old = write_run(runs, "old00001", training_records(400), project="p-syncd")
     old2 = write_run(runs, "old00002", training_records(50, ("a",)), project="p-syncd")
+    live = training_records(30, status=None)
+    live.append((R.CONSOLE, T0 + 9, {"stream": "stdout", "text": "epoch 1\n"}))
+    old3 = write_run(runs, "old00003", live, project="p-syncd")  # a crashed run
     with syncd(tmp_path, str(runs), "--to", mlflow_uri, "--watch", "events") as d:
         start = d.wait_event("start")
-        assert start["mode"] == "events" and start["runs"] == 2
+        assert start["mode"] == "events" and start["runs"] == 3
         run = sdk_run(runs, "p-syncd")
         log_steps(run, range(300), pause_every=25)
         # a step logged while syncd watches is on the server before finish()
@@ -176,6 +188,9 @@ def test_existing_and_new_runs_reach_the_server_exactly(tmp_path: Path, mlflow_u
     assert kinds[-1] == "stopped" and "failed" not in kinds
     assert_exact(mlflow_uri, "p-syncd", old, ("loss", "acc"))
     assert_exact(mlflow_uri, "p-syncd", old2, ("a",))
+    crashed = assert_exact(mlflow_uri, "p-syncd", old3, ("loss",), status="RUNNING")
+    # its console log, deferred by the passes, was uploaded when syncd stopped
+    assert artifact(mlflow_uri, crashed, "output.log") == b"epoch 1\n"
     assert_exact(mlflow_uri, "p-syncd", runs / run.id, ("loss", "acc"))
 
 
@@ -407,6 +422,32 @@ def test_schedule_leaves_a_busy_run_and_looks_again(tmp_path: Path) -> None:
     assert s.idle()
 
 
+def test_schedule_defers_artifact_uploads_but_not_for_long(tmp_path: Path) -> None:
+    s = Schedule(tmp_path, debounce=0.05)
+    pending = ok()
+    pending.artifacts_pending = True
+    s.notify("c", 0.0, initial=True)
+    (slot,) = s.take(0.05)
+    assert slot.artifacts == "defer"
+    s.done(slot, pending, 0.1)
+    assert s.next_wake(0.1) == pytest.approx(ARTIFACT_INTERVAL)  # the run went quiet
+    s.notify("c", 1.0)  # a change: synced now, the upload still waits
+    (slot,) = s.take(1.05)
+    assert slot.artifacts == "defer"
+    s.done(slot, pending, 1.1)
+    assert s.take(ARTIFACT_INTERVAL) == []
+    (slot,) = s.take(ARTIFACT_INTERVAL + 0.1)
+    assert slot.artifacts == "flush"
+    s.done(slot, ok(records=0), ARTIFACT_INTERVAL + 0.2)
+    assert s.idle() and s.next_wake(100.0) is None
+    # stopping: whatever is still deferred is handed out for a last upload
+    s.notify("c", 200.0)
+    (slot,) = s.take(201.0)
+    s.done(slot, pending, 201.0)
+    (last,) = s.flush_all()
+    assert last.artifacts == "flush" and s.take(1e9) == []
+
+
 def test_daemon_threads_run_passes_and_stop(tmp_path: Path) -> None:
     for name in ("r1", "r2"):
         (tmp_path / name / "log").mkdir(parents=True)
@@ -415,7 +456,7 @@ def test_daemon_threads_run_passes_and_stop(tmp_path: Path) -> None:
     events: list[Event] = []
     lock = threading.Lock()
 
-    def run_pass(path: Path) -> SyncResult:
+    def run_pass(path: Path, artifacts: str) -> SyncResult:
         with lock:
             calls.append(path.name)
         if path.name == "r2":

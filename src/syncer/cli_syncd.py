@@ -137,7 +137,8 @@ def syncd(
                      stop=stop) as rest, stop_on_signals(stop) as seen:
         schedule = Schedule(root.parent if single else root, workers=workers, debounce=debounce,
                             backoff=Backoff(cap=max_backoff), once=once)
-        daemon = Daemon(schedule, lambda path: sync_path(path, rest, stop=stop), log.emit)
+        daemon = Daemon(schedule, lambda path, artifacts: sync_path(
+            path, rest, stop=stop, artifacts=artifacts), log.emit)
         try:
             check_server(rest, connect_timeout)
         except ServerUnavailable as exc:

@@ -11,7 +11,9 @@ against the same limit.
 Stopping: the caller sets ``stop`` (SIGTERM, Ctrl-C). The loop notices within
 `MAX_WAIT`, jobs not yet started are dropped, and passes in flight see the
 same event inside `sync_run` and end after their batch, with its checkpoint
-written. Each worker gets a ``None`` sentinel and is joined with a timeout.
+written. Each worker gets a ``None`` sentinel and is joined with a timeout;
+then runs with deferred artifacts get their upload (within the same time
+budget), so a stopped daemon leaves no console log behind.
 
 A pass that raises (a bug, not a server or format problem: those come back
 as a failed `SyncResult`) is turned into a failed result and reported once
@@ -31,7 +33,7 @@ from schema.layout import is_run_dir
 from syncer.replay import SyncResult
 from syncer.schedule import Event, Schedule, Slot
 
-PassFn = Callable[[Path], SyncResult]
+PassFn = Callable[[Path, str], SyncResult]  # (run dir, artifacts mode of sync_run)
 EmitFn = Callable[[Event], None]
 MAX_WAIT = 0.2  # seconds: the loop looks at the stop event at least this often
 
@@ -84,8 +86,24 @@ class Daemon:
             for t in workers:
                 t.join(max(0.0, end - self._clock()))
             self.stuck = sum(t.is_alive() for t in workers)
+            if not self.stuck:
+                self._last_uploads(end)
             with self._cond:
                 events = self.schedule.progress_lines(self._clock(), force=True)
+            for ev in events:
+                self._emit(ev)
+
+    def _last_uploads(self, end: float) -> None:
+        with self._cond:
+            slots = self.schedule.flush_all()
+        for slot in slots:
+            if self._clock() >= end:  # out of time: the next syncd or sync uploads them
+                with self._cond:
+                    self.schedule.cancel(slot)
+                continue
+            result = self._one(slot.path, slot.artifacts)
+            with self._cond:
+                events = self.schedule.done(slot, result, self._clock())
             for ev in events:
                 self._emit(ev)
 
@@ -114,18 +132,18 @@ class Daemon:
                 with self._cond:
                     self.schedule.cancel(slot)
                 continue
-            result = self._one(slot.path)
+            result = self._one(slot.path, slot.artifacts)
             with self._cond:
                 events = self.schedule.done(slot, result, self._clock())
                 self._cond.notify()
             for ev in events:
                 self._emit(ev)
 
-    def _one(self, path: Path) -> SyncResult | None:
+    def _one(self, path: Path, artifacts: str) -> SyncResult | None:
         if not is_run_dir(path):
             return None
         try:
-            return self._run_pass(path)
+            return self._run_pass(path, artifacts)
         except Exception as exc:  # a bug: report it with the run, keep the daemon alive
             res = SyncResult(run_dir=str(path), run_id=path.name, status="failed",
                              reason=f"internal error: {type(exc).__name__}: {exc}")

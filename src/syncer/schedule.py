@@ -29,6 +29,10 @@ The rules:
   started by the SDK holds ``sync/<sink>.lock``, see `syncer.runlock`) is
   skipped, said once, and looked at again every `BUSY_RETRY` seconds, so it
   is finished here if that process dies before delivering it.
+* **Artifacts later.** A pass defers the console log and config.json
+  uploads (each would re-send the whole growing output.log); the run gets a
+  pass that uploads them `ARTIFACT_INTERVAL` seconds after the first deferral,
+  even if it has gone quiet. A finished run uploads them with its EXIT.
 * **Quiet progress.** Synced-to-seq lines are rate-limited per run
   (``log_every``), the last one is never dropped, and a run's finish is
   always logged.
@@ -46,6 +50,7 @@ from syncer.replay import SyncResult
 
 LOG_EVERY = 10.0  # seconds between two "synced to seq N" lines of one run
 BUSY_RETRY = 5.0  # seconds between looks at a run another process is syncing
+ARTIFACT_INTERVAL = 10.0  # seconds an upload of output.log / config.json may wait
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class Event:
     kind: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _start(slot: Slot) -> float:
+    """When ``slot`` wants its next pass: a change's debounce or backoff, or an upload."""
+    return min(slot.due if slot.dirty else math.inf, slot.flush_due)
 
 
 def is_busy(result: SyncResult) -> bool:
@@ -90,6 +100,8 @@ class Slot:
     dirty: bool = False
     due: float = 0.0
     running: bool = False
+    artifacts: str = "defer"  # what the pass handed out does with artifacts (sync_run)
+    flush_due: float = math.inf  # when deferred artifacts must be uploaded
     failures: int = 0  # consecutive retryable failures
     bad: str = ""  # the failure last reported for this run
     announced: bool = False
@@ -127,6 +139,7 @@ class Schedule:
         self.server_down = False
         self.failed: set[str] = set()  # runs whose last pass failed
         self._dirty: set[str] = set()
+        self._flushing: set[str] = set()  # runs with deferred artifacts
         self._unlogged: set[str] = set()  # runs synced past their last progress line
 
     # -- inputs ------------------------------------------------------------
@@ -150,13 +163,27 @@ class Schedule:
         free = self._limit() - self.in_flight
         if free <= 0:
             return []
-        ready = [s for n in self._dirty if not (s := self.runs[n]).running and s.due <= now]
-        ready.sort(key=lambda s: s.due)
+        ready = [s for n in self._dirty | self._flushing
+                 if not (s := self.runs[n]).running and _start(s) <= now]
+        ready.sort(key=_start)
         for slot in ready[:free]:
-            slot.dirty, slot.running = False, True
+            slot.artifacts = "flush" if self.once or slot.flush_due <= now else "defer"
+            if slot.artifacts == "flush":
+                slot.flush_due = math.inf
+                self._flushing.discard(slot.name)
+            slot.dirty, slot.running = False, True  # the pass reads everything on disk
             self._dirty.discard(slot.name)
             self.in_flight += 1
         return ready[:free]
+
+    def flush_all(self) -> list[Slot]:
+        """Runs with deferred artifacts, handed out for a last upload (stopping)."""
+        out = [s for n in sorted(self._flushing) if not (s := self.runs[n]).running]
+        for slot in out:
+            slot.artifacts, slot.flush_due, slot.running = "flush", math.inf, True
+            self._flushing.discard(slot.name)
+            self.in_flight += 1
+        return out
 
     def cancel(self, slot: Slot) -> None:
         """A handed-out run that was not started (the daemon is stopping)."""
@@ -171,8 +198,12 @@ class Schedule:
             if not slot.dirty:
                 self.runs.pop(slot.name, None)
                 self._unlogged.discard(slot.name)
+                self._flushing.discard(slot.name)
             return []
         slot.run_id = result.run_id or slot.run_id or slot.name
+        if result.artifacts_pending and slot.flush_due == math.inf:
+            slot.flush_due = now + ARTIFACT_INTERVAL
+            self._flushing.add(slot.name)
         events = []
         if not slot.announced:
             slot.announced = True
@@ -210,7 +241,8 @@ class Schedule:
         """Seconds until something is due (a run, a progress line); None: nothing waits."""
         times = [self.runs[n].logged_at + self.log_every for n in self._unlogged]
         if self.in_flight < self._limit():
-            times += [s.due for n in self._dirty if not (s := self.runs[n]).running]
+            times += [_start(s) for n in self._dirty | self._flushing
+                      if not (s := self.runs[n]).running]
         return max(0.0, min(times) - now) if times else None
 
     def progress_lines(self, now: float, *, force: bool = False) -> list[Event]:
