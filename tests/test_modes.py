@@ -100,6 +100,21 @@ def test_credentials_stay_off_the_command_line() -> None:
     assert cmd[cmd.index("--to") + 1] == "http://host:5000" and "--wait-server" not in cmd
 
 
+def test_a_syncer_that_cannot_start_fails_online_and_warns_hybrid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(SyncStartError, match="cannot start the syncer process"):
+        logwriter.init(dir=tmp_path / "a", mode="online", server="http://127.0.0.1:9", **QUIET)
+    assert not (tmp_path / "a").exists()
+    with pytest.warns(SyncWarning, match="logs locally only"):
+        run = logwriter.init(dir=tmp_path / "b", mode="hybrid", server="http://127.0.0.1:9",
+                             **QUIET)
+    run.log({"x": 1.0})
+    run.finish()  # offline from here on: no syncer to wait for, no warning
+    assert run.syncer_pid is None and disk_rows(run.dir, "x") == [(0, 1.0)]
+
+
 # -- online -----------------------------------------------------------------
 
 

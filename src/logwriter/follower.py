@@ -29,9 +29,13 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from logwriter.errors import SyncStartError, SyncWarning
+from logwriter.settings import Settings
 
 CATCH_UP_S = 3600.0  # hybrid: how long the follower keeps trying after training ended
 PROGRESS_EVERY = 1.0  # at most one progress line per second at finish()
@@ -259,6 +263,43 @@ class Follower:
         """
         self._close_pipe()
         self.proc.returncode = 0
+
+
+def start_online(run_dir: str, settings: Settings, next_seq: int) -> Follower:
+    """Start the follower and wait (bounded) until it reached the server; called
+    before the run directory exists, so a SyncStartError leaves nothing behind."""
+    assert settings.server is not None  # settings.resolve checked it
+    try:
+        follower = Follower.start(run_dir, settings.server, until_seq=next_seq,
+                                  wait_server=False)
+    except OSError as exc:
+        raise SyncStartError(f"runwal: online mode cannot start the syncer process: {exc}",
+                             hint="check the Python environment, or use mode='offline' and "
+                                  "`runwal sync` later") from None
+    why = follower.wait_ready(settings.init_timeout)
+    if why is None:
+        return follower
+    follower.stop()
+    message, _, their_hint = why.partition(" (hint: ")
+    hint = SyncStartError.hint
+    if their_hint and "runwal sync" not in their_hint:  # e.g. what to set for credentials
+        hint = f"{their_hint.rstrip(')')}; or {hint}"
+    raise SyncStartError(f"runwal: online mode: {message}", hint=hint)
+
+
+def start_hybrid(run_dir: str, settings: Settings, next_seq: int) -> Follower | None:
+    """Start the follower without waiting for anything; if even that fails, warn and
+    let the run go on offline (hybrid never fails on account of the server)."""
+    assert settings.server is not None
+    try:
+        return Follower.start(run_dir, settings.server, until_seq=next_seq, wait_server=True)
+    except OSError as exc:
+        warnings.warn(
+            f"runwal: hybrid mode could not start the syncer process ({exc}); the run logs "
+            f"locally only: `runwal sync {run_dir}` uploads it later",
+            SyncWarning, stacklevel=5,
+        )
+        return None
 
 
 def _reap_detached() -> None:

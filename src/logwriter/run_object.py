@@ -25,13 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from logwriter import hooks
 from logwriter.config_summary import SUMMARY_MODES, Config, Summary
-from logwriter.errors import (
-    ForkedRunWarning,
-    RunFinishedError,
-    StepWarning,
-    SyncStartError,
-    SyncWarning,
-)
+from logwriter.errors import ForkedRunWarning, RunFinishedError, StepWarning, SyncWarning
 from logwriter.helpers import ConsoleBuffer, run_metadata, start_console, start_monitor
 from logwriter.resume import ResumeState, create_run_dir, plan_run_dir
 from logwriter.savefiles import LIVE_CHECK_S, FileSaver
@@ -88,16 +82,18 @@ class Run:
         root = Path(self.dir)
         self.resumed, state = plan_run_dir(root, s)
         if s.mode == "online":  # before anything is written: a refusal leaves no run behind
-            self._follower = self._start_online(state.next_seq)
+            from logwriter.follower import start_online  # subprocess & co: syncing modes only
+
+            self._follower = start_online(self.dir, s, state.next_seq)
         try:
             create_run_dir(root, s)
+            self._writer = writer = Writer(
+                root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
+                name=f"runwal-writer-{self.id}",
+            )
         except BaseException:
             self._stop_follower()
             raise
-        self._writer = writer = Writer(
-            root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
-            name=f"runwal-writer-{self.id}",
-        )
         now = time.time()
         if self.resumed:
             self._restore(state)
@@ -114,7 +110,9 @@ class Run:
             if config is not None:
                 self.config.update(config)
             if s.mode == "hybrid":
-                self._follower = self._start_hybrid(state.next_seq)
+                from logwriter.follower import start_hybrid
+
+                self._follower = start_hybrid(self.dir, s, state.next_seq)
         except BaseException:
             self.finish(exit_code=1, quiet=True)
             raise
@@ -134,49 +132,6 @@ class Run:
         self.summary.restore(state.last)
 
     # -- the syncer (online/hybrid) -------------------------------------------
-
-    def _start_online(self, next_seq: int) -> Follower:
-        """Start the follower and wait (bounded) until it reached the server.
-
-        The follower is a separate process started by command line (logwriter
-        never imports the syncer and never talks HTTP); see logwriter.follower.
-        """
-        from logwriter.follower import Follower
-
-        s = self.settings
-        assert s.server is not None  # settings.resolve checked it
-        try:
-            follower = Follower.start(self.dir, s.server, until_seq=next_seq, wait_server=False)
-        except OSError as exc:
-            raise SyncStartError(f"runwal: online mode cannot start the syncer process: {exc}",
-                                 hint="check the Python environment, or use mode='offline' "
-                                      "and `runwal sync` later") from None
-        why = follower.wait_ready(s.init_timeout)
-        if why is None:
-            return follower
-        follower.stop()
-        message, _, their_hint = why.partition(" (hint: ")
-        hint = SyncStartError.hint
-        if their_hint and "runwal sync" not in their_hint:
-            hint = f"{their_hint.rstrip(')')}; or {hint}"
-        raise SyncStartError(f"runwal: online mode: {message}", hint=hint)
-
-    def _start_hybrid(self, next_seq: int) -> Follower | None:
-        """Start the follower without waiting for anything; if even that fails, the
-        run goes on offline (hybrid never fails on account of the server)."""
-        from logwriter.follower import Follower
-
-        s = self.settings
-        assert s.server is not None
-        try:
-            return Follower.start(self.dir, s.server, until_seq=next_seq, wait_server=True)
-        except OSError as exc:
-            warnings.warn(
-                f"runwal: hybrid mode could not start the syncer process ({exc}); the run "
-                f"logs locally only: `runwal sync {self.dir}` uploads it later",
-                SyncWarning, stacklevel=5,
-            )
-            return None
 
     def _stop_follower(self) -> None:
         follower, self._follower = self._follower, None
