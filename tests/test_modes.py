@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,37 @@ def test_online_run_is_exactly_on_the_server_after_finish(
     assert srv.data.tags["summary.best"] == "7"
     ckpt = json.loads((Path(run.dir) / "sync" / f"{sink_name_for(mlflow_uri)}.json").read_text())
     assert ckpt["finished"] and (Path(run.dir) / "sync" / "follow.log").is_file()
+
+
+def test_online_syncer_stopping_mid_run_is_reported_and_sync_finishes_the_job(
+    tmp_path: Path, mlflow_uri: str
+) -> None:
+    run = logwriter.init(project="modes", id="stopped1", dir=tmp_path, mode="online",
+                         server=mlflow_uri, **QUIET)
+    assert run._follower is not None
+    for i in range(100):
+        run.log({"x": float(i)})
+    os.kill(run._follower.pid, signal.SIGTERM)  # someone stops the syncer
+    run._follower.proc.wait(30)
+    step = 100
+    deadline = time.monotonic() + 30
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        while time.monotonic() < deadline and not caught:  # the writer checks every 2 s
+            run.log({"x": float(step)})
+            step += 1
+            time.sleep(0.05)
+    assert [w.category for w in caught] == [SyncWarning]
+    assert "the syncer of run stopped1 stopped" in str(caught[0].message)
+    with pytest.warns(SyncWarning, match="runwal sync"):
+        run.finish()
+    done = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", run.dir, "--to",
+                           mlflow_uri, "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["runs"][0]["status"] == "synced"
+    srv = server_run(mlflow_uri, "modes", "stopped1")
+    assert metric_rows(mlflow_uri, srv.info.run_id, "x") == [(i, float(i)) for i in range(step)]
+    assert srv.info.status == "FINISHED"
 
 
 def test_online_with_a_closed_port_fails_at_init_leaving_nothing(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from logwriter.follower import Follower
 
 _HISTORY = int(RecordType.HISTORY)
+FOLLOWER_CHECK_S = 2.0
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 
@@ -70,6 +71,7 @@ class Run:
         self._console: Any = None
         self._console_buf: ConsoleBuffer | None = None
         self._follower: Follower | None = None
+        self._follower_gone = False
         if self._inert:
             self.config.update(config)
             return
@@ -116,6 +118,8 @@ class Run:
         except BaseException:
             self.finish(exit_code=1, quiet=True)
             raise
+        if self._follower is not None:
+            writer.add_periodic(self._check_follower, FOLLOWER_CHECK_S)
         if s.capture_console:
             self._console_buf = ConsoleBuffer(writer.put)
             writer.add_periodic(self._console_buf.drain_nowait, s.flush_interval)
@@ -132,6 +136,21 @@ class Run:
         self.summary.restore(state.last)
 
     # -- the syncer (online/hybrid) -------------------------------------------
+
+    def _check_follower(self) -> None:
+        """Writer thread, every few seconds: a syncer that ended before the run did is
+        reported once, as a warning at the next call (the run goes on locally)."""
+        follower = self._follower
+        if follower is None or self._finished or follower.owner != os.getpid():
+            return
+        if follower.proc.poll() is None or self._follower_gone:
+            return
+        self._follower_gone = True
+        why = follower.last_words() or f"status {follower.proc.returncode}"
+        self._writer.notices.append((SyncWarning, (  # type: ignore[union-attr]
+            f"runwal: the syncer of run {self.id} stopped ({why}); the run goes on logging "
+            f"locally and {follower.sync_hint()}"
+        )))
 
     def _stop_follower(self) -> None:
         follower, self._follower = self._follower, None
