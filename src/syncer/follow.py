@@ -164,7 +164,9 @@ class Follower:
         end = time.monotonic() + o.wait_server
         noted = False
         while True:
-            budget = max(o.connect_timeout, min(CONTACT_SLICE, end - time.monotonic()))
+            # a short first try, so that the log says at once what it is waiting for
+            budget = o.connect_timeout if not noted else max(
+                o.connect_timeout, min(CONTACT_SLICE, end - time.monotonic()))
             try:
                 check_server(self.rest, budget)
             except ServerUnavailable as exc:
