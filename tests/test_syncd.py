@@ -406,7 +406,7 @@ def test_schedule_reports_a_bad_run_once_and_rate_limits_progress(tmp_path: Path
 def test_schedule_leaves_a_busy_run_and_looks_again(tmp_path: Path) -> None:
     s = Schedule(tmp_path, debounce=0)
     busy = SyncResult(run_dir="z", run_id="z", status="skipped",
-                      reason="busy: process 42 is syncing this run to this server")
+                      reason="busy: process 42 is syncing this run to this server", busy=True)
     s.notify("z", 0.0, initial=True)
     (slot,) = s.take(0.0)
     assert [e.kind for e in s.done(slot, busy, 0.0)] == ["busy"]

@@ -97,7 +97,7 @@ def sync_path(
     try:
         if not lock.acquire():  # a `runwal follow` (or another sync) is on it
             return SyncResult(run_dir=str(path), run_id=path.name, status="skipped",
-                              reason=lock.busy_reason())
+                              reason=lock.busy_reason(), busy=True)
         return sync_run(path, sink, stop=stop, progress=progress, artifacts=artifacts)
     finally:
         lock.release()

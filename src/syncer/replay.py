@@ -48,6 +48,7 @@ class SyncResult:
     reason: str = ""
     retryable: bool = False  # failed only because the server was away: try again later
     artifacts_pending: bool = False  # artifacts="defer" left an upload for a later pass
+    busy: bool = False  # skipped: another process holds the run's sync lock for this server
     finished: bool = False
     server_run_id: str = ""
     experiment_id: str = ""

@@ -72,9 +72,8 @@ def _start(slot: Slot) -> float:
 
 
 def is_busy(result: SyncResult) -> bool:
-    """The pass was skipped because another process holds the run's lock
-    (`syncer.runlock.RunLock.busy_reason` starts the reason with "busy")."""
-    return result.status == "skipped" and result.reason.startswith("busy")
+    """The pass was skipped because another process holds the run's sync lock."""
+    return result.busy
 
 
 @dataclass(frozen=True)
