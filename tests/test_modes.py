@@ -344,7 +344,7 @@ def test_sync_skips_a_run_another_syncer_holds(tmp_path: Path, mlflow_uri: str) 
         with RunLock(rd, sink_name_for(mlflow_uri)) as lock:
             assert lock.acquire()
             res = sync_path(rd, rest)
-            assert res.status == "skipped" and f"process {os.getpid()}" in res.reason
+            assert res.status == "skipped" and res.busy and f"process {os.getpid()}" in res.reason
         assert RunDir.open(rd).sync_dir.is_dir()
         res = sync_path(rd, rest)
     assert res.status == "synced" and res.finished
