@@ -209,6 +209,24 @@ def test_online_mode_without_a_server_fails_before_any_file(
         logwriter.init(dir=tmp_path, mode="sideways", **QUIET)
 
 
+def test_default_mode_is_hybrid_only_when_a_runwal_server_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logwriter.settings import resolve
+
+    for name in ("RUNWAL_SERVER", "MLFLOW_TRACKING_URI", "RUNWAL_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    assert resolve().mode == "offline"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert resolve().mode == "offline"  # another tool's setting does not switch modes
+    assert resolve(server="http://127.0.0.1:5000").mode == "hybrid"
+    monkeypatch.setenv("RUNWAL_SERVER", "http://127.0.0.1:5000")
+    assert resolve().mode == "hybrid"
+    assert resolve(mode="offline").mode == "offline"
+    monkeypatch.setenv("RUNWAL_MODE", "online")
+    assert resolve().mode == "online"
+
+
 def test_exception_in_with_block_marks_the_run_failed(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), \
             logwriter.init(dir=tmp_path, **QUIET) as run:

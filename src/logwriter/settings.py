@@ -90,6 +90,14 @@ def _seconds(name: str, value: float | None, env: str, default: float) -> float:
     return out
 
 
+def _default_mode(server: str | None) -> str:
+    """DESIGN: offline when no server is configured. A server named for runwal
+    (init(server=) or RUNWAL_SERVER) makes it hybrid: the run syncs while it
+    trains and still never waits on or fails for the server. MLFLOW_TRACKING_URI
+    alone does not switch modes; clusters often set it for other tools."""
+    return "hybrid" if (server or os.environ.get("RUNWAL_SERVER", "").strip()) else "offline"
+
+
 def _server(mode: str, server: str | None) -> str | None:
     """init(server=), else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; checked for the modes
     that sync, at init and before any file is written."""
@@ -142,7 +150,7 @@ def resolve(
 ) -> Settings:
     """Build Settings from init() arguments and the environment; ValueError on nonsense
     (NoServerError, a ValueError, for online/hybrid without a usable server)."""
-    mode = (mode or os.environ.get("RUNWAL_MODE") or "offline").strip().lower()
+    mode = (mode or os.environ.get("RUNWAL_MODE") or _default_mode(server)).strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
     run_id = id if id is not None else new_run_id()
