@@ -24,20 +24,11 @@ bad argument) raise, and they raise before anything of that call is queued.
 
 from __future__ import annotations
 
+from schema.errors import HintError
 
-class LogwriterError(Exception):
+
+class LogwriterError(HintError):
     """Base class; ``hint`` says what the user can do about it."""
-
-    hint: str = ""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        if hint is not None:
-            self.hint = hint
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class NoServerError(LogwriterError, ValueError):

@@ -2,11 +2,13 @@
 
 Tree::
 
-    SchemaError                 base; every error here carries a one-line hint
-    ├── NotARunDir              path is missing or has no run.json / log/
-    ├── BadSegmentHeader        a segment's 32-byte header fails its checks
-    │   └── UnsupportedVersion  header is valid but written by a newer format
-    └── RecordTooLarge          one record would not fit in MAX_FRAME
+    HintError                   message + "(hint: ...)"; also the base of logwriter's
+    │                           LogwriterError and syncer's CliError and SyncError
+    └── SchemaError             base of the format's errors
+        ├── NotARunDir              path is missing or has no run.json / log/
+        ├── BadSegmentHeader        a segment's 32-byte header fails its checks
+        │   └── UnsupportedVersion  header is valid but written by a newer format
+        └── RecordTooLarge          one record would not fit in MAX_FRAME
 
 Damage *inside* a segment (a corrupt or torn frame) is not an exception: the
 reader reports it as a `Corrupt` or `Incomplete` event and goes on, because a
@@ -16,8 +18,13 @@ damaged frame must never cost the rest of the file.
 from __future__ import annotations
 
 
-class SchemaError(Exception):
-    """Base class; ``hint`` says what the user can do about it."""
+class HintError(Exception):
+    """An error that says what to do: base of every runwal package's error tree.
+
+    ``hint`` (a class default, or per instance) is appended as "(hint: ...)";
+    ``path`` is put in front of the message when the message does not name it.
+    It lives here because schema is the one package both halves import.
+    """
 
     hint: str = ""
 
@@ -32,6 +39,10 @@ class SchemaError(Exception):
         if self.path and self.path not in text:
             text = f"{self.path}: {text}"
         return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class SchemaError(HintError):
+    """Base class of the format's errors."""
 
 
 class NotARunDir(SchemaError):

@@ -19,24 +19,13 @@ and ``dump`` report it and go on, ``verify`` turns it into exit status 1.
 
 from __future__ import annotations
 
+from schema.errors import HintError
 
-class CliError(Exception):
+
+class CliError(HintError):
     """Base class: a mistake the user can fix; ``hint`` says how."""
 
-    hint: str = ""
     exit_code: int = 2
-
-    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
-        self.path = path
-        if hint is not None:
-            self.hint = hint
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.path and self.path not in text:
-            text = f"{self.path}: {text}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class NoSuchDir(CliError):

@@ -16,20 +16,11 @@ A rejected *record* is not an exception: the sink isolates it, reports it as a
 
 from __future__ import annotations
 
+from schema.errors import HintError
 
-class SyncError(Exception):
+
+class SyncError(HintError):
     """Base class; ``hint`` says what the user can do about it."""
-
-    hint: str = ""
-
-    def __init__(self, message: str, *, hint: str | None = None):
-        if hint is not None:
-            self.hint = hint
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class NoServerConfigured(SyncError):
