@@ -9,7 +9,6 @@ step counter, config, summary, metric rules -- by replaying the deltas.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,16 @@ from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
 
 
-@dataclass
 class ResumeState:
-    next_seq: int = 0
-    step: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-    last: dict[str, Any] = field(default_factory=dict)
-    metric_defs: list[dict[str, Any]] = field(default_factory=list)
-    records: int = 0
+    """What a resumed run continues from (a plain class: see settings.Settings)."""
+
+    def __init__(self) -> None:
+        self.next_seq = 0
+        self.step = 0
+        self.config: dict[str, Any] = {}
+        self.last: dict[str, Any] = {}
+        self.metric_defs: list[dict[str, Any]] = []
+        self.records = 0
 
 
 def has_log(run_dir: Path) -> bool:

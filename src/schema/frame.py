@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import zstandard
 
@@ -55,12 +54,21 @@ _U32 = struct.Struct("<I")
 # segfaulted or raised "Data corruption detected"). A fresh one costs ~8 us.
 
 
-@dataclass(frozen=True)
 class FrameHeader:
-    length: int
-    flags: int
-    count: int
-    base_seq: int
+    """The parsed fixed part of a frame (a slotted class: no dataclasses import on
+    the SDK's path, and a NamedTuple's ``count`` would shadow tuple.count)."""
+
+    __slots__ = ("base_seq", "count", "flags", "length")
+
+    def __init__(self, length: int, flags: int, count: int, base_seq: int) -> None:
+        self.length = length
+        self.flags = flags
+        self.count = count
+        self.base_seq = base_seq
+
+    def __repr__(self) -> str:
+        return (f"FrameHeader(length={self.length}, flags={self.flags}, "
+                f"count={self.count}, base_seq={self.base_seq})")
 
     @property
     def size(self) -> int:

@@ -26,8 +26,8 @@ import os
 import re
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from schema.checksum import salt_seed
 from schema.errors import BadSegmentHeader, UnsupportedVersion
@@ -43,8 +43,7 @@ _NAME = re.compile(r"^(\d{20})\.seg$")
 _U32 = struct.Struct("<I")
 
 
-@dataclass(frozen=True)
-class SegmentHeader:
+class SegmentHeader(NamedTuple):
     version: int
     flags: int
     salt: int
