@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from logwriter.metadata import SETTINGS_KEYS, collect, git_info, strip_credentials
+from logwriter.metadata import SETTINGS_KEYS, collect, git_info, os_name, strip_credentials
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git binary not installed")
 
@@ -193,3 +193,10 @@ def test_settings_that_misbehave_cost_keys_not_exceptions() -> None:
 )
 def test_strip_credentials(url: str, expected: str) -> None:
     assert strip_credentials(url) == expected
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc naming checked on Linux")
+def test_os_name_matches_platform_without_a_subprocess() -> None:
+    import platform
+
+    assert os_name() == platform.platform()

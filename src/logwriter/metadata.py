@@ -47,6 +47,19 @@ _USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)@")
 _SECTION_RE = re.compile(r'^\[\s*([A-Za-z0-9.\-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\]')
 
 
+def os_name() -> str:
+    """Like ``platform.platform()`` ("Linux-6.8.0-x86_64-with-glibc2.36") without its
+    cost: that unpacks ``platform.uname()``, whose processor field runs ``uname -p``
+    in a subprocess on Linux -- a child process at every init for nothing."""
+    u = os.uname()
+    name = f"{u.sysname}-{u.release}-{u.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, ValueError, OSError):
+        libc = None
+    return f"{name}-with-{libc.replace(' ', '')}" if libc else name
+
+
 def collect(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The ``run`` record body for this process, plus the identifying ``settings``."""
     out: dict[str, Any] = {}
@@ -58,7 +71,7 @@ def collect(settings: Mapping[str, Any]) -> dict[str, Any]:
         ("executable", lambda: sys.executable or None),
         ("argv", lambda: [str(a) for a in sys.argv]),
         ("cwd", os.getcwd),
-        ("os", platform.platform),
+        ("os", os_name),
         ("cpu_count", os.cpu_count),
         ("started", time.time),
     ]
