@@ -27,8 +27,6 @@ import io
 import struct
 from collections.abc import Iterable, Iterator
 
-import zstandard
-
 from schema.checksum import crc
 from schema.errors import RecordTooLarge
 
@@ -84,6 +82,8 @@ def encode_frame(packed: list[bytes], base_seq: int, seed: int, *, compress: boo
     flags = 0
     payload = raw
     if compress and len(raw) >= COMPRESS_MIN:
+        import zstandard  # first use is on the SDK's writer thread, not in `import logwriter`
+
         squeezed = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
         if len(squeezed) < len(raw):
             payload, flags = squeezed, FLAG_ZSTD
@@ -142,6 +142,8 @@ def decode_payload(stored: bytes, flags: int) -> bytes:
     """
     if not flags & FLAG_ZSTD:
         return stored
+    import zstandard
+
     try:
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)) as reader:
             raw = reader.read(MAX_FRAME + 1)
