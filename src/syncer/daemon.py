@@ -101,11 +101,16 @@ class Daemon:
                 with self._cond:
                     self.schedule.cancel(slot)
                 continue
-            result = self._one(slot.path, slot.artifacts)
-            with self._cond:
-                events = self.schedule.done(slot, result, self._clock())
-            for ev in events:
-                self._emit(ev)
+            self._pass(slot)
+
+    def _pass(self, slot: Slot) -> None:
+        """Run one pass for ``slot``, hand its result to the schedule, log its events."""
+        result = self._one(slot.path, slot.artifacts)
+        with self._cond:
+            events = self.schedule.done(slot, result, self._clock())
+            self._cond.notify()
+        for ev in events:
+            self._emit(ev)
 
     def _loop(self, stop: threading.Event, once: bool) -> None:
         with self._cond:
@@ -132,12 +137,7 @@ class Daemon:
                 with self._cond:
                     self.schedule.cancel(slot)
                 continue
-            result = self._one(slot.path, slot.artifacts)
-            with self._cond:
-                events = self.schedule.done(slot, result, self._clock())
-                self._cond.notify()
-            for ev in events:
-                self._emit(ev)
+            self._pass(slot)
 
     def _one(self, path: Path, artifacts: str) -> SyncResult | None:
         if not is_run_dir(path):
