@@ -7,8 +7,9 @@ Run by hand (not part of pytest)::
 (``.venv/bin/python bench/sync_bench.py`` works too: it needs mlflow, httpx
 and runwal, not wandb.)
 
-One real MLflow server (``LocalMlflowServer``: SQLite, ``--workers 1``) takes,
-in this order, the same 200k points (20k steps x 10 keys) from:
+A real MLflow server (``LocalMlflowServer``: SQLite, ``--workers 1``), a fresh
+one per measurement (empty store, warmed up), takes the same 200k points
+(20k steps x 10 keys) from:
 
 1. raw REST, 1 connection: pre-encoded ``POST /api/2.0/mlflow/runs/log-batch``
    bodies of 1000 metrics sent back to back with httpx: the server's ceiling
@@ -40,7 +41,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +245,8 @@ def main() -> None:
     ap.add_argument("--small-keys", type=int, default=5)
     ap.add_argument("--workers", default="1,4,8")
     ap.add_argument("--lag-points", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of the 200k-point contenders (median reported)")
     ap.add_argument("--skip", default="", help="comma list of: rest1,client,runwal,rest4,small,lag")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the children")
     args = ap.parse_args()
@@ -254,59 +259,76 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="syncbench-") as tmp_s:
         tmp = Path(tmp_s)
         say = lambda msg: print(f"[sync_bench] {msg}", file=sys.stderr, flush=True)  # noqa: E731
-        say("starting MLflow server ...")
-        with LocalMlflowServer(tmp / "server") as srv:
-            uri = srv.uri
-            assert srv.proc is not None
-            spid = srv.proc.pid
-            rows = metric_rows(args.steps, args.keys, int(time.time() * 1000))
-            big = res["big"]
-            # The server imports and caches lazily on its first requests: warm it up
-            # so that whichever contender goes first is not charged for that.
-            say("warming the server up ...")
-            res["warmup"] = rest_ceiling(uri, rows[: 10 * BATCH], 1)
+        rows = metric_rows(args.steps, args.keys, int(time.time() * 1000))
+        big = res["big"]
+
+        @contextmanager
+        def fresh_server(name: str) -> Iterator[tuple[str, Callable[[], float]]]:
+            """A new server (empty SQLite store) per measurement, warmed up: with one
+            shared server, whoever goes later writes into a bigger database and an
+            older process, which cost up to ~10% in trials here."""
+            say(f"{name}: starting a fresh MLflow server ...")
+            with LocalMlflowServer(tmp / f"server-{name}") as srv:
+                assert srv.proc is not None
+                pid = srv.proc.pid
+                # The server imports and caches lazily on its first requests.
+                rest_ceiling(srv.uri, rows[: 10 * BATCH], 1)
+                c0 = server_cpu(pid)
+                yield srv.uri, lambda: server_cpu(pid) - c0
+
+        # The server's speed drifts by 10-20% between runs on a small VM, more than
+        # the differences measured: rounds interleave the contenders, each on a
+        # fresh server, and the table shows each one's median round.
+        trials: dict[str, list[dict[str, Any]]] = {}
+        for rnd in range(1, args.repeat + 1):
             if "rest1" not in skip:
-                say(f"raw REST, 1 connection, {points} points ...")
-                c0 = server_cpu(spid)
-                big["rest_1conn"] = rest_ceiling(uri, rows, 1)
-                big["rest_1conn"]["server_cpu_s"] = server_cpu(spid) - c0
+                with fresh_server(f"rest1-{rnd}") as (uri, cpu):
+                    say(f"round {rnd}: raw REST, 1 connection, {points} points ...")
+                    trials.setdefault("rest_1conn", []).append(
+                        dict(rest_ceiling(uri, rows, 1), server_cpu_s=cpu()))
             if "client" not in skip:
-                say("MlflowClient.log_batch ...")
-                c0 = server_cpu(spid)
-                big["mlflow_client"] = mlflow_client(args.python, uri, rows, tmp)
-                big["mlflow_client"]["server_cpu_s"] = server_cpu(spid) - c0
+                with fresh_server(f"client-{rnd}") as (uri, cpu):
+                    say(f"round {rnd}: MlflowClient.log_batch ...")
+                    trials.setdefault("mlflow_client", []).append(
+                        dict(mlflow_client(args.python, uri, rows, tmp), server_cpu_s=cpu()))
             if "runwal" not in skip:
-                say("writing the runwal run ...")
-                run_dir = make_run(tmp / "runs", "bench-runwal", args.steps, args.keys)
-                say("runwal sync ...")
-                c0 = server_cpu(spid)
-                r = runwal_sync(args.python, uri, [run_dir], workers=1)
-                r["server_cpu_s"] = server_cpu(spid) - c0
-                with httpx.Client(timeout=60) as http:
-                    sid = server_run_for(http, uri, "bench-runwal", run_dir.name)
-                    r["server_history_len_first_key"] = (
-                        history_len(http, uri, sid, bl.KEY_NAMES[0]) if sid else None)
-                big["runwal_sync"] = dict(r, points=points, steps=args.steps)
+                say(f"round {rnd}: writing the runwal run ...")
+                run_dir = make_run(tmp / f"runs-{rnd}", "bench-runwal", args.steps, args.keys)
+                with fresh_server(f"runwal-{rnd}") as (uri, cpu):
+                    say(f"round {rnd}: runwal sync ...")
+                    r = runwal_sync(args.python, uri, [run_dir], workers=1)
+                    r["server_cpu_s"] = cpu()
+                    with httpx.Client(timeout=60) as http:
+                        sid = server_run_for(http, uri, "bench-runwal", run_dir.name)
+                        r["server_history_len_first_key"] = (
+                            history_len(http, uri, sid, bl.KEY_NAMES[0]) if sid else None)
+                trials.setdefault("runwal_sync", []).append(
+                    dict(r, points=points, steps=args.steps))
             if "rest4" not in skip:
-                say("raw REST, 4 connections ...")
-                c0 = server_cpu(spid)
-                big["rest_4conn"] = rest_ceiling(uri, rows, 4)
-                big["rest_4conn"]["server_cpu_s"] = server_cpu(spid) - c0
-            if "small" not in skip:
-                for w in (int(x) for x in args.workers.split(",")):
-                    say(f"{args.small_runs} small runs, --workers {w}: writing ...")
-                    root = tmp / f"small-w{w}"
-                    dirs = [make_run(root, "bench-small", args.small_steps, args.small_keys,
-                                     seed=i) for i in range(args.small_runs)]
+                with fresh_server(f"rest4-{rnd}") as (uri, cpu):
+                    say(f"round {rnd}: raw REST, 4 connections ...")
+                    trials.setdefault("rest_4conn", []).append(
+                        dict(rest_ceiling(uri, rows, 4), server_cpu_s=cpu()))
+        for key, runs in trials.items():
+            by_time = sorted(runs, key=lambda t: t["seconds"])
+            big[key] = dict(by_time[len(by_time) // 2],
+                            rounds_s=[round(t["seconds"], 2) for t in runs])
+        if "small" not in skip:
+            for w in (int(x) for x in args.workers.split(",")):
+                say(f"{args.small_runs} small runs, --workers {w}: writing ...")
+                root = tmp / f"small-w{w}"
+                dirs = [make_run(root, "bench-small", args.small_steps, args.small_keys,
+                                 seed=i) for i in range(args.small_runs)]
+                with fresh_server(f"small-w{w}") as (uri, cpu):
                     say(f"{args.small_runs} small runs, --workers {w}: syncing ...")
-                    c0 = server_cpu(spid)
                     r = runwal_sync(args.python, uri, dirs, workers=w)
-                    r["server_cpu_s"] = server_cpu(spid) - c0
-                    r["points"] = args.small_runs * args.small_steps * args.small_keys
-                    res["small"][str(w)] = r
-                    shutil.rmtree(root, ignore_errors=True)
-            if "lag" not in skip:
-                syncd = has_syncd(args.python)
+                    r["server_cpu_s"] = cpu()
+                r["points"] = args.small_runs * args.small_steps * args.small_keys
+                res["small"][str(w)] = r
+                shutil.rmtree(root, ignore_errors=True)
+        if "lag" not in skip:
+            syncd = has_syncd(args.python)
+            with fresh_server("lag") as (uri, _):
                 say(f"live lag ({'runwal syncd' if syncd else 'follow mode; no syncd'}) ...")
                 res["lag"] = livelag.measure(runwal_cmd(args.python), args.python, uri,
                                              tmp / "live", args.lag_points, syncd=syncd)
@@ -331,10 +353,12 @@ def report(res: dict[str, Any]) -> str:
         if k in big:
             b = big[k]
             b["points_per_s"] = b["points"] / b["seconds"]
+            rounds = ", ".join(f"{x:.1f}" for x in b.get("rounds_s", []))
             rows.append([label, f"{b['points']:,}", bl.fmt(b["seconds"], 2),
-                         f"{b['points_per_s']:,.0f}", bl.fmt(b.get("server_cpu_s"), 1)])
-    out = [bl.markdown_table(["contender", "points", "seconds", "points/s", "server CPU s"],
-                             rows)]
+                         f"{b['points_per_s']:,.0f}", bl.fmt(b.get("server_cpu_s"), 1),
+                         rounds])
+    out = [bl.markdown_table(["contender", "points", "median s", "points/s", "server CPU s",
+                              "every round (s)"], rows)]
     if res["small"]:
         srows = []
         for w, r in res["small"].items():
