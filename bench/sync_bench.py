@@ -99,6 +99,19 @@ def new_run(http: httpx.Client, uri: str, experiment: str, name: str) -> str:
     return str(r.json()["run"]["info"]["run_id"])
 
 
+def runwal_run_meta(http: httpx.Client, uri: str,
+                    server_run: str) -> dict[str, list[dict[str, str]]]:
+    """The params and tags runwal gives a run before its metrics (summary.* tags come at
+    the end), so the other contenders' runs can carry the same: MLflow loads a run's
+    tags and params on every log-batch, ~12% per request for this many here."""
+    r = http.get(f"{uri}/api/2.0/mlflow/runs/get", params={"run_id": server_run})
+    r.raise_for_status()
+    data = r.json()["run"]["data"]
+    tags = [t for t in data.get("tags", [])
+            if not t["key"].startswith("summary.") and t["key"] != "mlflow.runName"]
+    return {"params": list(data.get("params", [])), "tags": tags}
+
+
 def history_len(http: httpx.Client, uri: str, run_id: str, key: str) -> int:
     r = http.get(f"{uri}/api/2.0/mlflow/metrics/get-history",
                  params={"run_id": run_id, "metric_key": key, "max_results": 100000})
@@ -123,10 +136,13 @@ def server_run_for(http: httpx.Client, uri: str, project: str, runwal_id: str) -
 # -- contenders -----------------------------------------------------------------
 
 
-def rest_ceiling(uri: str, rows: list[dict[str, Any]], connections: int) -> dict[str, Any]:
+def rest_ceiling(uri: str, rows: list[dict[str, Any]], connections: int,
+                 meta: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     """Pre-encoded log-batch bodies over ``connections`` keep-alive connections."""
     with httpx.Client(timeout=60) as http:
         run_id = new_run(http, uri, "bench-rest", f"rest-{connections}conn")
+        if meta:
+            http.post(uri + LOG_BATCH, json={"run_id": run_id, **meta}).raise_for_status()
     bodies = [json.dumps({"run_id": run_id, "metrics": rows[i:i + BATCH]}).encode()
               for i in range(0, len(rows), BATCH)]
     headers = {"Content-Type": "application/json"}
@@ -150,13 +166,17 @@ CLIENT_SCRIPT = textwrap.dedent("""
     t_start = time.perf_counter()
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
-    uri, rows_path, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    uri, rows_path, batch, meta_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     rows = json.load(open(rows_path))
+    meta = json.load(open(meta_path))
     metrics = [Metric(r["key"], r["value"], r["timestamp"], r["step"]) for r in rows]
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("bench-client")
     exp_id = exp.experiment_id if exp else client.create_experiment("bench-client")
     run = client.create_run(exp_id, run_name="mlflow-client")
+    from mlflow.entities import Param, RunTag
+    client.log_batch(run.info.run_id, params=[Param(p["key"], p["value"]) for p in meta["params"]],
+                     tags=[RunTag(t["key"], t["value"]) for t in meta["tags"]])
     t0 = time.perf_counter()
     for i in range(0, len(metrics), batch):
         client.log_batch(run.info.run_id, metrics=metrics[i:i + batch])
@@ -167,12 +187,15 @@ CLIENT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def mlflow_client(python: str, uri: str, rows: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
+def mlflow_client(python: str, uri: str, rows: list[dict[str, Any]], tmp: Path,
+                  meta: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     """MLflow's own client in a fresh process; only the log_batch loop is timed."""
-    rows_path = tmp / "rows.json"
+    rows_path, meta_path = tmp / "rows.json", tmp / "meta.json"
     rows_path.write_text(json.dumps(rows))
+    meta_path.write_text(json.dumps(meta or {"params": [], "tags": []}))
     t0 = time.perf_counter()
-    out = subprocess.run([python, "-c", CLIENT_SCRIPT, uri, str(rows_path), str(BATCH)],
+    out = subprocess.run([python, "-c", CLIENT_SCRIPT, uri, str(rows_path), str(BATCH),
+                          str(meta_path)],
                          capture_output=True, text=True, timeout=600,
                          env=dict(os.environ, MLFLOW_TRACKING_URI=uri))
     wall = time.perf_counter() - t0
@@ -245,6 +268,8 @@ def main() -> None:
     ap.add_argument("--small-keys", type=int, default=5)
     ap.add_argument("--workers", default="1,4,8")
     ap.add_argument("--lag-points", type=int, default=50)
+    ap.add_argument("--same-metadata", action=argparse.BooleanOptionalAction, default=True,
+                    help="give every contender's run the params and tags runwal sets")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of the 200k-point contenders (median reported)")
     ap.add_argument("--skip", default="", help="comma list of: rest1,client,runwal,rest4,small,lag")
@@ -279,18 +304,30 @@ def main() -> None:
         # The server's speed drifts by 10-20% between runs on a small VM, more than
         # the differences measured: rounds interleave the contenders, each on a
         # fresh server, and the table shows each one's median round.
+        meta = None
+        if args.same_metadata:
+            with fresh_server("meta") as (uri, _):
+                say("the params and tags runwal gives a run ...")
+                probe = make_run(tmp / "meta", "bench-runwal", 100, args.keys)
+                runwal_sync(args.python, uri, [probe], workers=1)
+                with httpx.Client(timeout=60) as http:
+                    sid = server_run_for(http, uri, "bench-runwal", probe.name)
+                    assert sid is not None, "the probe run did not reach the server"
+                    meta = runwal_run_meta(http, uri, sid)
+            res["same_metadata"] = {k: len(v) for k, v in meta.items()}
         trials: dict[str, list[dict[str, Any]]] = {}
         for rnd in range(1, args.repeat + 1):
             if "rest1" not in skip:
                 with fresh_server(f"rest1-{rnd}") as (uri, cpu):
                     say(f"round {rnd}: raw REST, 1 connection, {points} points ...")
                     trials.setdefault("rest_1conn", []).append(
-                        dict(rest_ceiling(uri, rows, 1), server_cpu_s=cpu()))
+                        dict(rest_ceiling(uri, rows, 1, meta), server_cpu_s=cpu()))
             if "client" not in skip:
                 with fresh_server(f"client-{rnd}") as (uri, cpu):
                     say(f"round {rnd}: MlflowClient.log_batch ...")
                     trials.setdefault("mlflow_client", []).append(
-                        dict(mlflow_client(args.python, uri, rows, tmp), server_cpu_s=cpu()))
+                        dict(mlflow_client(args.python, uri, rows, tmp, meta),
+                             server_cpu_s=cpu()))
             if "runwal" not in skip:
                 say(f"round {rnd}: writing the runwal run ...")
                 run_dir = make_run(tmp / f"runs-{rnd}", "bench-runwal", args.steps, args.keys)
@@ -308,7 +345,7 @@ def main() -> None:
                 with fresh_server(f"rest4-{rnd}") as (uri, cpu):
                     say(f"round {rnd}: raw REST, 4 connections ...")
                     trials.setdefault("rest_4conn", []).append(
-                        dict(rest_ceiling(uri, rows, 4), server_cpu_s=cpu()))
+                        dict(rest_ceiling(uri, rows, 4, meta), server_cpu_s=cpu()))
         for key, runs in trials.items():
             by_time = sorted(runs, key=lambda t: t["seconds"])
             big[key] = dict(by_time[len(by_time) // 2],
