@@ -34,7 +34,12 @@ from syncer.cursor import LogCursor, Note
 from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
 from syncer.sync_errors import ServerUnavailable, SyncError
 
-BATCH_POINTS = 4000  # one round of parallel 1000-row requests per checkpoint
+# Points per checkpointed batch. A batch ends at a frame boundary, so its last
+# 1000-row request is usually partial, and MLflow's cost per log-batch has a large
+# fixed part (it loads the run, its tags, params and latest metrics each time):
+# with 4000 a 200k-point run took 10% more requests than points/1000, ~2% at 20000.
+# A crash re-sends at most one batch, which the server deduplicates.
+BATCH_POINTS = 20000
 BATCH_RECORDS = 4000
 
 
