@@ -34,8 +34,6 @@ from syncer.sinks.mlflow_map import MapState as _MapState
 from syncer.sinks.mlflow_map import Plan, map_record
 from syncer.sync_errors import NoServerConfigured
 
-__all__ = ["server_uri", "sync"]  # server_uri moved to syncer.connect; still importable here
-
 
 def expand(paths: Iterable[str]) -> list[Path]:
     """Run dirs named on the command line; a directory of runs stands for its runs."""
