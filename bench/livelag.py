@@ -2,7 +2,7 @@
 
 A run is started in ROOT, then a follower: ``runwal syncd ROOT --to URI``
 when the CLI has it, else the syncer library's follow mode
-(``syncer.replay.sync_run(run_dir, sink, follow=True)``, its default 0.5 s
+(``syncer.engine.replay.sync_run(run_dir, sink, follow=True)``, its default 0.5 s
 poll) in a child process. Once the server has the run, this process logs one
 point every ``interval`` seconds (its step is the probe's index, its log()
 wall-clock time is remembered) and polls the server's metric history every
@@ -29,9 +29,9 @@ POLL_S = 0.05
 
 FOLLOW_SCRIPT = textwrap.dedent("""
     import signal, sys, threading
-    from syncer.mlflow_rest import MlflowRest, build_client
-    from syncer.replay import sync_run
-    from syncer.sinks.mlflow import MlflowSink
+    from syncer.sinks.mlflow.rest import MlflowRest, build_client
+    from syncer.engine.replay import sync_run
+    from syncer.sinks.mlflow.sink import MlflowSink
     uri, run_dir = sys.argv[1], sys.argv[2]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -207,18 +207,18 @@ def mlflow_client(python: str, uri: str, rows: list[dict[str, Any]], tmp: Path,
 
 
 def runwal_cmd(python: str) -> list[str]:
-    """``runwal`` beside the interpreter when it starts, else ``python -m syncer.cli_sync``."""
+    """``runwal`` beside the interpreter when it starts, else ``python -m syncer.cli.sync``."""
     exe = Path(python).with_name("runwal")
     if exe.exists():
         probe = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
         if probe.returncode == 0:
             return [str(exe)]
-    return [python, "-m", "syncer.cli_sync"]
+    return [python, "-m", "syncer.cli.sync"]
 
 
 def has_syncd(python: str) -> bool:
     cmd = runwal_cmd(python)
-    if cmd[-1] == "syncer.cli_sync":
+    if cmd[-1] == "syncer.cli.sync":
         return False
     return subprocess.run([*cmd, "syncd", "--help"], capture_output=True).returncode == 0
 
@@ -226,7 +226,7 @@ def has_syncd(python: str) -> bool:
 def runwal_sync(python: str, uri: str, run_dirs: list[Path], workers: int) -> dict[str, Any]:
     """``runwal sync`` in a fresh process; the wall time includes its startup."""
     cmd = runwal_cmd(python)
-    if cmd[-1] != "syncer.cli_sync":
+    if cmd[-1] != "syncer.cli.sync":
         cmd.append("sync")
     cmd += [*map(str, run_dirs), "--to", uri, "--workers", str(workers), "--json"]
     t0 = time.perf_counter()
@@ -276,7 +276,7 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable, help="interpreter for the children")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
-    from syncer.localserver import LocalMlflowServer
+    from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 
     info = bl.machine_info()
     res: dict[str, Any] = {"machine": info, "big": {}, "small": {}, "lag": None}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from syncer.localserver import LocalMlflowServer
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

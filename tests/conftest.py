@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from syncer.localserver import LocalMlflowServer
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 
 
 @pytest.fixture(autouse=True)

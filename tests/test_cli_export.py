@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from runbuilder import T0, build_run
 from schema.records import RecordType
 from syncer.cli import main
-from syncer.tensorboard import crc32c, encode_event, export_run, masked_crc
+from syncer.inspect.tensorboard import crc32c, encode_event, export_run, masked_crc
 
 # -- an independent reader: bitwise CRC-32C, hand-rolled protobuf decoding ----------
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from runbuilder import T0, build_run, segment_path, typical_records
 from schema.records import RecordType
 from syncer.cli import main
-from syncer.render import SPARKS, sparkline
-from syncer.runview import Downsampler, RunView
+from syncer.cli.render import SPARKS, sparkline
+from syncer.inspect.runview import Downsampler, RunView
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

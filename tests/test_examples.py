@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from syncer.runview import RunView
+from syncer.inspect.runview import RunView
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncer.mlflow_rest import MlflowRest, build_client
-from syncer.replay import SyncResult, sync_run
-from syncer.retry import RetryPolicy
-from syncer.sinks.mlflow import MlflowSink
+from syncer.engine.replay import SyncResult, sync_run
+from syncer.sinks.mlflow.rest import MlflowRest, build_client
+from syncer.sinks.mlflow.retry import RetryPolicy
+from syncer.sinks.mlflow.sink import MlflowSink
 from syncer.sync_errors import AuthFailed, ServerUnavailable
 from syncutil import T0, R, client, training_records, write_run
 

@@ -22,10 +22,10 @@ from logwriter.errors import NoServerError, SyncStartError, SyncWarning
 from logwriter.follower import follow_command
 from logwriter_util import QUIET, history, read_run
 from schema.layout import RunDir
-from syncer.connect import open_server, sync_path
-from syncer.localserver import LocalMlflowServer, free_port
-from syncer.runlock import RunLock
-from syncer.sinks.mlflow import sink_name_for
+from syncer.engine.runlock import RunLock
+from syncer.engine.unit import open_server, sync_path
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
+from syncer.sinks.mlflow.sink import sink_name_for
 from syncutil import client, runs_tagged, training_records, write_run
 
 CHILD = str(Path(__file__).with_name("online_child.py"))

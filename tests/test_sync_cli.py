@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.localserver import free_port
+from syncer.sinks.mlflow.loopback_server import free_port
 from syncutil import client, runs_tagged, training_records, write_run
 
 RUNWAL = Path(sys.executable).with_name("runwal")
@@ -23,7 +23,7 @@ def runwal_sync(*args: str) -> list[str]:
     """The installed console script, as users run it."""
     if RUNWAL.exists():
         return [str(RUNWAL), "sync", *args]
-    return [sys.executable, "-m", "syncer.cli_sync", *args]
+    return [sys.executable, "-m", "syncer.cli.sync", *args]
 
 
 def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

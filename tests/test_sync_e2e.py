@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from schema.layout import RunDir
-from syncer import checkpoint
-from syncer.mlflow_rest import MlflowRest, build_client
-from syncer.replay import SyncResult, sync_run
-from syncer.sinks.mlflow import MlflowSink, sink_name_for
+from syncer.engine import checkpoint
+from syncer.engine.replay import SyncResult, sync_run
+from syncer.sinks.mlflow.rest import MlflowRest, build_client
+from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 from syncutil import (
     T0,
     R,

@@ -15,13 +15,13 @@ import pytest
 from runbuilder import build_run, typical_records
 from schema.layout import RunDir
 from schema.records import Record
-from syncer import checkpoint
-from syncer.cursor import LogCursor, Note
-from syncer.mlflow_rest import MlflowRest, build_client, public_uri
-from syncer.replay import sync_run
-from syncer.retry import RetryPolicy, retry_after, send_with_retry
-from syncer.sinks.mlflow import MlflowSink, sink_name_for
-from syncer.sinks.mlflow_map import MapState, Plan, map_record, metric_value
+from syncer.engine import checkpoint
+from syncer.engine.cursor import LogCursor, Note
+from syncer.engine.replay import sync_run
+from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, metric_value
+from syncer.sinks.mlflow.rest import MlflowRest, build_client, public_uri
+from syncer.sinks.mlflow.retry import RetryPolicy, retry_after, send_with_retry
+from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 from syncer.sync_errors import ServerUnavailable
 from syncutil import T0, R, append_segment, client, training_records, write_run
 

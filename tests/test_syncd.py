@@ -20,15 +20,15 @@ import pytest
 from logwriter_util import QUIET, read_run
 from schema.layout import RunDir
 from schema.reader import Frame
-from syncer import checkpoint
-from syncer.cursor import LogCursor
-from syncer.daemon import Daemon
-from syncer.localserver import LocalMlflowServer, free_port
-from syncer.replay import SyncResult
-from syncer.schedule import ARTIFACT_INTERVAL, BUSY_RETRY, Backoff, Event, Schedule
-from syncer.sinks.mlflow import sink_name_for
-from syncer.sinks.mlflow_map import ts_ms
-from syncer.watch import Watcher, choose_mode, mount_type
+from syncer.daemon.schedule import ARTIFACT_INTERVAL, BUSY_RETRY, Backoff, Event, Schedule
+from syncer.daemon.watch import Watcher, choose_mode, mount_type
+from syncer.daemon.workers import Daemon
+from syncer.engine import checkpoint
+from syncer.engine.cursor import LogCursor
+from syncer.engine.replay import SyncResult
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
+from syncer.sinks.mlflow.mapping import ts_ms
+from syncer.sinks.mlflow.sink import sink_name_for
 from syncutil import (
     T0,
     R,
@@ -539,13 +539,13 @@ def test_auto_mode_polls_on_network_filesystems(tmp_path: Path) -> None:
 def test_watcher_falls_back_to_polling_without_inotify(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syncer.watch
+    import syncer.daemon.watch
 
-    class NoInotify(syncer.watch.Observer):
+    class NoInotify(syncer.daemon.watch.Observer):
         def start(self) -> None:
             raise OSError(28, "inotify watch limit reached")
 
-    monkeypatch.setattr(syncer.watch, "Observer", NoInotify)
+    monkeypatch.setattr(syncer.daemon.watch, "Observer", NoInotify)
     seen: list[str] = []
     w = Watcher(tmp_path, seen.append, mode="events", poll_interval=0.05)
     try:

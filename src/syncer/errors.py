@@ -9,7 +9,7 @@ Tree::
     └── ExportError             the export destination cannot be written
 
 Errors of the sync engine live in `syncer.sync_errors`, errors of the on-disk
-format in `schema.errors`; `syncer.clitools.user_errors` turns all three
+format in `schema.errors`; `syncer.cli.common.user_errors` turns all three
 families into the same ``runwal: error: <message> (hint: ...)`` line, so a
 user never sees a traceback for something they can fix.
 

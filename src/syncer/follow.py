@@ -27,7 +27,7 @@ Its life:
 ``abort`` (SIGTERM/SIGINT, or the catch-up deadline) stops the follower after
 the batch in flight. Nothing is ever lost by stopping: the checkpoint lets a
 later `runwal sync` finish the job exactly once. While delivering, the
-follower holds ``sync/<sink>.lock`` (`syncer.runlock`) so that such a
+follower holds ``sync/<sink>.lock`` (`syncer.engine.runlock`) so that such a
 `runwal sync` cannot run concurrently with it.
 """
 
@@ -42,12 +42,12 @@ from pathlib import Path
 import psutil
 
 from schema.layout import RUN_JSON, RunDir
-from syncer import checkpoint
-from syncer.connect import PER_RUN_REQUESTS, check_server
-from syncer.mlflow_rest import MlflowRest, public_uri
-from syncer.replay import SyncResult, sync_run
-from syncer.runlock import RunLock
-from syncer.sinks.mlflow import MlflowSink, sink_name_for
+from syncer.engine import checkpoint
+from syncer.engine.replay import SyncResult, sync_run
+from syncer.engine.runlock import RunLock
+from syncer.engine.unit import PER_RUN_REQUESTS, check_server
+from syncer.sinks.mlflow.rest import MlflowRest, public_uri
+from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 from syncer.sync_errors import ServerUnavailable
 
 EXIT_OK = 0  # EXIT acknowledged; or parent gone and what is on disk delivered; or SIGTERM

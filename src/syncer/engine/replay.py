@@ -29,8 +29,8 @@ from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame
 from schema.records import Record
-from syncer import checkpoint
-from syncer.cursor import LogCursor, Note
+from syncer.engine import checkpoint
+from syncer.engine.cursor import LogCursor, Note
 from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
 from syncer.sync_errors import ServerUnavailable, SyncError
 

@@ -3,7 +3,7 @@
 Both commands resolve the server the same way (``--to``, then
 ``RUNWAL_SERVER``, then ``MLFLOW_TRACKING_URI``), talk to it through one
 keep-alive client shared by all their workers (credentials from the
-environment, see `syncer.mlflow_rest`), and run the same unit of work: one
+environment, see `syncer.sinks.mlflow.rest`), and run the same unit of work: one
 pass of the replay engine over one run directory with a sink of its own. They
 differ only in *when* they run passes (once per run vs. whenever a run
 changes) and in how long one request may be retried before a pass gives up.
@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from schema.layout import is_run_dir
-from syncer.mlflow_rest import MlflowRest, build_client, public_uri
-from syncer.replay import SyncResult, sync_run
-from syncer.retry import RetryPolicy
-from syncer.runlock import RunLock
-from syncer.sinks.mlflow import MlflowSink
+from syncer.engine.replay import SyncResult, sync_run
+from syncer.engine.runlock import RunLock
+from syncer.sinks.mlflow.rest import MlflowRest, build_client, public_uri
+from syncer.sinks.mlflow.retry import RetryPolicy
+from syncer.sinks.mlflow.sink import MlflowSink
 from syncer.sync_errors import NoServerConfigured, ServerUnavailable
 
 PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's ingest ceiling)

@@ -28,8 +28,8 @@ from pathlib import Path
 import click
 
 from schema.layout import RUN_JSON, SYNC_DIR
-from syncer.clitools import EXIT_PROBLEM, open_run, user_errors
-from syncer.connect import open_server, server_uri
+from syncer.cli.common import EXIT_PROBLEM, open_run, user_errors
+from syncer.engine.unit import open_server, server_uri
 from syncer.follow import Follower, FollowOptions
 
 LOG_NAME = "follow.log"

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from schema.layout import SYNC_DIR
-from syncer.checkpoint import sink_file_name
+from syncer.engine.checkpoint import sink_file_name
 
 
 class RunLock:

@@ -15,8 +15,8 @@ from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Corrupt, Frame, Incomplete, RunEvent, SegmentDamaged
 from schema.segment import parse_segment_name
-from syncer import render
-from syncer.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
+from syncer.cli import render
+from syncer.inspect.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
 
 SPARK_WIDTH = 30
 

@@ -25,7 +25,7 @@ from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log
 from schema.records import Record, RecordType
-from syncer.metricstats import Downsampler, MetricStats, as_number
+from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
 
 Damage = Corrupt | SegmentDamaged
 MAX_NOTES = 20

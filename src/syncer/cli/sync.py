@@ -25,13 +25,13 @@ import click
 
 from schema.layout import RunDir, is_run_dir
 from schema.records import Record
-from syncer.clitools import EXIT_PROBLEM, echo_json, json_option, user_errors
-from syncer.connect import check_server, open_server, server_uri, sync_path
-from syncer.mlflow_rest import public_uri
-from syncer.replay import SyncResult, plan_run
-from syncer.sinks.mlflow import sink_name_for
-from syncer.sinks.mlflow_map import MapState as _MapState
-from syncer.sinks.mlflow_map import Plan, map_record
+from syncer.cli.common import EXIT_PROBLEM, echo_json, json_option, user_errors
+from syncer.engine.replay import SyncResult, plan_run
+from syncer.engine.unit import check_server, open_server, server_uri, sync_path
+from syncer.sinks.mlflow.mapping import MapState as _MapState
+from syncer.sinks.mlflow.mapping import Plan, map_record
+from syncer.sinks.mlflow.rest import public_uri
+from syncer.sinks.mlflow.sink import sink_name_for
 from syncer.sync_errors import NoServerConfigured
 
 

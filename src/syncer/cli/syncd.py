@@ -1,7 +1,7 @@
 """``runwal syncd DIR --to URI``: keep an MLflow server up to date with a directory of runs.
 
-Wiring only: `syncer.watch` says which runs changed, `syncer.schedule` and
-`syncer.daemon` decide when each gets a pass and run it, `syncer.connect`
+Wiring only: `syncer.daemon.watch` says which runs changed, `syncer.daemon.schedule` and
+`syncer.daemon.workers` decide when each gets a pass and run it, `syncer.engine.unit`
 does the pass. This module parses options, installs the signal handlers and
 prints the daemon's events, one line each on stderr (text, or JSON objects
 with ``--json``), so stdout stays free.
@@ -29,13 +29,13 @@ from typing import IO
 import click
 
 from schema.layout import is_run_dir
-from syncer.clitools import EXIT_PROBLEM, dumps, require_dir, user_errors
-from syncer.connect import check_server, open_server, server_uri, sync_path
-from syncer.daemon import Daemon
-from syncer.mlflow_rest import public_uri
-from syncer.schedule import Backoff, Event, Schedule
+from syncer.cli.common import EXIT_PROBLEM, dumps, require_dir, user_errors
+from syncer.daemon.schedule import Backoff, Event, Schedule
+from syncer.daemon.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
+from syncer.daemon.workers import Daemon
+from syncer.engine.unit import check_server, open_server, server_uri, sync_path
+from syncer.sinks.mlflow.rest import public_uri
 from syncer.sync_errors import ServerUnavailable
-from syncer.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
 
 
 class EventLog:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from syncer.retry import RetryPolicy, send_with_retry
+from syncer.sinks.mlflow.retry import RetryPolicy, send_with_retry
 from syncer.sync_errors import AuthFailed, ServerRejected
 
 API = "/api/2.0/mlflow"

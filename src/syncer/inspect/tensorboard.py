@@ -42,7 +42,7 @@ from typing import IO
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
 from schema.records import RecordType
-from syncer.metricstats import as_number
+from syncer.inspect.metricstats import as_number
 
 FILE_VERSION = "brain.Event:2"
 _MASK_DELTA = 0xA282EAD8

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from schema.layout import is_run_dir
-from syncer.replay import SyncResult
-from syncer.schedule import Event, Schedule, Slot
+from syncer.daemon.schedule import Event, Schedule, Slot
+from syncer.engine.replay import SyncResult
 
 PassFn = Callable[[Path, str], SyncResult]  # (run dir, artifacts mode of sync_run)
 EmitFn = Callable[[Event], None]

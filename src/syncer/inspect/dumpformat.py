@@ -5,7 +5,7 @@ under its natural fields: history as ``step`` + ``data``; config, summary and
 stats deltas under ``data`` (their keys are user or metric names and could
 collide with seq/type/ts); other bodies spread. A type this runwal does not
 know keeps its raw body: ``{"seq", "type": "unknown", "type_id", "ts", "body"}``.
-Strict-JSON spelling of NaN/inf is `syncer.clitools.jsonable`'s job.
+Strict-JSON spelling of NaN/inf is `syncer.cli.common.jsonable`'s job.
 """
 
 from __future__ import annotations

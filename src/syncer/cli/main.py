@@ -1,9 +1,9 @@
 """The ``runwal`` command line: one click group, one function per subcommand.
 
 Inspection commands live here (ls, show, dump, verify, export); the sync
-commands live in `syncer.cli_sync` and are registered below, in the block
+commands live in `syncer.cli.sync` and are registered below, in the block
 marked "Commands from other modules". Shared pieces (the error line, exit
-codes, ``--json``) are in `syncer.clitools`; text layout in `syncer.render`.
+codes, ``--json``) are in `syncer.cli.common`; text layout in `syncer.cli.render`.
 
 Exit statuses: 0 ok; 1 the command found a problem (verify: damage); 2 a
 user mistake (bad path, not a run directory, bad option), printed as one
@@ -21,7 +21,7 @@ import click
 from schema.errors import SchemaError
 from schema.layout import is_run_dir
 from schema.reader import Frame, Incomplete, iter_run_log
-from syncer.clitools import (
+from syncer.cli.common import (
     dumps,
     echo_json,
     json_option,
@@ -29,11 +29,11 @@ from syncer.clitools import (
     require_dir,
     user_errors,
 )
-from syncer.dumpformat import parse_types, record_json, wanted
+from syncer.cli.text import damage_line, ls_table, show_json, show_text, verify_report
 from syncer.errors import ExportError
-from syncer.runview import RunView, disk_usage, sync_checkpoints, sync_state
-from syncer.showtext import damage_line, ls_table, show_json, show_text, verify_report
-from syncer.tensorboard import export_run
+from syncer.inspect.dumpformat import parse_types, record_json, wanted
+from syncer.inspect.runview import RunView, disk_usage, sync_checkpoints, sync_state
+from syncer.inspect.tensorboard import export_run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -272,9 +272,9 @@ def export(run: Path, tb_dir: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Commands from other modules: register them here, one line each.
-from syncer.cli_follow import follow  # noqa: E402
-from syncer.cli_sync import sync  # noqa: E402
-from syncer.cli_syncd import syncd  # noqa: E402
+from syncer.cli.follow import follow  # noqa: E402
+from syncer.cli.sync import sync  # noqa: E402
+from syncer.cli.syncd import syncd  # noqa: E402
 
 main.add_command(sync)
 main.add_command(syncd)

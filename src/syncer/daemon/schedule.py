@@ -1,6 +1,6 @@
 """``runwal syncd``'s rules for which run gets a pass and when, without threads.
 
-`Schedule` is a state machine driven by its caller (`syncer.daemon`): it is
+`Schedule` is a state machine driven by its caller (`syncer.daemon.workers`): it is
 told the time, the names of runs that changed and the results of passes, and
 answers with the runs to start now and the `Event`s worth a log line. Keeping
 the rules here, apart from threads and clocks, lets a test step through them.
@@ -26,7 +26,7 @@ The rules:
   the server refused the run) is reported once per distinct reason; the run
   is left alone until it changes again.
 * **Busy runs.** A run another process is delivering (a ``runwal follow``
-  started by the SDK holds ``sync/<sink>.lock``, see `syncer.runlock`) is
+  started by the SDK holds ``sync/<sink>.lock``, see `syncer.engine.runlock`) is
   skipped, said once, and looked at again every `BUSY_RETRY` seconds, so it
   is finished here if that process dies before delivering it.
 * **Artifacts later.** A pass defers the console log and config.json
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncer.replay import SyncResult
+from syncer.engine.replay import SyncResult
 
 LOG_EVERY = 10.0  # seconds between two "synced to seq N" lines of one run
 BUSY_RETRY = 5.0  # seconds between looks at a run another process is syncing
