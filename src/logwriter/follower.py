@@ -22,7 +22,6 @@ line that ``ps`` shows.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import signal
@@ -32,10 +31,11 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from logwriter.errors import SyncStartError, SyncWarning
 from logwriter.settings import Settings
+from schema import follow_protocol as protocol
+from schema.uri import public_uri
 
 CATCH_UP_S = 3600.0  # hybrid: how long the follower keeps trying after training ended
 PROGRESS_EVERY = 1.0  # at most one progress line per second at finish()
@@ -44,17 +44,6 @@ STOP_TIMEOUT = 5.0
 # Followers whose run finished before they did (finish()'s bound passed): kept
 # referenced so that dropping them neither kills them nor warns, reaped lazily.
 _detached: list[subprocess.Popen[bytes]] = []
-
-
-def public_uri(uri: str) -> str:
-    """``uri`` without user:password, for messages."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri.rstrip("/")
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")).rstrip("/")
 
 
 def follow_command(run_dir: str, server: str, *, until_seq: int,
@@ -126,13 +115,16 @@ class Follower:
         self._out += chunk
         *lines, _ = self._out.decode("utf-8", "replace").split("\n")
         for line in lines:
-            if line.startswith("ready"):
+            said = protocol.parse_line(line)
+            if said is None:
+                continue
+            kind, value = said
+            if kind == protocol.READY:
                 self.ready = True
-                self.checkpoint = line[len("ready"):].strip() or None
-                return True
-            if line.startswith("error:"):
-                self.error = line[len("error:"):].strip()
-                return True
+                self.checkpoint = value or None
+            else:
+                self.error = value
+            return True
         return False
 
     def wait_ready(self, timeout: float) -> str | None:
@@ -166,16 +158,12 @@ class Follower:
             self.read_ready(0.0)
         if self.checkpoint is None:
             return -1, False
-        try:
-            data = json.loads((Path(self.run_dir) / self.checkpoint).read_text())
-            return int(data.get("seq", -1)), bool(data.get("finished", False))
-        except (OSError, ValueError, TypeError, AttributeError):
-            return -1, False
+        return protocol.read_progress(Path(self.run_dir) / self.checkpoint)
 
     def last_words(self) -> str:
         """The last line of sync/follow.log (why it stopped), or what it printed."""
         try:
-            with open(Path(self.run_dir) / "sync" / "follow.log", "rb") as fh:
+            with open(protocol.log_path(self.run_dir), "rb") as fh:
                 fh.seek(0, os.SEEK_END)
                 fh.seek(max(0, fh.tell() - 4096))
                 text = fh.read().decode("utf-8", "replace")

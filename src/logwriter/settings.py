@@ -102,20 +102,20 @@ def _server(mode: str, server: str | None) -> str | None:
     """init(server=), else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; checked for the modes
     that sync, at init and before any file is written."""
     from logwriter.errors import NoServerError
+    from schema import uri as tracking_uri
+    from schema.errors import BadTrackingUri
 
-    uri = server or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
-    uri = (uri or "").strip() or None
+    uri = tracking_uri.resolve(server)
     if mode not in SERVER_MODES:
         return uri
     if uri is None:
         raise NoServerError(f"runwal: mode {mode!r} needs a tracking server and none is set")
-    if not uri.startswith(("http://", "https://")):
-        scheme = uri.split(":", 1)[0] if ":" in uri else uri
+    try:
+        return tracking_uri.check(uri)
+    except BadTrackingUri as exc:
         raise NoServerError(
-            f"runwal: mode {mode!r} syncs to an MLflow server over HTTP; the tracking URI "
-            f"starts with {scheme!r} (need http:// or https://)"
-        )
-    return uri
+            f"runwal: mode {mode!r} syncs to an MLflow server over HTTP: {exc.args[0]}"
+        ) from None
 
 
 def _resume_policy(resume: bool | str | None) -> str:

@@ -8,7 +8,8 @@ Tree::
         ├── NotARunDir              path is missing or has no run.json / log/
         ├── BadSegmentHeader        a segment's 32-byte header fails its checks
         │   └── UnsupportedVersion  header is valid but written by a newer format
-        └── RecordTooLarge          one record would not fit in MAX_FRAME
+        ├── RecordTooLarge          one record would not fit in MAX_FRAME
+        └── BadTrackingUri          a server URI runwal cannot use (see schema.uri)
 
 Damage *inside* a segment (a corrupt or torn frame) is not an exception: the
 reader reports it as a `Corrupt` or `Incomplete` event and goes on, because a
@@ -63,3 +64,7 @@ class UnsupportedVersion(BadSegmentHeader):
 
 class RecordTooLarge(SchemaError):
     hint = "store large blobs as files with run.save(path) instead of logging them"
+
+
+class BadTrackingUri(SchemaError):
+    hint = "pass the server as http://HOST:PORT (or https://), e.g. --to http://127.0.0.1:5000"

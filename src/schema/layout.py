@@ -9,13 +9,15 @@
       sync/<sink>.json  syncer checkpoints; never written by the SDK
 
 A run directory is self-contained: copy it anywhere and it syncs the same.
+
+The names here are the one source for both halves (the SDK imports this
+module at ``init()``, so it pulls in no dataclasses).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,22 @@ SYNC_DIR = "sync"
 RUN_JSON_KEYS = ("run_id", "project", "name", "created", "format")
 
 
-@dataclass(frozen=True)
 class RunDir:
-    path: Path
+    """A run directory on disk; compares and hashes by its path."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir(path={self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RunDir:
@@ -78,5 +93,14 @@ class RunDir:
 
 
 def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    """True for a directory holding run.json or log/ (what every command calls a run)."""
     p = Path(path)
     return (p / RUN_JSON).is_file() or (p / LOG_DIR).is_dir()
+
+
+def child_runs(path: str | os.PathLike[str]) -> list[Path]:
+    """The sorted child directories of ``path`` that are runs; [] when unreadable."""
+    try:
+        return sorted(c for c in Path(path).iterdir() if c.is_dir() and is_run_dir(c))
+    except OSError:
+        return []

@@ -41,12 +41,14 @@ from pathlib import Path
 
 import psutil
 
+from schema import follow_protocol as protocol
 from schema.layout import RUN_JSON, RunDir
+from schema.uri import public_uri
 from syncer.engine import checkpoint
 from syncer.engine.replay import SyncResult, sync_run
 from syncer.engine.runlock import RunLock
 from syncer.engine.unit import PER_RUN_REQUESTS, check_server
-from syncer.sinks.mlflow.rest import MlflowRest, public_uri
+from syncer.sinks.mlflow.rest import MlflowRest
 from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 from syncer.sync_errors import ServerUnavailable
 
@@ -143,7 +145,7 @@ class Follower:
                 if self.opts.wait_server > 0 and self.abort.is_set():
                     return self._stopped(str(exc.args[0]))
                 raise
-            announce(f"ready {self.checkpoint_path}")
+            announce(protocol.ready_line(self.checkpoint_path))
             if not self.wait_for_run():
                 return self._stopped("the run directory never appeared")
             on_run_dir()

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import click
 
 from schema.errors import SchemaError
-from schema.layout import RunDir, is_run_dir
+from schema.layout import RunDir, child_runs
 from syncer.errors import CliError, NoSuchDir, NotARun
 from syncer.sync_errors import NoServerConfigured, SyncError
 
@@ -102,7 +102,7 @@ def open_run(path: str | os.PathLike[str]) -> RunDir:
     try:
         return RunDir.open(p)
     except SchemaError as exc:
-        children = _child_runs(p)
+        children = child_runs(p)
         hint = (
             f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
             if children
@@ -110,13 +110,6 @@ def open_run(path: str | os.PathLike[str]) -> RunDir:
         )
         raise NotARun("not a runwal run directory (no run.json, no log/)", path=str(p),
                       hint=hint) from exc
-
-
-def _child_runs(p: Path) -> list[Path]:
-    try:
-        return sorted(c for c in p.iterdir() if c.is_dir() and is_run_dir(c))
-    except OSError:
-        return []
 
 
 def require_dir(path: str | os.PathLike[str]) -> Path:

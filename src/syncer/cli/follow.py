@@ -27,12 +27,11 @@ from pathlib import Path
 
 import click
 
-from schema.layout import RUN_JSON, SYNC_DIR
+from schema import follow_protocol as protocol
+from schema.layout import RUN_JSON
 from syncer.cli.common import EXIT_PROBLEM, open_run, user_errors
 from syncer.engine.unit import open_server, server_uri
 from syncer.follow import Follower, FollowOptions
-
-LOG_NAME = "follow.log"
 
 
 class Output:
@@ -65,16 +64,16 @@ class Output:
 
     def fail(self, message: str) -> None:
         if self.in_run:
-            self.ready(f"error: {message}")
+            self.ready(protocol.error_line(message))
 
     def to_run_log(self) -> None:
         """Send stdout/stderr to RUN_DIR/sync/follow.log (once run.json exists)."""
         if not self.in_run or self.logging_in_run:
             return
-        sync_dir = self.run_dir / SYNC_DIR
+        log = protocol.log_path(self.run_dir)
         try:
-            sync_dir.mkdir(exist_ok=True)
-            fd = os.open(sync_dir / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            log.parent.mkdir(exist_ok=True)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError:
             return  # read-only run dir: the pass will fail and say so (to /dev/null)
         sys.stdout.flush()

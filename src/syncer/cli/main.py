@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from schema.errors import SchemaError
-from schema.layout import is_run_dir
+from schema.layout import child_runs, is_run_dir
 from schema.reader import Frame, Incomplete, iter_run_log
 from syncer.cli.common import (
     dumps,
@@ -60,7 +60,7 @@ def find_runs(directory: Path) -> list[Path]:
     """DIR itself when it is a run, else its child directories that are runs."""
     if is_run_dir(directory):
         return [directory]
-    return sorted(c for c in directory.iterdir() if c.is_dir() and is_run_dir(c))
+    return child_runs(directory)
 
 
 def ls_entry(path: Path) -> dict[str, Any]:

@@ -23,14 +23,14 @@ from typing import IO
 
 import click
 
-from schema.layout import RunDir, is_run_dir
+from schema.layout import RunDir, child_runs, is_run_dir
 from schema.records import Record
+from schema.uri import public_uri
 from syncer.cli.common import EXIT_PROBLEM, echo_json, json_option, user_errors
 from syncer.engine.replay import SyncResult, plan_run
 from syncer.engine.unit import check_server, open_server, server_uri, sync_path
 from syncer.sinks.mlflow.mapping import MapState as _MapState
 from syncer.sinks.mlflow.mapping import Plan, map_record
-from syncer.sinks.mlflow.rest import public_uri
 from syncer.sinks.mlflow.sink import sink_name_for
 from syncer.sync_errors import NoServerConfigured
 
@@ -41,7 +41,7 @@ def expand(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir() and not is_run_dir(p):
-            kids = sorted(c for c in p.iterdir() if c.is_dir() and is_run_dir(c))
+            kids = child_runs(p)
             if kids:
                 out += kids
                 continue

@@ -29,12 +29,12 @@ from typing import IO
 import click
 
 from schema.layout import is_run_dir
+from schema.uri import public_uri
 from syncer.cli.common import EXIT_PROBLEM, dumps, require_dir, user_errors
 from syncer.daemon.schedule import Backoff, Event, Schedule
 from syncer.daemon.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
 from syncer.daemon.workers import Daemon
 from syncer.engine.unit import check_server, open_server, server_uri, sync_path
-from syncer.sinks.mlflow.rest import public_uri
 from syncer.sync_errors import ServerUnavailable
 
 

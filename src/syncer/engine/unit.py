@@ -12,15 +12,17 @@ changes) and in how long one request may be retried before a pass gives up.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from schema import uri as tracking_uri
+from schema.errors import BadTrackingUri
 from schema.layout import is_run_dir
+from schema.uri import public_uri
 from syncer.engine.replay import SyncResult, sync_run
 from syncer.engine.runlock import RunLock
-from syncer.sinks.mlflow.rest import MlflowRest, build_client, public_uri
+from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.retry import RetryPolicy
 from syncer.sinks.mlflow.sink import MlflowSink
 from syncer.sync_errors import NoServerConfigured, ServerUnavailable
@@ -30,12 +32,13 @@ PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's 
 
 def server_uri(to: str | None) -> str:
     """--to, else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; NoServerConfigured if none."""
-    uri = to or os.environ.get("RUNWAL_SERVER") or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = tracking_uri.resolve(to)
     if not uri:
         raise NoServerConfigured("no tracking server given")
-    if not uri.startswith(("http://", "https://")):
-        raise NoServerConfigured(f"unsupported tracking URI {uri!r} (need http:// or https://)")
-    return uri
+    try:
+        return tracking_uri.check(uri)
+    except BadTrackingUri as exc:
+        raise NoServerConfigured(exc.args[0], hint=exc.hint) from None
 
 
 @contextlib.contextmanager

@@ -16,10 +16,11 @@ import os
 import threading
 from collections.abc import Generator, Sequence
 from typing import IO, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 
+from schema.uri import public_uri
 from syncer.sinks.mlflow.retry import RetryPolicy, send_with_retry
 from syncer.sync_errors import AuthFailed, ServerRejected
 
@@ -50,16 +51,6 @@ def auth_from_env(env: dict[str, str] | None = None) -> httpx.Auth | None:
     if user:
         return httpx.BasicAuth(user, env.get("MLFLOW_TRACKING_PASSWORD", ""))
     return None
-
-
-def public_uri(uri: str) -> str:
-    """The URI without user:password, safe to print or store."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri.rstrip("/")
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
 
 
 def build_client(

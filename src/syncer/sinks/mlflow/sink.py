@@ -26,10 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from schema.records import Record
+from schema.uri import public_uri
 from syncer.engine.checkpoint import sink_file_name
 from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity
 from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, ts_ms
-from syncer.sinks.mlflow.rest import MlflowRest, public_uri
+from syncer.sinks.mlflow.rest import MlflowRest
 from syncer.sync_errors import (
     ArtifactsUnsupported,
     AuthFailed,

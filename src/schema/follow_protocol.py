@@ -1,0 +1,58 @@
+"""What the SDK and its follower process (``runwal follow``) say to each other.
+
+The SDK starts ``python -m syncer.cli follow RUN_DIR ... --log-in-run`` for
+the online and hybrid modes and never imports the syncer, so the two halves
+agree on these facts through this module alone (a contract test drives a real
+follower against the SDK's parser):
+
+* The follower's stdout carries exactly one line, then closes:
+  ``ready <checkpoint>`` once the server answered (the checkpoint file,
+  relative to the run directory), or ``error: <message>``.
+* Everything else the follower says goes to ``<run>/sync/follow.log``.
+* Progress is read from that checkpoint file as JSON: `CKPT_SEQ` is the
+  highest seq the server acknowledged, `CKPT_FINISHED` is true once the EXIT
+  record was acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from schema.layout import SYNC_DIR
+
+READY = "ready"
+ERROR = "error:"
+LOG_NAME = "follow.log"
+CKPT_SEQ = "seq"
+CKPT_FINISHED = "finished"
+
+
+def ready_line(checkpoint: str) -> str:
+    return f"{READY} {checkpoint}"
+
+
+def error_line(message: str) -> str:
+    return f"{ERROR} {' '.join(message.split())}"
+
+
+def parse_line(line: str) -> tuple[str, str] | None:
+    """("ready", checkpoint) or ("error", message) for a protocol line, else None."""
+    if line.startswith(READY):
+        return READY, line[len(READY):].strip()
+    if line.startswith(ERROR):
+        return "error", line[len(ERROR):].strip()
+    return None
+
+
+def log_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SYNC_DIR / LOG_NAME
+
+
+def read_progress(checkpoint_file: str | Path) -> tuple[int, bool]:
+    """(highest acknowledged seq, EXIT acknowledged); (-1, False) when unreadable."""
+    try:
+        data = json.loads(Path(checkpoint_file).read_text())
+        return int(data.get(CKPT_SEQ, -1)), bool(data.get(CKPT_FINISHED, False))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return -1, False
