@@ -185,6 +185,44 @@ def test_verify_bad_segment_header(tmp_path: Path) -> None:
     assert "seqs 5..20" in out
 
 
+def spoil_header(run: Path, seg: int) -> Path:
+    path = segment_path(run, seg)
+    path.write_bytes(b"XXXX" + path.read_bytes()[4:])
+    return path
+
+
+def test_show_verify_and_dump_count_a_lost_first_segment_alike(tmp_path: Path) -> None:
+    # Was: verify said 8 records lost, show said 0 (two computations of "lost").
+    run = build_run(tmp_path, typical_records(10), segment_starts=[8])
+    seg = spoil_header(run, 0)
+    report = json.loads(invoke("verify", run, "--json")[1])
+    shown = json.loads(invoke("show", run, "--json")[1])
+    assert report["lost_records"] == 8 and report["damage"] == shown["damage"]
+    assert shown["damage"][0]["seqs_lost"] == 8
+    code, out, _ = invoke("show", run)
+    assert code == 0 and "damage (1 regions, 8 records lost)" in out
+    _, out, err = invoke("dump", run)
+    assert lines(out)[0]["seq"] == 8
+    assert f"damage: {seg.name} offset 0: unreadable segment header" in err
+    assert "lost seqs 0..7 (8 records)" in err
+
+
+def test_verify_counts_an_unreadable_middle_segment_once(tmp_path: Path) -> None:
+    # Was: the segment's seqs and then the same seqs as a gap before the next
+    # segment (4006 records lost where 2003 were).
+    run = build_run(tmp_path, typical_records(10), segment_starts=[5, 12])
+    seg = spoil_header(run, 1)
+    code, out, _ = invoke("verify", run)
+    assert code == 1
+    (dmg,) = [ln for ln in out.splitlines() if ln.startswith("damage:")]
+    assert dmg.startswith(f"damage: {seg.name} offset 0:")
+    assert dmg.endswith("whole segment, lost seqs 5..11 (7 records)")
+    assert out.splitlines()[-1] == "DAMAGED: 1 damaged regions, 1 seq gaps, 7 records known lost"
+    report = json.loads(invoke("verify", run, "--json")[1])
+    assert (report["lost_records"], report["gaps"], len(report["damage"])) == (7, 1, 1)
+    assert "7 records lost" in invoke("show", run)[1]
+
+
 def test_verify_not_a_run_exit_2(tmp_path: Path) -> None:
     code, out, err = invoke("verify", tmp_path)
     assert code == 2 and out == ""

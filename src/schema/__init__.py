@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 # and run-dir code in every training process's import time.
 _EXPORTS = {
     "BadSegmentHeader": "schema.errors",
-    "Corrupt": "schema.reader",
+    "Corrupt": "schema.events",
     "FORMAT_VERSION": "schema.segment",
-    "Frame": "schema.reader",
-    "Incomplete": "schema.reader",
+    "Frame": "schema.events",
+    "Incomplete": "schema.events",
     "KNOWN_TYPES": "schema.records",
     "MAX_FRAME": "schema.frame",
     "NotARunDir": "schema.errors",
@@ -24,7 +24,7 @@ _EXPORTS = {
     "RecordType": "schema.records",
     "RunDir": "schema.layout",
     "SchemaError": "schema.errors",
-    "SegmentDamaged": "schema.reader",
+    "SegmentDamaged": "schema.events",
     "SegmentHeader": "schema.segment",
     "SegmentReader": "schema.reader",
     "TARGET_PAYLOAD": "schema.frame",
@@ -48,17 +48,10 @@ if TYPE_CHECKING:
         SchemaError,
         UnsupportedVersion,
     )
+    from schema.events import Corrupt, Frame, Incomplete, SegmentDamaged
     from schema.frame import MAX_FRAME, TARGET_PAYLOAD, encode_frame, split_frames
     from schema.layout import RunDir, is_run_dir
-    from schema.reader import (
-        Corrupt,
-        Frame,
-        Incomplete,
-        SegmentDamaged,
-        SegmentReader,
-        iter_run_log,
-        scan,
-    )
+    from schema.reader import SegmentReader, iter_run_log, scan
     from schema.records import KNOWN_TYPES, Record, RecordType, pack_record, unpack_records
     from schema.segment import (
         FORMAT_VERSION,

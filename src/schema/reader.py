@@ -25,8 +25,11 @@ seq due" is exact once the reader has read this segment's header or a frame;
 a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 
 `SegmentReader` keeps an offset so the syncer can tail a live segment with
-repeated `poll()` calls; `iter_run_log` walks every segment of a run directory and
-reports seq gaps between segments too.
+repeated `poll()` calls; `iter_run_log` walks every segment of a run directory.
+Between segments, `segment_gap` and `lost_segment` decide which seqs a missing
+or unreadable segment cost, each seq reported once; a caller that walks the
+segments itself (the syncer's cursor) uses them too. The event types, and what
+a piece of damage cost, are in `schema.events` (re-exported here).
 
 The rules are specified in docs/FORMAT.md ("Reader semantics") and pinned by the
 conformance vectors in tests/vectors/.
@@ -35,69 +38,27 @@ conformance vectors in tests/vectors/.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from schema.errors import BadSegmentHeader
+from schema.events import (
+    Corrupt,
+    Damage,
+    Event,
+    Frame,
+    Incomplete,
+    RunEvent,
+    SegmentDamaged,
+    records_lost,
+    seqs_lost,
+)
 from schema.frame import HEADER_SIZE, FrameHeader, check_payload, decode_payload, parse_header
-from schema.records import Record, unpack_records
-from schema.segment import SEGMENT_HEADER_SIZE, SegmentHeader, list_segments
+from schema.records import unpack_records
+from schema.segment import SEGMENT_HEADER_SIZE, SegmentHeader, list_segments, parse_segment_name
 
 # A resync candidate whose base_seq is this far past the expected seq is noise.
 _SEQ_WINDOW = 1 << 40
-
-
-@dataclass(frozen=True)
-class Frame:
-    segment: str
-    offset: int
-    base_seq: int
-    size: int
-    records: list[Record] = field(repr=False)
-
-    @property
-    def next_seq(self) -> int:
-        return self.base_seq + len(self.records)
-
-
-@dataclass(frozen=True)
-class Incomplete:
-    segment: str
-    offset: int
-    available: int  # bytes present from offset to the end of the file
-
-
-@dataclass(frozen=True)
-class Corrupt:
-    segment: str
-    offset: int
-    skipped: int  # bytes skipped before the next good frame (or the end)
-    first_lost: int | None  # first seq that may be lost
-    last_lost: int | None  # last seq lost; None when damage runs to the end
-    reason: str
-
-    @property
-    def seqs_lost(self) -> int | None:
-        """How many records were lost; None when unknown (damage to the tail)."""
-        if self.first_lost is None or self.last_lost is None:
-            return None
-        return max(0, self.last_lost - self.first_lost + 1)
-
-    def describe(self) -> str:
-        if self.last_lost is None:
-            lost = f"seqs from {self.first_lost} on" if self.first_lost is not None else "?"
-        elif self.seqs_lost == 0:
-            lost = "no records"
-        else:
-            lost = f"seqs {self.first_lost}..{self.last_lost}"
-        return (
-            f"{self.segment} offset {self.offset}: {self.reason}; "
-            f"skipped {self.skipped} bytes, lost {lost}"
-        )
-
-
-Event = Frame | Incomplete | Corrupt
 
 
 def _try_frame(
@@ -241,25 +202,14 @@ class SegmentReader:
         return events
 
 
-@dataclass(frozen=True)
-class SegmentDamaged:
-    """A whole segment that cannot be read (its header is bad)."""
-
-    segment: str
-    error: BadSegmentHeader
-    first_lost: int | None
-    last_lost: int | None
-
-
-RunEvent = Frame | Incomplete | Corrupt | SegmentDamaged
-
-
 def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
     """Every event of every segment in ``log_dir``, in seq order.
 
-    A gap between the seqs one segment ends at and the next segment starts at
-    is reported as a `Corrupt` event at the next segment's first frame offset,
-    so a missing or truncated segment is visible, never silent.
+    Between segments the seq due carries over, and every seq missing there is
+    reported once: by `lost_segment` when a segment's header is unreadable (it
+    held them), else by `segment_gap` at the next segment (a segment is missing
+    or was cut short), so a lost or truncated segment is visible, never silent,
+    and never counted twice.
     """
     segments = list_segments(log_dir)
     expected: int | None = None
@@ -268,26 +218,62 @@ def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
         try:
             events = reader.poll()
         except BadSegmentHeader as exc:
-            nxt = _base_of(segments[i + 1]) if i + 1 < len(segments) else None
-            yield SegmentDamaged(path.name, exc, expected, None if nxt is None else nxt - 1)
+            lost = lost_segment(path, exc, expected, segments[i + 1 :])
+            yield lost
+            if lost.last_lost is not None:
+                # The next segment starts where this one's loss ends: no second gap.
+                expected = max(lost.last_lost + 1, expected or 0)
             continue
         assert reader.header is not None or reader.pending is not None
-        if reader.header is not None and expected is not None and reader.header.base_seq > expected:
-            yield Corrupt(
-                path.name,
-                SEGMENT_HEADER_SIZE,
-                0,
-                expected,
-                reader.header.base_seq - 1,
-                "seq gap between segments",
-            )
+        if reader.header is not None:
+            gap = segment_gap(path.name, expected, reader.header.base_seq)
+            if gap is not None:
+                yield gap
         yield from events
         if reader.next_seq is not None:
             expected = reader.next_seq
 
 
-def _base_of(path: Path) -> int | None:
-    try:
-        return SegmentHeader.decode(path.read_bytes()[:SEGMENT_HEADER_SIZE]).base_seq
-    except BadSegmentHeader:
+def segment_gap(segment: str, expected: int | None, base_seq: int) -> Corrupt | None:
+    """The seqs missing before ``segment`` (first seq ``base_seq``), or None.
+
+    ``expected`` is the seq due after the previous segment (None for the first
+    segment: nothing is known before it). The gap is reported as a corrupt
+    region of 0 bytes at the first frame offset of ``segment``.
+    """
+    if expected is None or base_seq <= expected:
         return None
+    return Corrupt(segment, SEGMENT_HEADER_SIZE, 0, expected, base_seq - 1,
+                   "seq gap between segments")
+
+
+def lost_segment(
+    path: Path, error: BadSegmentHeader, expected: int | None, later: Sequence[Path]
+) -> SegmentDamaged:
+    """The damage of a segment whose header is unreadable: every seq it held.
+
+    They run from ``expected`` (the seq due; for the first segment, the base_seq
+    in its name) to the base_seq of the next segment in ``later`` minus one (its
+    header's, or its name's if that header is unreadable too); to the end of the
+    log (``last_lost`` None) when no segment follows. A caller that reads on
+    into the next segment takes ``last_lost + 1`` as the seq due there, so that
+    the same seqs are not reported again as a gap.
+    """
+    first = expected if expected is not None else parse_segment_name(path.name)
+    last = None if not later else _base_of(later[0]) - 1
+    return SegmentDamaged(path.name, error, first, last)
+
+
+def _base_of(path: Path) -> int:
+    """A segment's base_seq: its header's, else the one its name carries."""
+    try:
+        with open(path, "rb") as fh:
+            return SegmentHeader.decode(fh.read(SEGMENT_HEADER_SIZE)).base_seq
+    except (OSError, BadSegmentHeader):
+        name_seq = parse_segment_name(path.name)
+        return 0 if name_seq is None else name_seq
+
+
+__all__ = ["Corrupt", "Damage", "Event", "Frame", "Incomplete", "RunEvent", "SegmentDamaged",
+           "SegmentReader", "iter_run_log", "lost_segment", "records_lost", "scan",
+           "segment_gap", "seqs_lost"]

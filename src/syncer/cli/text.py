@@ -1,22 +1,21 @@
 """What ``ls``, ``show`` and ``verify`` print, as text and as JSON.
 
-Kept apart from the click commands (cli.py) so that the layout can be read
-and tested without a command line, and from the primitives (render.py) so
-that each file holds one concept.
+Rendering only: what is printed is computed in `syncer.inspect` (the run
+view, the verify report). Kept apart from the click commands (one module per
+subcommand in this package) so that the layout can be read and tested
+without a command line, and from the primitives (render.py) so that each
+file holds one concept. A damaged region is worded by its own ``describe()``
+(`schema.events`), the same line dump and sync print.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
 from typing import Any
 
-from schema.errors import SchemaError
-from schema.layout import RunDir
-from schema.reader import Corrupt, Frame, Incomplete, RunEvent, SegmentDamaged
-from schema.segment import parse_segment_name
 from syncer.cli import render
 from syncer.inspect.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
+from syncer.inspect.verify import VerifyReport, damage_json
 
 SPARK_WIDTH = 30
 
@@ -35,36 +34,6 @@ def ls_table(rows: list[dict[str, Any]]) -> str:
 
 
 # -- show ---------------------------------------------------------------------------
-
-
-def damage_json(d: Corrupt | SegmentDamaged) -> dict[str, Any]:
-    if isinstance(d, Corrupt):
-        return {"kind": "corrupt", "segment": d.segment, "offset": d.offset,
-                "skipped": d.skipped, "first_lost": d.first_lost, "last_lost": d.last_lost,
-                "seqs_lost": d.seqs_lost, "reason": d.reason}
-    # The reader knows no expected seq before the first segment; the name says it.
-    first = d.first_lost if d.first_lost is not None else parse_segment_name(d.segment)
-    lost = None
-    if first is not None and d.last_lost is not None:
-        lost = max(0, d.last_lost - first + 1)
-    reason = d.error.args[0] if d.error.args else str(d.error)
-    return {"kind": "segment", "segment": d.segment, "offset": 0, "skipped": None,
-            "first_lost": first, "last_lost": d.last_lost, "seqs_lost": lost,
-            "reason": f"unreadable segment header: {reason}"}
-
-
-def damage_line(d: Corrupt | SegmentDamaged) -> str:
-    j = damage_json(d)
-    if j["first_lost"] is None:
-        lost = "unknown seqs"
-    elif j["last_lost"] is None:
-        lost = f"seqs from {j['first_lost']} on"
-    elif j["seqs_lost"] == 0:
-        lost = "no records"
-    else:
-        lost = f"seqs {j['first_lost']}..{j['last_lost']} ({j['seqs_lost']} records)"
-    skipped = "whole segment" if j["skipped"] is None else f"skipped {j['skipped']} bytes"
-    return f"{j['segment']} offset {j['offset']}: {j['reason']}; {skipped}, lost {lost}"
 
 
 def show_json(view: RunView) -> dict[str, Any]:
@@ -140,7 +109,7 @@ def show_text(view: RunView) -> str:
         f"  {render.timestamp(a.get('ts'))}  {a.get('level', '')}  {a.get('title', '')}: "
         f"{render.short(a.get('text', ''), 70)}" for a in view.alerts])
     if view.damage or view.torn:
-        dmg = [f"  {damage_line(d)}" for d in view.damage[:10]]
+        dmg = [f"  {d.describe()}" for d in view.damage[:10]]
         if len(view.damage) > 10:
             dmg.append(f"  ... and {len(view.damage) - 10} more (runwal verify {view.path})")
         dmg += [f"  torn tail at {t.segment} offset {t.offset}" for t in view.torn]
@@ -215,52 +184,19 @@ def _metrics_section(title: str, metrics: dict[str, MetricStats], view: RunView 
 # -- verify -------------------------------------------------------------------------
 
 
-def verify_report(rd: RunDir, events: Iterable[RunEvent]) -> dict[str, Any]:
-    """Walk ``events`` once; the JSON report plus its text under ``"text"``."""
-    frames = records = 0
-    first = last = None
-    damage: list[Corrupt | SegmentDamaged] = []
-    torn: list[Incomplete] = []
-    for ev in events:
-        if isinstance(ev, Frame):
-            frames += 1
-            records += len(ev.records)
-            first = ev.base_seq if first is None else first
-            last = ev.next_seq - 1
-        elif isinstance(ev, Incomplete):
-            torn.append(ev)
-        else:
-            damage.append(ev)
-    notes = []
-    try:
-        if not rd.run_json.exists():
-            notes.append("no run.json (identity falls back to the directory name)")
-        else:
-            rd.identity()
-    except SchemaError as exc:
-        notes.append(f"run.json: {exc}")
-    segments = len(rd.segments())
-    lost = sum(int(d["seqs_lost"] or 0) for d in map(damage_json, damage))
-    status = "damaged" if damage else ("torn" if torn else "clean")
-    report: dict[str, Any] = {
-        "path": str(rd.path), "status": status, "segments": segments, "frames": frames,
-        "records": records, "first_seq": first, "last_seq": last,
-        "gaps": sum(1 for d in damage if damage_json(d)["seqs_lost"] != 0),
-        "lost_records": lost, "damage": [damage_json(d) for d in damage],
-        "torn": [{"segment": t.segment, "offset": t.offset, "bytes": t.available} for t in torn],
-        "notes": notes,
-    }
-    lines = [f"{rd.path}: {render.plural(segments, 'segment')}, "
-             f"{render.plural(frames, 'frame')}, {render.plural(records, 'record')}, "
-             f"seqs {_span(first, last)}"]
-    lines += [f"damage: {damage_line(d)}" for d in damage]
+def verify_text(report: VerifyReport) -> str:
+    """The text ``runwal verify`` prints: a count line, one line per finding, a verdict."""
+    lines = [f"{report.path}: {render.plural(report.segments, 'segment')}, "
+             f"{render.plural(report.frames, 'frame')}, "
+             f"{render.plural(report.records, 'record')}, "
+             f"seqs {_span(report.first_seq, report.last_seq)}"]
+    lines += [f"damage: {d.describe()}" for d in report.damage]
     lines += [f"torn tail at {t.segment} offset {t.offset} (normal after a crash or while the "
-              f"run is live)" for t in torn]
-    lines += [f"note: {n}" for n in notes]
-    if damage:
-        lines.append(f"DAMAGED: {len(damage)} damaged regions, {report['gaps']} seq gaps, "
-                     f"{lost} records known lost")
-    elif not torn:
+              f"run is live)" for t in report.torn]
+    lines += [f"note: {n}" for n in report.notes]
+    if report.damage:
+        lines.append(f"DAMAGED: {len(report.damage)} damaged regions, {report.gaps} seq gaps, "
+                     f"{report.lost_records} records known lost")
+    elif not report.torn:
         lines.append("clean")
-    report["text"] = "\n".join(lines)
-    return report
+    return "\n".join(lines)

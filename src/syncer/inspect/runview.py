@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from schema.errors import SchemaError
+from schema.events import Damage, Frame, Incomplete, records_lost
 from schema.layout import RunDir
-from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log
+from schema.reader import iter_run_log
 from schema.records import Record, RecordType
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
 
-Damage = Corrupt | SegmentDamaged
 MAX_NOTES = 20
 
 __all__ = ["Downsampler", "MetricStats", "RunView", "as_number", "disk_usage",
@@ -227,16 +227,8 @@ class RunView:
 
     @property
     def lost_records(self) -> int:
-        """Records known lost to damage (damage running to the end counts as 0 here)."""
-        return sum(n for d in self.damage if (n := _seqs_lost(d)) is not None)
-
-
-def _seqs_lost(d: Damage) -> int | None:
-    if isinstance(d, Corrupt):
-        return d.seqs_lost
-    if d.first_lost is None or d.last_lost is None:
-        return None
-    return max(0, d.last_lost - d.first_lost + 1)
+        """Records known lost to damage (`schema.events.records_lost`, as verify counts)."""
+        return records_lost(self.damage)
 
 
 _HANDLERS = {int(t): RunView._set for t in RecordType}

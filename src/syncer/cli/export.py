@@ -1,0 +1,42 @@
+"""``runwal export RUN --tensorboard OUT_DIR`` (the event files: `syncer.inspect.tensorboard`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from syncer.cli.common import open_run, user_errors
+from syncer.errors import ExportError
+from syncer.inspect.tensorboard import export_run
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--tensorboard", "tb_dir", metavar="OUT_DIR", type=click.Path(path_type=Path),
+              required=True, help="Write a TensorBoard event file into OUT_DIR (created).")
+@user_errors
+def export(run: Path, tb_dir: Path) -> None:
+    """Export RUN's history scalars for TensorBoard: `tensorboard --logdir OUT_DIR`.
+
+    Numbers only (bools as 0/1; strings and None are skipped), with each
+    record's step and wall time. The file is named after the run's creation
+    time, so exporting again replaces it rather than duplicating the curves.
+
+    \b
+    Exit status: 0 ok; 2 RUN is not a run directory or OUT_DIR not writable.
+    """
+    open_run(run)
+    if tb_dir.exists() and not tb_dir.is_dir():
+        raise ExportError("exists and is not a directory", path=str(tb_dir))
+    try:
+        res = export_run(run, tb_dir)
+    except OSError as exc:
+        raise ExportError(f"cannot write: {exc.strerror or exc}", path=str(tb_dir)) from exc
+    click.echo(f"wrote {res.events} events, {res.scalars} scalars, {len(res.tags)} tags "
+               f"to {res.path}")
+    if res.skipped:
+        click.echo(f"runwal: note: {res.skipped} non-numeric values skipped", err=True)
+    if res.damaged:
+        click.echo(f"runwal: note: {res.damaged} damaged regions skipped; "
+                   f"see `runwal verify {run}`", err=True)
