@@ -212,17 +212,17 @@ def test_online_mode_without_a_server_fails_before_any_file(
 def test_default_mode_is_hybrid_only_when_a_runwal_server_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from logwriter.settings import resolve
+    from logwriter.settings import InitArgs, resolve
 
     for name in ("RUNWAL_SERVER", "MLFLOW_TRACKING_URI", "RUNWAL_MODE"):
         monkeypatch.delenv(name, raising=False)
     assert resolve().mode == "offline"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert resolve().mode == "offline"  # another tool's setting does not switch modes
-    assert resolve(server="http://127.0.0.1:5000").mode == "hybrid"
+    assert resolve(InitArgs(server="http://127.0.0.1:5000")).mode == "hybrid"
     monkeypatch.setenv("RUNWAL_SERVER", "http://127.0.0.1:5000")
     assert resolve().mode == "hybrid"
-    assert resolve(mode="offline").mode == "offline"
+    assert resolve(InitArgs(mode="offline")).mode == "offline"
     monkeypatch.setenv("RUNWAL_MODE", "online")
     assert resolve().mode == "online"
 
@@ -268,3 +268,48 @@ def test_init_again_finishes_the_previous_run(tmp_path: Path) -> None:
     second.finish()
     assert of_kind(read_clean(first.dir), "exit")[0]["status"] == "finished"
     assert history(read_clean(first.dir)) == {0: {"a": 1}}
+
+
+def test_init_args_are_one_list() -> None:
+    """init()'s signature, settings.InitArgs and Settings agree on every parameter."""
+    import inspect
+
+    from logwriter.settings import InitArgs, Settings
+
+    params = inspect.signature(logwriter.init).parameters
+    assert list(params) == list(InitArgs._fields)
+    assert {k: p.default for k, p in params.items()} == InitArgs._field_defaults
+    resolved_as = {"id": "run_id"}
+    for field in InitArgs._fields:
+        if field != "config":  # the Run takes it; it is no setting
+            assert resolved_as.get(field, field) in Settings._fields, field
+
+
+def test_import_logwriter_stays_light() -> None:
+    """No dataclasses/inspect, no syncer or HTTP, no helper that init() loads lazily."""
+    import subprocess
+    import sys
+
+    heavy = ["dataclasses", "inspect", "subprocess", "syncer", "httpx", "mlflow", "psutil",
+             "pynvml", "zstandard", "schema.reader", "logwriter.follower",
+             "logwriter.metadata", "logwriter.gitinfo", "logwriter.monitor", "logwriter.gpu"]
+    code = f"import sys, logwriter; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_finish_at_exit_records_the_status_without_warning(tmp_path: Path) -> None:
+    """The protocol hooks.py uses; finish() afterwards is a no-op, log() raises."""
+    run = logwriter.init(dir=tmp_path, **QUIET)
+    assert logwriter.run is run
+    run.log({"a": 1})
+    with pytest.raises(ValueError, match="status"):
+        run.finish_at_exit(1, "exploded")
+    run.finish_at_exit(143, "preempted", sync_wait=0.0)
+    assert logwriter.run is None  # the facade's on_finish callback ran
+    run.finish()
+    with pytest.raises(RunFinishedError):
+        run.log({"late": 1})
+    exit_body = of_kind(read_clean(run.dir), "exit")[0]
+    assert exit_body["status"] == "preempted" and exit_body["code"] == 143

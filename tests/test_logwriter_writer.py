@@ -40,9 +40,8 @@ def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
             release.wait(30)
         return REAL_PWRITE(fd, data, offset)
 
-    writer.pwrite = stuck_disk
-    run.log({"i": -1})
-    writer.flush_now()
+    writer.appender.pwrite = stuck_disk
+    run.log({"i": -1})  # the next flush (every flush_interval) blocks in pwrite
     _wait(entered.is_set, "the writer to block in pwrite")
     with pytest.warns(DroppedRecordsWarning) as caught:
         for i in range(300):
@@ -83,11 +82,10 @@ def test_disk_full_is_retried_and_warned_once(tmp_path: Path) -> None:
         recovered.set()
         return REAL_PWRITE(fd, data, offset)
 
-    writer.pwrite = full_disk
+    writer.appender.pwrite = full_disk
     with pytest.warns(WriteErrorWarning, match="No space left") as caught:
         for i in range(100):
             run.log({"i": i})
-        writer.flush_now()
         _wait(recovered.is_set, "the disk to come back")
         for i in range(100, 200):
             run.log({"i": i})
@@ -106,11 +104,10 @@ def test_segments_rotate_and_read_back_in_order(tmp_path: Path) -> None:
     run = logwriter.init(dir=tmp_path, fsync="never", **QUIET)
     writer = run._writer
     assert writer is not None
-    writer.segment_bytes = 2000
+    writer.appender.segment_bytes = 2000
     for batch in range(8):
         for i in range(50):
             run.log({"batch": batch, "i": i, "pad": os.urandom(40).hex()})
-        writer.flush_now()
         _wait(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
               "a flush")
     run.finish()
@@ -147,3 +144,39 @@ def test_threads_log_concurrently_without_losing_rows(tmp_path: Path) -> None:
     assert sorted(rows) == list(range(2000))
     for k in range(4):
         assert [d[f"t{k}"] for d in rows.values() if f"t{k}" in d] == list(range(500))
+
+
+def test_finish_warns_when_the_writer_does_not_stop_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logwriter import run_object
+    from logwriter.errors import FinishTimeoutWarning
+
+    monkeypatch.setattr(run_object, "CLOSE_TIMEOUT", 0.2)
+    run = logwriter.init(dir=tmp_path, **QUIET)
+    writer = run._writer
+    assert writer is not None
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck_disk(fd: int, data: Any, offset: int) -> int:
+        entered.set()
+        release.wait(30)
+        return REAL_PWRITE(fd, data, offset)
+
+    writer.appender.pwrite = stuck_disk
+    for i in range(10):
+        run.log({"i": i})
+    _wait(entered.is_set, "the writer to block in pwrite")
+    try:
+        with pytest.warns(FinishTimeoutWarning, match=r"up to \d+ records") as caught:
+            run.finish()
+    finally:
+        release.set()
+    message = str(caught[0].message)
+    assert run.dir in message and "runwal verify" in message
+    backlog = int(message.split("up to ", 1)[1].split()[0])
+    assert backlog >= 12  # the 10 rows, the SUMMARY and the EXIT at least
+    _wait(lambda: not writer.alive, "the writer to finish once the disk answers")
+    # Nothing was lost in the end: the writer drained after finish() returned.
+    rows = history(read_clean(run.dir))
+    assert [rows[s]["i"] for s in range(10)] == list(range(10))

@@ -11,7 +11,9 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from logwriter.metadata import SETTINGS_KEYS, collect, git_info, os_name, strip_credentials
+from logwriter.gitinfo import git_info, strip_credentials
+from logwriter.metadata import collect, os_name, run_record
+from logwriter.settings import RECORDED_SETTINGS
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git binary not installed")
 
@@ -142,7 +144,7 @@ def test_outside_any_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert isinstance(meta["host"], str) and meta["host"]
     assert isinstance(meta["started"], float)
     assert meta["tags"] == ["a", "b"]  # tuple made a plain list
-    assert {k for k in SETTINGS_KEYS if SETTINGS.get(k) is not None} <= set(meta)
+    assert {k for k in RECORDED_SETTINGS if SETTINGS.get(k) is not None} <= set(meta)
     assert "notes" not in meta and "dir" not in meta and "server" not in meta
     assert round_trip(meta) == meta
 
@@ -200,3 +202,15 @@ def test_os_name_matches_platform_without_a_subprocess() -> None:
     import platform
 
     assert os_name() == platform.platform()
+
+
+def test_run_record_names_every_recorded_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    body = run_record({"run_id": "r1", "project": "p", "tags": ("a", "b"), "dir": "/secret"})
+    assert set(RECORDED_SETTINGS) <= set(body)
+    assert body["run_id"] == "r1" and body["tags"] == ["a", "b"] and body["notes"] is None
+    assert "dir" not in body and body["pid"] == os.getpid() and "started" in body
+    assert msgpack.unpackb(msgpack.packb(body)) == body

@@ -14,8 +14,10 @@ With an explicit ``step=``, rows at that step accumulate until a call with a
 higher step (or finish()) commits them; a step lower than the current one is
 ignored with one StepWarning.
 
-Modes (``init(mode=)`` or RUNWAL_MODE): ``offline`` (default) writes the run
-directory only; ``disabled`` makes every call a no-op and writes nothing.
+Modes (``init(mode=)`` or RUNWAL_MODE; the default is ``hybrid`` when a server
+is configured for runwal, by ``init(server=)`` or RUNWAL_SERVER, and
+``offline`` otherwise): ``offline`` writes the run directory only;
+``disabled`` makes every call a no-op and writes nothing.
 ``online`` checks the tracking server at init (``init(server=)``, else
 RUNWAL_SERVER, else MLFLOW_TRACKING_URI) and fails fast, leaving nothing
 behind, if it does not answer; a `runwal follow` process then tails the run
@@ -24,8 +26,11 @@ to the server and finish() waits for it (bounded, ``sync_timeout``).
 the run logs locally and the syncer catches up when it can. Training never
 makes an HTTP request in any mode.
 
-The module-level functions act on the current run (``logwriter.run``), set by
-init() and cleared by finish().
+The module-level functions act on the current run (``logwriter.run``). This
+module owns it: init() sets it, and hands the Run an ``on_finish`` callback
+that clears it when that run finishes, however it finishes (finish(), a
+``with`` block, the atexit/SIGTERM hooks). Without a current run they raise
+RunFinishedError, except finish(), which is then a no-op.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 from logwriter.errors import RunFinishedError
 from logwriter.run_object import Run
-from logwriter.settings import resolve
+from logwriter.settings import InitArgs, resolve
 
 __version__ = "0.1.0"
 __all__ = [
@@ -82,17 +87,22 @@ def init(
     (nothing is created then).
     """
     global run
-    settings = resolve(
-        project=project, name=name, id=id, tags=tags, notes=notes, group=group,
-        job_type=job_type, dir=dir, mode=mode, resume=resume, flush_interval=flush_interval,
-        fsync=fsync, stats_interval=stats_interval, capture_console=capture_console,
-        server=server, sync_timeout=sync_timeout,
-    )
+    # The parameters above, by name: settings.InitArgs is their one list, and a
+    # test pins this signature to it.
+    args = InitArgs(**locals())
+    settings = resolve(args)
     if run is not None:
         run.finish()
-    new = Run(settings, config)
+    new = Run(settings, args.config, on_finish=_forget)
     run = new
     return new
+
+
+def _forget(finished: Run) -> None:
+    """Run.finish()'s callback: the current run is no longer ``finished``."""
+    global run
+    if run is finished:
+        run = None
 
 
 def _current(what: str) -> Run:

@@ -6,9 +6,11 @@ and at once (the user sees exactly what they saw before, with the same
 buffering, ``isatty()``, ``encoding``, ``fileno()`` and every other attribute,
 which the wrapper forwards), and then the same text is handed to
 ``emit(stream_name, text)``. ``emit`` gets the raw text of every write
-(``print("a", "b")`` is several writes); coalescing into ``console`` records is
-the writer's job, so the per-write cost here is one write-through plus one
-call.
+(``print("a", "b")`` is several writes), so the per-write cost here is one
+write-through plus one call. :class:`ConsoleBuffer` is the Run's ``emit``: a
+deque append per write; on the writer thread, once per flush interval, it
+coalesces the many tiny writes ``print`` makes into CONSOLE records of up to
+``MAX_CHUNK`` characters per stream.
 
 Safety, because this sits under every ``print`` of a training job:
 
@@ -45,8 +47,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
+
+from schema.records import RecordType
+
+MAX_CHUNK = 64 * 1024
+_CONSOLE = int(RecordType.CONSOLE)
 
 # Bumped in every forked child, so a capture started in the parent can tell
 # cheaply (no getpid() syscall per write) that it is running in a copy.
@@ -161,3 +170,47 @@ class ConsoleCapture:
             self.errors += 1
         finally:
             local.busy = False
+
+
+class ConsoleBuffer:
+    """Collects (stream, text) writes; ``drain`` turns them into CONSOLE records.
+
+    Args:
+        put: the writer's ``put(rtype, ts, body, block=...)``.
+    """
+
+    def __init__(self, put: Callable[..., Any]) -> None:
+        self._put = put
+        self._chunks: deque[tuple[str, str, float]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, stream: str, text: str) -> None:
+        if not text:
+            return
+        now = time.time()
+        for i in range(0, len(text), MAX_CHUNK):
+            self._chunks.append((stream, text[i : i + MAX_CHUNK], now))
+
+    def drain_nowait(self) -> None:
+        """Writer-thread variant: never blocks on a full queue."""
+        self.drain(block=False)
+
+    def drain(self, block: bool = True) -> None:
+        with self._lock:
+            chunks = self._chunks
+            stream: str | None = None
+            parts: list[str] = []
+            size = 0
+            ts = 0.0
+            while chunks:
+                name, text, when = chunks.popleft()
+                if parts and (name != stream or size + len(text) > MAX_CHUNK):
+                    self._put(_CONSOLE, ts, {"stream": stream, "text": "".join(parts)},
+                              block=block)
+                    parts, size = [], 0
+                if not parts:
+                    stream, ts = name, when
+                parts.append(text)
+                size += len(text)
+            if parts:
+                self._put(_CONSOLE, ts, {"stream": stream, "text": "".join(parts)}, block=block)

@@ -6,13 +6,16 @@ Tree::
     ├── NoServerError             online/hybrid without an http(s) tracking server (also ValueError)
     ├── SyncStartError            online: the server check failed; nothing was created
     ├── RunDirError               init() cannot create or resume the run directory
-    └── RunFinishedError          reserved: a call that needs a live run after finish()
+    └── RunFinishedError          a call that records something on a finished run, or a
+                                  module-level call (logwriter.log, ...) with no current run
 
     RunwalWarning(RuntimeWarning) base of every warning the SDK emits
     ├── DroppedRecordsWarning     back-pressure or disk trouble made the SDK drop records
     ├── WriteErrorWarning         a write/fsync failed; the writer keeps the bytes and retries
     ├── StepWarning               log(step=) went backwards; the call was ignored (like wandb)
     ├── ForkedRunWarning          a forked child used the parent's run; the call was ignored
+    ├── FinishTimeoutWarning      finish() stopped waiting for a stuck writer thread; the last
+                                  records may not be on disk
     └── SyncWarning               online/hybrid: the syncer could not start, or finish() stopped
                                   waiting for it; the run is safe on disk, `runwal sync` uploads it
 
@@ -71,6 +74,11 @@ class StepWarning(RunwalWarning):
 
 class ForkedRunWarning(RunwalWarning):
     """A forked child called into the run it inherited; call init() in the child."""
+
+
+class FinishTimeoutWarning(RunwalWarning):
+    """finish() gave up waiting for the writer thread (a slow or stuck disk); the message
+    says how many records may be missing and where the run is."""
 
 
 class SyncWarning(RunwalWarning):

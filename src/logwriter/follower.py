@@ -285,7 +285,7 @@ def start_hybrid(run_dir: str, settings: Settings, next_seq: int) -> Follower | 
         warnings.warn(
             f"runwal: hybrid mode could not start the syncer process ({exc}); the run logs "
             f"locally only: `runwal sync {run_dir}` uploads it later",
-            SyncWarning, stacklevel=5,
+            SyncWarning, stacklevel=6,  # the caller of logwriter.init()
         )
         return None
 

@@ -15,7 +15,9 @@
   cannot be removed, so they are installed once per process.
 
 Hooks are installed on the first ``register()`` and stay; with no live run
-they do nothing.
+they do nothing. What they need of a run is the small protocol `Hooked`: the
+Run's ``finish_at_exit(exit_code, status, sync_wait=)`` and
+``detach_after_fork()``; this module does not import the Run.
 """
 
 from __future__ import annotations
@@ -27,15 +29,24 @@ import signal
 import sys
 import threading
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from logwriter.run_object import Run
+from typing import Any, Protocol
 
 SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 PREEMPT_SYNC_WAIT = 5.0
 
-_runs: list[Run] = []
+
+class Hooked(Protocol):
+    """What the hooks call on a live run (logwriter.run_object.Run implements it)."""
+
+    def finish_at_exit(self, exit_code: int, status: str, *,
+                       sync_wait: float | None = None) -> None:
+        """Finish with this EXIT status; problems to stderr, no warnings."""
+
+    def detach_after_fork(self) -> None:
+        """In a forked child: stop using the parent's writer and syncer."""
+
+
+_runs: list[Hooked] = []
 _lock = threading.RLock()
 _installed = False
 _sigterm_installed = False
@@ -45,7 +56,7 @@ _prev_thread_excepthook = threading.excepthook
 _uncaught: type[BaseException] | None = None
 
 
-def register(run: Run) -> None:
+def register(run: Hooked) -> None:
     """Track a live run; installs the process hooks the first time."""
     with _lock:
         _install()
@@ -53,13 +64,13 @@ def register(run: Run) -> None:
             _runs.append(run)
 
 
-def unregister(run: Run) -> None:
+def unregister(run: Hooked) -> None:
     with _lock:
         if run in _runs:
             _runs.remove(run)
 
 
-def live_runs() -> list[Run]:
+def live_runs() -> list[Hooked]:
     with _lock:
         return list(_runs)
 
@@ -104,10 +115,10 @@ def _thread_excepthook(args: Any) -> None:
     _prev_thread_excepthook(args)
 
 
-def _finish_all(exit_code: int, status: str, sync_timeout: float | None = None) -> None:
+def _finish_all(exit_code: int, status: str, sync_wait: float | None = None) -> None:
     for run in live_runs():
         with contextlib.suppress(Exception):  # one bad run must not stop the others
-            run.finish(exit_code=exit_code, status=status, quiet=True, sync_timeout=sync_timeout)
+            run.finish_at_exit(exit_code, status, sync_wait=sync_wait)
 
 
 def _at_exit() -> None:
@@ -137,4 +148,4 @@ def _after_fork_in_child() -> None:
     inherited, _runs = _runs, []
     for run in inherited:
         with contextlib.suppress(Exception):  # never break the child
-            run._detach_after_fork()
+            run.detach_after_fork()

@@ -20,7 +20,7 @@ Metric names (units follow MLflow: "megabytes" are 10**6 bytes)::
     process_cpu_percentage            runwal extra: like `top`, can exceed 100
     process_memory_rss_megabytes      runwal extra
     process_threads                   runwal extra
-    gpu_{i}_utilization_percentage    per NVIDIA GPU i, via NVML (pynvml)
+    gpu_{i}_utilization_percentage    per NVIDIA GPU i, via NVML (pynvml; see gpu.py)
     gpu_{i}_memory_usage_megabytes
     gpu_{i}_memory_usage_percentage
     gpu_{i}_power_usage_watts
@@ -43,12 +43,13 @@ the counters are primed in ``__init__`` so the first sample is meaningful.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from logwriter.gpu import Nvml
 
 if TYPE_CHECKING:
     import psutil
@@ -69,83 +70,6 @@ def _busy_and_total(times: Any) -> tuple[float, float]:
     total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
     busy = total - times.idle - getattr(times, "iowait", 0.0)
     return busy, total
-
-
-class _Nvml:
-    """NVML session: initialised once on first use, shut down by ``close``.
-
-    Every failure (module missing, no driver, no device) turns into "no GPUs"
-    silently, because most machines that run the SDK have no NVIDIA GPU.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tried = False
-        self._ok = False
-        self._nvml: Any = None
-        self.handles: list[Any] = []
-
-    def devices(self) -> list[Any]:
-        with self._lock:
-            if not self._tried:
-                self._tried = True
-                self._init()
-            return self.handles
-
-    def _init(self) -> None:
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-        except Exception:  # ImportError, NVMLError_LibraryNotFound, DriverNotLoaded, ...
-            return
-        self._nvml = pynvml
-        self._ok = True
-        try:
-            count = pynvml.nvmlDeviceGetCount()
-            self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        except Exception:
-            self.handles = []
-
-    def close(self) -> None:
-        with self._lock:
-            if self._ok:
-                with contextlib.suppress(Exception):
-                    self._nvml.nvmlShutdown()
-            self._ok = False
-            self._tried = False
-            self.handles = []
-
-    def sample(
-        self, index: int, handle: Any, out: dict[str, float], fail: Callable[[str], None]
-    ) -> None:
-        """Add GPU ``index``'s metrics to ``out``; one failing group skips only itself."""
-        nv = self._nvml
-        p = f"gpu_{index}_"
-        try:
-            mem = nv.nvmlDeviceGetMemoryInfo(handle)
-            out[p + "memory_usage_megabytes"] = mem.used / _MB
-            if mem.total:
-                out[p + "memory_usage_percentage"] = mem.used / mem.total * 100.0
-        except Exception:
-            fail(p + "memory")
-        try:
-            out[p + "utilization_percentage"] = float(nv.nvmlDeviceGetUtilizationRates(handle).gpu)
-        except Exception:
-            fail(p + "utilization")
-        try:
-            milliwatts = nv.nvmlDeviceGetPowerUsage(handle)
-            out[p + "power_usage_watts"] = milliwatts / 1000.0
-            limit = nv.nvmlDeviceGetEnforcedPowerLimit(handle)
-            if limit:
-                out[p + "power_usage_percentage"] = milliwatts / limit * 100.0
-        except Exception:
-            fail(p + "power")
-        try:
-            temp = nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU)
-            out[p + "temperature_celsius"] = float(temp)
-        except Exception:
-            fail(p + "temperature")
 
 
 class SystemMonitor:
@@ -175,7 +99,7 @@ class SystemMonitor:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._nvml = _Nvml()
+        self._nvml = Nvml()
         self.errors: dict[str, int] = {}
         """Failures per sampler group ("cpu", "disk", "gpu_0_power", "emit", ...)."""
 

@@ -114,9 +114,3 @@ def create_run_dir(root: Path, settings: Settings) -> None:
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
 
-
-def prepare_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
-    """`plan_run_dir` then `create_run_dir`; returns (resumed, state)."""
-    resumed, state = plan_run_dir(root, settings)
-    create_run_dir(root, settings)
-    return resumed, state

@@ -1,4 +1,4 @@
-"""The user's Run: log/config/summary/save/alert/finish on top of one Writer.
+"""The user's Run: log/config/summary/save/alert/finish on top of one Backend.
 
 (The module is not called ``run.py`` because ``logwriter.run`` is the facade's
 "current run" attribute, like ``wandb.run``; a submodule of the same name
@@ -7,29 +7,47 @@ would shadow it.)
 A Run is cheap to call and hard to break: every method validates on the
 caller's thread and then only queues; problems found later (disk full, a
 fork, a full queue) become one warning each, emitted here on the caller's
-thread. In ``disabled`` mode, after a fork, or once finished, the Run keeps
-answering (no-ops) so training code needs no ``if run:`` guards.
+thread. In ``disabled`` mode, and in a forked child, every call is a no-op
+(no ``if run:`` guards needed in training code). Once finished, a call that
+would record something raises RunFinishedError; finish() again is a no-op,
+and stats() and the properties still answer.
+
+The machinery (run directory, writer thread, helpers, the syncer process) is
+in backend.py. The Run knows nothing of the facade: init() passes
+``on_finish``, which finish() calls once, so the facade can drop its current
+run. The process hooks (hooks.py) end runs through two public methods,
+``finish_at_exit`` and ``detach_after_fork``.
+
+Why this stays one module of ~370 lines: it is one concept, the object the
+user holds. Step semantics, the disabled/forked/finished rules and the order
+of finish() act on the same few fields under one lock, and log() is the hot
+path, so it reads them directly rather than through another object.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 import threading
 import time
 import warnings
-from pathlib import Path
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from logwriter import hooks
-from logwriter.config_summary import SUMMARY_MODES, Config, Summary
-from logwriter.errors import ForkedRunWarning, RunFinishedError, StepWarning, SyncWarning
-from logwriter.helpers import ConsoleBuffer, run_metadata, start_console, start_monitor
-from logwriter.resume import ResumeState, create_run_dir, plan_run_dir
-from logwriter.savefiles import LIVE_CHECK_S, FileSaver
+from logwriter.backend import Backend, say
+from logwriter.config import Config
+from logwriter.errors import (
+    FinishTimeoutWarning,
+    ForkedRunWarning,
+    RunFinishedError,
+    RunwalWarning,
+    StepWarning,
+    SyncWarning,
+)
+from logwriter.resume import ResumeState
 from logwriter.settings import Settings
+from logwriter.summary import SUMMARY_MODES, Summary
 from logwriter.values import flatten
 from logwriter.writer import Writer
 from schema.records import EXIT_STATUSES, RecordType
@@ -38,14 +56,15 @@ if TYPE_CHECKING:
     from logwriter.follower import Follower
 
 _HISTORY = int(RecordType.HISTORY)
-FOLLOWER_CHECK_S = 2.0
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
+CLOSE_TIMEOUT = 30.0  # finish() waits this long for the writer thread to stop
 
 
 class Run:
     """One run: a directory, a writer thread, and wandb-like methods."""
 
-    def __init__(self, settings: Settings, config: Any = None) -> None:
+    def __init__(self, settings: Settings, config: Any = None, *,
+                 on_finish: Callable[[Run], None] | None = None) -> None:
         self.settings = settings
         self.id = settings.run_id
         self.name = settings.name
@@ -55,6 +74,7 @@ class Run:
         self.resumed = False
         self.config = Config(self._emit_config)
         self.summary = Summary(self._emit_summary)
+        self._on_finish = on_finish
         self._lock = threading.RLock()
         self._step = 0
         self._row: dict[str, Any] = {}
@@ -63,15 +83,9 @@ class Run:
         self._inert = settings.mode == "disabled"
         self._fork_warned = False
         self._forked = False
-        self._pid = os.getpid()
         self._t0 = time.monotonic()
-        self._writer: Writer | None = None
-        self._saver: FileSaver | None = None
-        self._monitor: Any = None
-        self._console: Any = None
-        self._console_buf: ConsoleBuffer | None = None
-        self._follower: Follower | None = None
-        self._follower_gone = False
+        self._backend = Backend(settings, self.dir)
+        self._writer: Writer | None = None  # the backend's, kept at hand for log()
         if self._inert:
             self.config.update(config)
             return
@@ -80,52 +94,20 @@ class Run:
     # -- start -------------------------------------------------------------
 
     def _open(self, config: Any) -> None:
-        s = self.settings
-        root = Path(self.dir)
-        self.resumed, state = plan_run_dir(root, s)
-        if s.mode == "online":  # before anything is written: a refusal leaves no run behind
-            from logwriter.follower import start_online  # subprocess & co: syncing modes only
-
-            self._follower = start_online(self.dir, s, state.next_seq)
-        try:
-            create_run_dir(root, s)
-            self._writer = writer = Writer(
-                root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
-                name=f"runwal-writer-{self.id}",
-            )
-        except BaseException:
-            self._stop_follower()
-            raise
-        now = time.time()
+        backend = self._backend
+        self.resumed, state = backend.open()  # the writer is started, RUN/RESUME queued
+        self._writer = backend.writer
         if self.resumed:
             self._restore(state)
-            writer.put(int(RecordType.RESUME), now,
-                       {"pid": os.getpid(), "host": os.uname().nodename,
-                        "step": self._step, "base_seq": state.next_seq})
-        else:
-            settings_dict = s.as_dict()
-            writer.put(int(RecordType.RUN), now, lambda: run_metadata(settings_dict))
-        self._saver = FileSaver(root, writer.put)
-        writer.add_periodic(self._saver.tick, LIVE_CHECK_S)
         hooks.register(self)
         try:
             if config is not None:
                 self.config.update(config)
-            if s.mode == "hybrid":
-                from logwriter.follower import start_hybrid
-
-                self._follower = start_hybrid(self.dir, s, state.next_seq)
+            backend.start_hybrid()
         except BaseException:
-            self.finish(exit_code=1, quiet=True)
+            self._finish(1, "failed", quiet=True)
             raise
-        if self._follower is not None:
-            writer.add_periodic(self._check_follower, FOLLOWER_CHECK_S)
-        if s.capture_console:
-            self._console_buf = ConsoleBuffer(writer.put)
-            writer.add_periodic(self._console_buf.drain_nowait, s.flush_interval)
-            self._console = start_console(self._console_buf.add)
-        if s.stats_interval > 0:
-            self._monitor = start_monitor(self._emit_stats, s.stats_interval, self.dir)
+        backend.start_watchers(self._emit_stats)
 
     def _restore(self, state: ResumeState) -> None:
         self._step = state.step
@@ -135,47 +117,14 @@ class Run:
                 self.summary.define(d["name"], d.get("summary"))
         self.summary.restore(state.last)
 
-    # -- the syncer (online/hybrid) -------------------------------------------
-
-    def _check_follower(self) -> None:
-        """Writer thread, every few seconds: a syncer that ended before the run did is
-        reported once, as a warning at the next call (the run goes on locally)."""
-        follower = self._follower
-        if follower is None or self._finished or follower.owner != os.getpid():
-            return
-        if follower.proc.poll() is None or self._follower_gone:
-            return
-        self._follower_gone = True
-        why = follower.last_words() or f"status {follower.proc.returncode}"
-        self._writer.notices.append((SyncWarning, (  # type: ignore[union-attr]
-            f"runwal: the syncer of run {self.id} stopped ({why}); the run goes on logging "
-            f"locally and {follower.sync_hint()}"
-        )))
-
-    def _stop_follower(self) -> None:
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.stop()
-
-    def _finish_sync(self, quiet: bool, sync_timeout: float | None) -> None:
-        """finish(): wait (bounded, with progress) for the follower to deliver the EXIT."""
-        follower = self._follower
-        if follower is None or follower.owner != os.getpid() or self._writer is None:
-            return
-        timeout = self.settings.sync_timeout if sync_timeout is None else sync_timeout
-        last_seq = int(self._writer.stats()["next_seq"]) - 1
-        problem = follower.finish(timeout, last_seq, self.id, _say)
-        if problem is None:
-            return
-        if quiet:
-            _say(problem)
-        else:
-            warnings.warn(problem, SyncWarning, stacklevel=3)
-
     @property
     def syncer_pid(self) -> int | None:
         """Pid of the `runwal follow` process of an online/hybrid run (None otherwise)."""
-        return self._follower.pid if self._follower is not None else None
+        return self._backend.syncer_pid
+
+    @property
+    def _follower(self) -> Follower | None:  # tests look at the follower process
+        return self._backend.follower
 
     # -- emitting ----------------------------------------------------------
 
@@ -214,22 +163,13 @@ class Run:
         for category, message in notices:
             warnings.warn(message, category, stacklevel=4)
 
-    def _detach_after_fork(self) -> None:
-        """In a forked child (hooks' at-fork handler): drop the parent's writer.
-
-        The child never writes through the parent's fd; its helper threads did
-        not survive the fork. Calls become no-ops with one warning.
-        """
+    def detach_after_fork(self) -> None:
+        """In a forked child (called by hooks' at-fork handler): drop the parent's writer
+        and follower. The child never writes through the parent's fd; calls become
+        no-ops with one ForkedRunWarning."""
         self._inert = True
         self._forked = True
-        self._pid = os.getpid()
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.forget()
-        for helper in (self._writer, self._console):
-            if helper is not None and hasattr(helper, "detach"):
-                helper.detach()
-        self._monitor = self._console = None
+        self._backend.detach_after_fork()
 
     def _warn_forked(self) -> None:
         if not self._fork_warned:
@@ -312,8 +252,9 @@ class Run:
         """Snapshot files into the run's files/ dir; returns their paths there."""
         if self._inert_call():
             return []
-        assert self._saver is not None
-        return self._saver.save(glob_str, base_path, policy)
+        saver = self._backend.saver
+        assert saver is not None
+        return saver.save(glob_str, base_path, policy)
 
     def alert(self, title: str, text: str, level: str = "INFO") -> None:
         if not isinstance(title, str) or not isinstance(text, str):
@@ -333,55 +274,76 @@ class Run:
     def dropped(self) -> int:
         return self._writer.dropped if self._writer is not None else 0
 
-    def finish(self, exit_code: int = 0, *, status: str | None = None,
-               quiet: bool = False, timeout: float = 30.0,
-               sync_timeout: float | None = None) -> None:
+    def finish(self, exit_code: int = 0) -> None:
         """Drain, write the final SUMMARY and EXIT, fsync, close. Idempotent.
 
-        Online/hybrid: then wait up to ``sync_timeout`` seconds (default: the
-        settings', 60 s online, 5 s hybrid) for the syncer to deliver the run,
-        with progress on stderr; past that, warn (SyncWarning) and leave it
-        running in the background. Never raises on account of the server.
+        The status is ``finished`` for exit code 0, ``failed`` otherwise. A
+        writer that does not stop within CLOSE_TIMEOUT (a stuck disk) is left
+        behind with a FinishTimeoutWarning. Online/hybrid: then wait up to
+        ``sync_timeout`` seconds (init's; 60 s online, 5 s hybrid) for the
+        syncer to deliver the run, with progress on stderr; past that, warn
+        (SyncWarning) and leave it running in the background. Never raises on
+        account of the server or the disk.
         """
+        self._finish(exit_code, None, quiet=False)
+
+    def finish_at_exit(self, exit_code: int, status: str, *,
+                       sync_wait: float | None = None) -> None:
+        """Finish because the process is ending: how hooks.py ends a run at exit, after
+        an uncaught exception and on SIGTERM.
+
+        Like finish(), with the EXIT record's ``status`` given (one of
+        schema.records.EXIT_STATUSES: ``preempted``, ``killed``, ...), the wait
+        for the syncer bounded by ``sync_wait`` seconds instead of the
+        settings' ``sync_timeout``, and problems written to stderr instead of
+        warned: the code that would have seen a warning is gone.
+        """
+        if status not in EXIT_STATUSES:
+            raise ValueError(f"runwal: finish_at_exit(status={status!r}): expected one of "
+                             f"{EXIT_STATUSES}")
+        self._finish(exit_code, status, quiet=True, sync_wait=sync_wait)
+
+    def _finish(self, exit_code: int, status: str | None, *, quiet: bool,
+                sync_wait: float | None = None) -> None:
         with self._lock:
             if self._finished:
                 return
             self._finished = True
         hooks.unregister(self)
-        _forget(self)
-        if self._inert or self._writer is None:
-            return
-        status = status or ("finished" if exit_code == 0 else "failed")
-        if status not in EXIT_STATUSES:
-            raise ValueError(f"runwal: finish(status={status!r}): expected one of "
-                             f"{EXIT_STATUSES}")
+        if self._on_finish is not None:
+            self._on_finish(self)
         writer = self._writer
+        if self._inert or writer is None:
+            return
         with self._lock:
             if self._row:
                 self._commit_row()
-        for helper in (self._monitor, self._console):
-            if helper is not None:
-                with contextlib.suppress(Exception):  # finishing must go on
-                    helper.stop()
-        if self._console_buf is not None:
-            self._console_buf.drain()
-        if self._saver is not None:
-            try:
-                self._saver.finish()
-            except OSError as exc:
-                writer.last_error = f"save at finish failed: {exc}"
+        backend = self._backend
+        backend.stop_capture()
         now = time.time()
         delta = self.summary.delta()
         if delta:
             writer.put(int(RecordType.SUMMARY), now, delta)
         writer.put(int(RecordType.EXIT), now, {
-            "code": int(exit_code), "status": status,
+            "code": int(exit_code), "status": status or ("finished" if exit_code == 0
+                                                         else "failed"),
             "runtime": round(time.monotonic() - self._t0, 6),
         })
-        writer.close(timeout)
-        self._finish_sync(quiet, sync_timeout)
+        self._report(backend.close_writer(CLOSE_TIMEOUT), FinishTimeoutWarning, quiet)
+        self._report(backend.finish_sync(sync_wait), SyncWarning, quiet)
         if writer.notices and not quiet:
             self._warn_notices()
+
+    @staticmethod
+    def _report(problem: str | None, category: type[RunwalWarning], quiet: bool) -> None:
+        """A problem of finish(): a warning to the caller of finish() or __exit__, or a
+        line on stderr when there is no caller left (finish_at_exit)."""
+        if problem is None:
+            return
+        if quiet:
+            say(problem)
+        else:
+            warnings.warn(problem, category, stacklevel=4)
 
     def __enter__(self) -> Run:
         return self
@@ -389,11 +351,11 @@ class Run:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc_type is None:
-            self.finish()
+            self._finish(0, None, quiet=False)
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish(exit_code=130, status="killed")
+            self._finish(130, "killed", quiet=False)
         else:
-            self.finish(exit_code=1, status="failed")
+            self._finish(1, "failed", quiet=False)
 
     def __repr__(self) -> str:
         return f"<Run {self.id} project={self.project!r} mode={self.mode} dir={self.dir!r}>"
@@ -406,20 +368,3 @@ def _as_step(step: Any) -> int:
     if value < 0:
         raise ValueError(f"runwal: log(step={value}) must be >= 0")
     return value
-
-
-def _say(line: str) -> None:
-    """Progress and problems of the syncer at finish(), on the real stderr."""
-    stream = sys.stderr or sys.__stderr__
-    if stream is not None:
-        with contextlib.suppress(Exception):
-            stream.write(line + "\n")
-            stream.flush()
-
-
-def _forget(run: Run) -> None:
-    """Clear the facade's current run if it is this one."""
-    import logwriter
-
-    if getattr(logwriter, "run", None) is run:
-        logwriter.run = None

@@ -38,6 +38,40 @@ def new_run_id() -> str:
     return "".join(chars[:8])
 
 
+class InitArgs(NamedTuple):
+    """init()'s parameters, in order, with their defaults: the one list of them.
+
+    ``logwriter.init`` spells the same signature out for IDEs and type checkers
+    and hands its arguments over as ``InitArgs(**locals())``; a test pins the two
+    together, and pins every field but ``config`` to the Settings field it
+    resolves to (``id`` -> ``run_id``).
+    """
+
+    project: str | None = None
+    name: str | None = None
+    id: str | None = None  # wandb's argument name
+    config: Any = None
+    tags: Any = None
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    dir: str | os.PathLike[str] | None = None
+    mode: str | None = None
+    resume: bool | str | None = None
+    flush_interval: float | None = None
+    fsync: str | None = None
+    stats_interval: float | None = None
+    capture_console: bool = True
+    server: str | None = None
+    sync_timeout: float | None = None
+
+
+# Settings copied into the RUN record. Others (dir, the server URL, tuning knobs)
+# are left out: they are not facts about the run, and a server URL may carry
+# credentials.
+RECORDED_SETTINGS = ("run_id", "project", "name", "mode", "tags", "notes", "group", "job_type")
+
+
 class Settings(NamedTuple):
     """Everything init() resolved; ``as_dict()`` goes into the RUN record.
 
@@ -129,71 +163,57 @@ def _resume_policy(resume: bool | str | None) -> str:
                      f"{', '.join(RESUME_POLICIES)}")
 
 
-def resolve(
-    *,
-    project: str | None = None,
-    name: str | None = None,
-    id: str | None = None,  # wandb's argument name
-    tags: Any = None,
-    notes: str | None = None,
-    group: str | None = None,
-    job_type: str | None = None,
-    dir: str | os.PathLike[str] | None = None,
-    mode: str | None = None,
-    resume: bool | str | None = None,
-    flush_interval: float | None = None,
-    fsync: str | None = None,
-    stats_interval: float | None = None,
-    capture_console: bool = True,
-    server: str | None = None,
-    sync_timeout: float | None = None,
-) -> Settings:
-    """Build Settings from init() arguments and the environment; ValueError on nonsense
-    (NoServerError, a ValueError, for online/hybrid without a usable server)."""
-    mode = (mode or os.environ.get("RUNWAL_MODE") or _default_mode(server)).strip().lower()
+def resolve(args: InitArgs | None = None) -> Settings:
+    """Build Settings from init()'s arguments and the environment; ValueError on nonsense
+    (NoServerError, a ValueError, for online/hybrid without a usable server). ``config``
+    is not a setting: the Run takes it from ``args`` itself."""
+    args = InitArgs() if args is None else args
+    mode = args.mode or os.environ.get("RUNWAL_MODE") or _default_mode(args.server)
+    mode = mode.strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
-    run_id = id if id is not None else new_run_id()
+    run_id = args.id if args.id is not None else new_run_id()
     if not isinstance(run_id, str) or not run_id or not set(run_id) <= _ID_OK:
         raise ValueError(
             f"runwal: run id {run_id!r} must be a non-empty string of letters, digits, '-_.'"
         )
     if run_id in (".", ".."):
         raise ValueError(f"runwal: run id {run_id!r} is not allowed")
-    fsync = fsync or "commit"
+    fsync = args.fsync or "commit"
     if fsync not in FSYNC_POLICIES:
         raise ValueError(f"runwal: fsync={fsync!r} is not one of {', '.join(FSYNC_POLICIES)}")
+    flush_interval = args.flush_interval
     flush = DEFAULT_FLUSH_INTERVAL if flush_interval is None else float(flush_interval)
     if not flush > 0:
         raise ValueError(f"runwal: flush_interval must be > 0 seconds, got {flush_interval!r}")
     stats = (
         _env_float("RUNWAL_STATS_INTERVAL", DEFAULT_STATS_INTERVAL)
-        if stats_interval is None
-        else float(stats_interval)
+        if args.stats_interval is None
+        else float(args.stats_interval)
     )
-    if isinstance(tags, str):
-        tags = [tags]
-    server = _server(mode, server)
-    sync_wait = _seconds("sync_timeout", sync_timeout, "RUNWAL_SYNC_TIMEOUT",
+    tags = [args.tags] if isinstance(args.tags, str) else args.tags
+    server = _server(mode, args.server)
+    sync_wait = _seconds("sync_timeout", args.sync_timeout, "RUNWAL_SYNC_TIMEOUT",
                          DEFAULT_SYNC_TIMEOUT.get(mode, 0.0))
     init_wait = _seconds("RUNWAL_INIT_TIMEOUT", None, "RUNWAL_INIT_TIMEOUT",
                          DEFAULT_INIT_TIMEOUT)
     return Settings(
         run_id=run_id,
-        project=project or "uncategorized",
-        name=name or run_id,
-        dir=os.fspath(dir) if dir is not None else os.environ.get("RUNWAL_DIR") or DEFAULT_DIR,
+        project=args.project or "uncategorized",
+        name=args.name or run_id,
+        dir=(os.fspath(args.dir) if args.dir is not None
+             else os.environ.get("RUNWAL_DIR") or DEFAULT_DIR),
         mode=mode,
-        resume=_resume_policy(resume),
+        resume=_resume_policy(args.resume),
         server=server,
         tags=tuple(str(t) for t in (tags or ())),
-        notes=notes,
-        group=group,
-        job_type=job_type,
+        notes=args.notes,
+        group=args.group,
+        job_type=args.job_type,
         flush_interval=flush,
         fsync=fsync,
         stats_interval=max(0.0, stats),
-        capture_console=bool(capture_console),
+        capture_console=bool(args.capture_console),
         sync_timeout=sync_wait,
         init_timeout=init_wait,
     )

@@ -17,6 +17,7 @@ floats, is one loop of exact type checks with no function calls per value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,26 @@ _HELP = (
     "log int, float, bool, str, None or lists/dicts of those "
     "(numpy/torch scalars are converted); store larger objects with run.save()"
 )
+
+
+MISSING: Any = object()
+"""No value yet: differs from every value, so a key's first value always counts as changed."""
+
+
+def changed(old: Any, new: Any) -> bool:
+    """Whether a config/summary delta must carry ``new`` (NaN counts as equal to NaN)."""
+    if old is MISSING or type(old) is not type(new):
+        return True
+    if isinstance(new, float) and math.isnan(new) and math.isnan(old):
+        return False
+    return bool(old != new)
+
+
+def check_key(key: Any, where: str) -> str:
+    """A config/summary key: a str, or a TypeError naming it."""
+    if not isinstance(key, str):
+        raise TypeError(f"runwal: {where}: keys must be str, got {type(key).__name__} {key!r}")
+    return str(key)
 
 
 def _type_error(where: str, key: str, value: Any, why: str = "") -> TypeError:

@@ -4,13 +4,10 @@ Why a thread and a deque. ``log()`` must cost microseconds, so the caller's
 thread only validates, stamps ``ts`` and appends ``(type, ts, body)`` to a
 ``collections.deque`` (append is atomic under the GIL; no lock, no syscall,
 no msgpack). Every ``flush_interval`` (or sooner when the queue passes
-``wake_at``) this thread pops everything, packs it, cuts it into ~64 KiB
-frames, and writes the whole group with one ``pwrite``, then fsyncs by policy.
-A SIGKILL therefore loses at most about one flush interval of records.
-
-Sequence numbers are assigned here, in queue order, which is call order: a
-record's seq is the frame's base_seq plus its index, so seqs are dense by
-construction, even when records are dropped before they reach the writer.
+``wake_at``) this thread pops everything and hands it to the Appender
+(appender.py: seqs, frames, one ``pwrite``, fsync by policy, rotation,
+write-error retries). A SIGKILL therefore loses at most about one flush
+interval of records.
 
 Failure policy (training must never die because of logging):
 
@@ -18,11 +15,11 @@ Failure policy (training must never die because of logging):
   record, counts it and queues a one-time warning; later puts drop at once
   ("shedding") until the writer has drained the queue again, so a stuck disk
   costs the training loop one short stall, not one per call.
-* write error (ENOSPC, EIO, ...): the bytes written by the failed group are
-  truncated away, the encoded frames stay in memory (up to
-  ``max_pending_bytes``; past that the writer stops draining the queue and
-  ``put()`` sheds), the error is counted and warned once, and the next flush
-  retries.
+* write error: the Appender keeps the frames and retries at each flush; past
+  its ``max_pending_bytes`` this thread stops draining the queue and
+  ``put()`` sheds. The error is counted and warned once.
+* ``close(timeout)`` returns False when the thread did not stop in time (a
+  stuck disk); ``backlog()`` then says how many records may not be on disk.
 
 Warnings are never raised from this thread (pytest's ``filterwarnings=error``
 would kill it): they are queued in ``notices`` and the Run emits them on the
@@ -31,8 +28,6 @@ caller's thread at its next call.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
 import time
@@ -41,18 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from logwriter.appender import MAX_PENDING_BYTES, SEGMENT_BYTES, Appender, PWrite
 from logwriter.errors import DroppedRecordsWarning, RunwalWarning, WriteErrorWarning
-from schema.atomic import fsync_dir
-from schema.frame import MAX_FRAME, OVERHEAD, split_frames
-from schema.records import pack_record
-from schema.segment import SegmentHeader, segment_name
 
-PWrite = Callable[[int, Any, int], int]
 Periodic = Callable[[], None]
 
-SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_QUEUE = 100_000
-MAX_PENDING_BYTES = 64 * 1024 * 1024
 PUT_TIMEOUT = 0.5
 CLOSE_RETRIES = 3
 
@@ -76,14 +65,9 @@ class Writer:
     ) -> None:
         self.log_dir = Path(log_dir)
         self.flush_interval = flush_interval
-        self.fsync_policy = fsync
         self.max_queue = max_queue
         self.wake_at = max(1, min(8192, max_queue // 4))
-        self.segment_bytes = segment_bytes
-        self.max_pending_bytes = max_pending_bytes
         self.put_timeout = put_timeout
-        # Fault-injection seam: tests swap in a pwrite that fails or blocks.
-        self.pwrite: PWrite = pwrite if pwrite is not None else os.pwrite
         self._queue: deque[tuple[int, float, Any]] = deque()
         self._wake = threading.Event()
         self._space = threading.Event()
@@ -93,24 +77,17 @@ class Writer:
         self._detached = False
         self._drop_lock = threading.Lock()
         self._periodic: list[list[Any]] = []  # [fn, interval, next_due]
-        # Writer-thread state.
-        self._next_seq = base_seq  # next seq to assign when packing
-        self._pending: deque[tuple[bytes, int]] = deque()  # encoded, not yet on disk
-        self._pending_bytes = 0
-        self._dirty = False  # written since the last fsync
         # Counters, read by stats().
         self.dropped = 0
-        self.written = 0
-        self.bytes_written = 0
         self.write_errors = 0
         self.last_error: str | None = None
-        self.segments = 0
         self.notices: list[tuple[type[RunwalWarning], str]] = []
         self._noticed: set[str] = set()
-        self._fd = -1
-        self._seed = 0
-        self._offset = 0
-        self._open_segment(base_seq)  # in the caller: a bad run dir fails init(), loudly
+        # The first segment is opened here, in the caller: a bad run dir fails init().
+        self.appender = Appender(
+            log_dir, base_seq, fsync=fsync, on_error=self._error, on_lost=self._count_lost,
+            segment_bytes=segment_bytes, max_pending_bytes=max_pending_bytes, pwrite=pwrite,
+        )
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -161,10 +138,6 @@ class Writer:
         """Call ``fn()`` on the writer thread about every ``interval`` seconds."""
         self._periodic.append([fn, interval, time.monotonic() + interval])
 
-    def flush_now(self) -> None:
-        """Ask the thread to flush soon (used before a signal kills the process)."""
-        self._wake.set()
-
     def close(self, timeout: float = 10.0) -> bool:
         """Flush everything, fsync, close the segment; True when the thread stopped."""
         if self._detached:
@@ -176,32 +149,33 @@ class Writer:
         self._closed = True
         return not self._thread.is_alive()
 
+    def backlog(self) -> int:
+        """Records accepted by put() and not yet on disk (queued, or encoded and pending)."""
+        return len(self._queue) + self.appender.pending_records
+
     def detach(self) -> None:
         """Forget the parent's run in a forked child: no thread, no writes, fd closed."""
         self._detached = True
         self._closed = True
         self._queue = deque()
-        self._pending = deque()
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        self.appender.detach()
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._detached
 
     def stats(self) -> dict[str, Any]:
+        out = self.appender
         return {
             "queued": len(self._queue),
-            "written": self.written,
+            "written": out.written,
             "dropped": self.dropped,
-            "bytes_written": self.bytes_written,
-            "pending_bytes": self._pending_bytes,
+            "bytes_written": out.bytes_written,
+            "pending_bytes": out.pending_bytes,
             "write_errors": self.write_errors,
             "last_error": self.last_error,
-            "segments": self.segments,
-            "next_seq": self._next_seq,
+            "segments": out.segments,
+            "next_seq": out.next_seq,
         }
 
     def _notice(self, key: str, category: type[RunwalWarning], message: str) -> None:
@@ -223,7 +197,7 @@ class Writer:
                 if stopping:
                     break
             for _ in range(CLOSE_RETRIES):
-                if not self._pending and not self._queue:
+                if not self.appender.pending_records and not self._queue:
                     break
                 time.sleep(self.flush_interval)
                 self._flush()
@@ -231,80 +205,18 @@ class Writer:
             self._shutdown()
 
     def _flush(self) -> None:
-        if self._fd < 0:
+        out = self.appender
+        if not out.is_open:
             return
         q = self._queue
-        if not self._pending and q and self._offset >= self.segment_bytes:
-            self._rotate()
-        while q and self._pending_bytes < self.max_pending_bytes:
-            batch = [q.popleft() for _ in range(min(len(q), 16384))]
-            self._encode(batch)
+        if q:
+            out.rotate_if_full()
+        while q and out.has_room():
+            out.encode([q.popleft() for _ in range(min(len(q), 16384))])
         if len(q) < self.max_queue // 2:
             self._shedding = False
         self._space.set()
-        if self._pending:
-            self._write_pending()
-        if self._dirty and self.fsync_policy == "commit":
-            self._sync()
-
-    def _encode(self, batch: list[tuple[int, float, Any]]) -> None:
-        packed: list[bytes] = []
-        for rtype, ts, body in batch:
-            if callable(body):
-                try:
-                    body = body()
-                except Exception as exc:  # keep the run alive
-                    body = {"error": f"{type(exc).__name__}: {exc}"}
-            try:
-                rec = pack_record(rtype, ts, body)
-            except Exception as exc:  # a validation gap must not kill us
-                self._count_lost(1, f"unpackable record of type {rtype}: {exc}")
-                continue
-            if len(rec) + OVERHEAD > MAX_FRAME:
-                self._count_lost(1, f"record of type {rtype} is {len(rec)} bytes, over a frame")
-                continue
-            packed.append(rec)
-        if not packed:
-            return
-        data = b"".join(split_frames(packed, self._next_seq, self._seed))
-        self._next_seq += len(packed)
-        self._pending.append((data, len(packed)))
-        self._pending_bytes += len(data)
-
-    def _write_pending(self) -> None:
-        """Write every pending frame with one pwrite; on error keep them for a retry."""
-        data = b"".join(d for d, _ in self._pending) if len(self._pending) > 1 else \
-            self._pending[0][0]
-        count = sum(n for _, n in self._pending)
-        view = memoryview(data)
-        start = self._offset
-        done = 0
-        try:
-            while done < len(data):
-                n = self.pwrite(self._fd, view[done:], start + done)
-                if n <= 0:
-                    raise OSError(errno.EIO, "write returned 0 bytes")
-                done += n
-        except OSError as exc:
-            if done:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, start)
-            self._error("write", exc)
-            return
-        self._offset += done
-        self._pending.clear()
-        self._pending_bytes = 0
-        self.written += count
-        self.bytes_written += done
-        self._dirty = True
-
-    def _sync(self) -> None:
-        try:
-            os.fdatasync(self._fd) if hasattr(os, "fdatasync") else os.fsync(self._fd)
-        except OSError as exc:
-            self._error("fsync", exc)
-            return
-        self._dirty = False
+        out.commit()
 
     def _error(self, op: str, exc: OSError) -> None:
         self.write_errors += 1
@@ -333,56 +245,12 @@ class Writer:
                 except Exception as exc:  # a helper must not kill the writer
                     self.last_error = f"periodic task failed: {exc}"
 
-    def _rotate(self) -> None:
-        old = self._fd
-        try:
-            self._open_segment(self._next_seq)
-        except OSError as exc:
-            self._error("open new segment", exc)  # keep appending to the old one
-            return
-        self._close_fd(old)
-
-    def _open_segment(self, base_seq: int) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        path = self.log_dir / segment_name(base_seq)
-        if path.exists():
-            # A segment with this base holds no valid record (the caller found the
-            # last seq before it), e.g. a crash right after it was created. Keep
-            # its bytes for forensics under a name readers ignore.
-            path.rename(path.with_name(f"{path.name}.stale-{time.time_ns()}"))
-        header = SegmentHeader.new(base_seq)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            raw = header.encode()
-            if os.pwrite(fd, raw, 0) != len(raw):
-                raise OSError(errno.EIO, f"short write of the segment header of {path}")
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        fsync_dir(self.log_dir)
-        self._fd, self._seed, self._offset = fd, header.seed, len(raw)
-        self.segments += 1
-
-    def _close_fd(self, fd: int) -> None:
-        if fd < 0:
-            return
-        try:
-            if self.fsync_policy != "never":
-                os.fsync(fd)
-        except OSError as exc:
-            self._error("fsync", exc)
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
     def _shutdown(self) -> None:
-        lost = sum(n for _, n in self._pending) + len(self._queue)
+        lost = self.appender.discard() + len(self._queue)
         if lost and not self._detached:
             self._count_lost(lost, f"{lost} records could not be written before close")
-        self._pending.clear()
         self._queue.clear()
         self._closed = True
-        fd, self._fd = self._fd, -1
         if not self._detached:
-            self._close_fd(fd)
+            self.appender.close()
         self._space.set()

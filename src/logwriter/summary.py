@@ -1,15 +1,12 @@
-"""``run.config`` and ``run.summary``: dict-like views that emit delta records.
-
-Both only record *changes*: a CONFIG or SUMMARY record holds the keys whose
-value changed since the last record of that type, so a resumed or replayed
-run rebuilds the full state by applying deltas in seq order.
+"""``run.summary``: the final value per key, a dict-like view that emits SUMMARY deltas.
 
 The summary follows wandb: unless the user sets a key explicitly, a history
 key's summary is its last logged value, or its min/max/mean when
 ``define_metric(summary=...)`` says so. ``observe()`` runs on every log(), so
 it costs one dict update plus, only when metric rules exist, one cached rule
 lookup per key; the computed summary is emitted as one delta at finish()
-instead of per log() call.
+instead of per log() call. Like CONFIG, a SUMMARY record holds only the keys
+that changed since the last one.
 """
 
 from __future__ import annotations
@@ -20,112 +17,10 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from logwriter.values import convert
+from logwriter.values import MISSING, changed, check_key, convert
 
 Emit = Callable[[dict[str, Any]], None]
 SUMMARY_MODES = ("min", "max", "mean", "last", "none")
-_MISSING = object()
-
-
-def _changed(old: Any, new: Any) -> bool:
-    if old is _MISSING or type(old) is not type(new):
-        return True
-    if isinstance(new, float) and math.isnan(new) and math.isnan(old):
-        return False
-    return bool(old != new)
-
-
-def _check_key(key: Any, where: str) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"runwal: {where}: keys must be str, got {type(key).__name__} {key!r}")
-    return str(key)
-
-
-class Config:
-    """The run's hyper-parameters; attribute and item access, deltas on every set."""
-
-    def __init__(self, emit: Emit | None = None) -> None:
-        object.__setattr__(self, "_data", {})
-        object.__setattr__(self, "_emit", emit)
-        object.__setattr__(self, "_lock", threading.RLock())
-
-    def update(self, data: Any = None, allow_val_change: bool = True, **kwargs: Any) -> None:
-        """Set many keys; values are validated first, so a bad one changes nothing."""
-        if data is None:
-            items: dict[Any, Any] = {}
-        elif isinstance(data, Mapping):
-            items = dict(data)
-        elif hasattr(data, "as_dict"):
-            items = dict(data.as_dict())
-        elif hasattr(data, "__dict__"):  # argparse.Namespace, simple objects
-            items = {k: v for k, v in vars(data).items() if not k.startswith("_")}
-        else:
-            raise TypeError(f"runwal: config.update() needs a dict, got {type(data).__name__}")
-        items.update(kwargs)
-        clean = {}
-        for key, value in items.items():
-            key = _check_key(key, "config")
-            clean[key], _ = convert(value, key, "config")
-        with self._lock:
-            delta = {k: v for k, v in clean.items() if _changed(self._data.get(k, _MISSING), v)}
-            if not allow_val_change:
-                bad = [k for k in delta if k in self._data]
-                if bad:
-                    raise ValueError(
-                        f"runwal: config: key {bad[0]!r} already set to "
-                        f"{self._data[bad[0]]!r}; pass allow_val_change=True to change it"
-                    )
-            if not delta:
-                return
-            self._data.update(delta)
-            if self._emit is not None:
-                self._emit(delta)
-
-    def restore(self, data: Mapping[str, Any]) -> None:
-        """Load state from a resumed run's log without emitting records."""
-        self._data.update(data)
-
-    def as_dict(self) -> dict[str, Any]:
-        with self._lock:
-            return dict(self._data)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def keys(self) -> Any:
-        return self.as_dict().keys()
-
-    def items(self) -> Any:
-        return self.as_dict().items()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"config has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self.update({name: value})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.as_dict())
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"Config({self.as_dict()!r})"
 
 
 class _Agg:
@@ -226,7 +121,7 @@ class Summary:
         """Keys that changed since the last emitted summary; marks them emitted."""
         with self._lock:
             now = self.computed()
-            delta = {k: v for k, v in now.items() if _changed(self._emitted.get(k, _MISSING), v)}
+            delta = {k: v for k, v in now.items() if changed(self._emitted.get(k, MISSING), v)}
             self._emitted.update(delta)
             return delta
 
@@ -245,7 +140,7 @@ class Summary:
         items = dict(data or {}, **kwargs)
         clean = {}
         for key, value in items.items():
-            key = _check_key(key, "summary")
+            key = check_key(key, "summary")
             clean[key], _ = convert(value, key, "summary")
         if not clean:
             return
