@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncer.engine.replay import SyncResult, sync_run
+from syncer.engine.replay import sync_run
+from syncer.engine.result import SyncResult
+from syncer.errors import AuthFailed, BadResponse, RunGone, ServerUnavailable
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.retry import RetryPolicy
 from syncer.sinks.mlflow.sink import MlflowSink
-from syncer.sync_errors import AuthFailed, ServerUnavailable
 from syncutil import T0, R, client, training_records, write_run
 
 FAST = RetryPolicy(base=0.01, cap=0.05, deadline=10.0)
@@ -160,3 +161,42 @@ def test_server_down_gives_up_at_the_deadline(tmp_path: Path) -> None:
         with pytest.raises(ServerUnavailable, match="HTTP 503"):
             rest.ping(deadline=0.3)
     assert len(calls) > 1
+
+
+def _server(log_batch: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
+    """Answers a first sync like MLflow does, with ``log_batch`` for runs/log-batch."""
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        path = req.url.path
+        if path.endswith("get-by-name"):
+            return httpx.Response(200, json={"experiment": {"experiment_id": "7"}})
+        if path.endswith("runs/create"):
+            info = {"run_id": "r1", "artifact_uri": "mlflow-artifacts:/7/r1/artifacts"}
+            return httpx.Response(200, json={"run": {"info": info, "data": {}}})
+        if path.endswith("runs/log-batch"):
+            return log_batch(req)
+        return httpx.Response(200, json={})
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_deleted_server_run_fails_the_pass_instead_of_rejecting_every_value(
+    tmp_path: Path,
+) -> None:
+    message = "The run r1 must be in the 'active' state. Current state is deleted."
+    transport = _server(lambda req: httpx.Response(
+        400, json={"error_code": "INVALID_PARAMETER_VALUE", "message": message}))
+    rd = write_run(tmp_path, "gone0001", training_records(5), project="p")
+    res = run_with(rd, "http://tracking.invalid", transport)
+    assert res.status == "failed" and not res.retryable and res.rejected == []
+    assert "'active' state" in res.reason and RunGone.hint in res.reason
+
+
+def test_an_unreadable_answer_is_a_sync_failure_not_a_traceback(tmp_path: Path) -> None:
+    def log_batch(req: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("bad gzip", request=req)
+
+    rd = write_run(tmp_path, "dec00001", training_records(5), project="p")
+    res = run_with(rd, "http://tracking.invalid", _server(log_batch))
+    assert res.status == "failed" and not res.retryable
+    assert "DecodingError: bad gzip" in res.reason and BadResponse.hint in res.reason

@@ -23,7 +23,8 @@ from logwriter.follower import follow_command
 from logwriter_util import QUIET, history, read_run
 from schema.layout import RunDir
 from syncer.engine.runlock import RunLock
-from syncer.engine.unit import open_server, sync_path
+from syncer.engine.unit import sync_path
+from syncer.sinks.mlflow.connect import open_server
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
 from syncer.sinks.mlflow.sink import sink_name_for
 from syncutil import client, runs_tagged, training_records, write_run

@@ -12,7 +12,8 @@ import pytest
 
 from schema.layout import RunDir
 from syncer.engine import checkpoint
-from syncer.engine.replay import SyncResult, sync_run
+from syncer.engine.replay import sync_run
+from syncer.engine.result import SyncResult
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 from syncutil import (

@@ -1,10 +1,12 @@
-"""Pieces of the syncer on their own: retry policy, value mapping, checkpoint,
-follow mode (tailing a run that is still being written)."""
+"""Pieces of the syncer on their own: the error tree, retry policy, value mapping,
+rejections, checkpoint, follow mode (tailing a run that is still being written)."""
 
 from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,15 +17,62 @@ import pytest
 from runbuilder import build_run, typical_records
 from schema.layout import RunDir
 from schema.records import Record
+from syncer import errors
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor, Note
 from syncer.engine.replay import sync_run
+from syncer.errors import ServerUnavailable
+from syncer.sinks.base import Refused, Rejection
 from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, metric_value
 from syncer.sinks.mlflow.rest import MlflowRest, build_client, public_uri
 from syncer.sinks.mlflow.retry import RetryPolicy, retry_after, send_with_retry
 from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
-from syncer.sync_errors import ServerUnavailable
 from syncutil import T0, R, append_segment, client, training_records, write_run
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls, *(c for sub in cls.__subclasses__() for c in _subclasses(sub))]
+
+
+def test_exit_status_and_retrying_are_decided_by_class() -> None:
+    usage = _subclasses(errors.UsageError)
+    failures = _subclasses(errors.SyncError)
+    assert {c.__name__ for c in usage} >= {
+        "NoSuchDir", "NotARun", "BadOption", "ExportError", "NoServerConfigured"}
+    assert {c.__name__ for c in failures} >= {
+        "ServerUnavailable", "ServerRejected", "AuthFailed", "RunGone", "ArtifactsUnsupported"}
+    assert all(c("x").exit_code == 2 for c in usage)
+    assert all(c("x").exit_code == 1 for c in failures)
+    assert [c.__name__ for c in failures if c("x").retryable] == ["ServerUnavailable"]
+    exc = errors.RunGone("server run r1 no longer exists")
+    assert str(exc).startswith(exc.message + " (hint: ") and exc.message.endswith("exists")
+    assert errors.NoSuchDir("no such directory", path="/x").message == "/x: no such directory"
+
+
+def test_every_syncer_error_is_in_the_one_tree() -> None:
+    tree = {c for c in _subclasses(errors.RunwalError)}
+    defined = {v for v in vars(errors).values() if isinstance(v, type) and issubclass(
+        v, Exception) and v.__module__ == errors.__name__}
+    assert defined == tree
+    for cls in tree:
+        assert cls.__name__ in (errors.__doc__ or ""), cls
+
+
+def test_the_engine_never_loads_an_http_client() -> None:
+    code = ("import sys, syncer.engine.unit, syncer.engine.plan, syncer.daemon.workers, "
+            "syncer.follow; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('httpx', 'httpcore') or m.startswith('syncer.sinks.mlflow')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_rejections_say_what_was_refused() -> None:
+    assert Rejection(10, Refused.METRIC, "loss", "too long").describe() == (
+        "seq 10 metric loss: too long")
+    assert Rejection(3, Refused.STEP, "", "bad").describe() == "seq 3 step: bad"
+    assert Rejection(-1, Refused.ARTIFACT, "output.log", "no").describe() == (
+        "seq -1 output.log: no")
 
 
 def test_full_jitter_stays_under_the_capped_exponential() -> None:
@@ -86,7 +135,7 @@ def test_bad_steps_are_rejected_with_a_reason() -> None:
         Record(1, R.HISTORY, T0, {"step": 1.5, "data": {"a": 1}}),
         Record(2, R.HISTORY, T0, {"step": 3, "data": {"a": 1}}),
     )
-    assert [r[0] for r in plan.rejected] == [0, 1]
+    assert [(r.seq, r.what) for r in plan.rejected] == [(0, Refused.STEP), (1, Refused.STEP)]
     assert [(m["step"], m["timestamp"]) for _, m in plan.metrics] == [(3, round(T0 * 1000))]
 
 

@@ -25,7 +25,7 @@ from syncer.daemon.watch import Watcher, choose_mode, mount_type
 from syncer.daemon.workers import Daemon
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor
-from syncer.engine.replay import SyncResult
+from syncer.engine.result import SyncResult
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
 from syncer.sinks.mlflow.mapping import ts_ms
 from syncer.sinks.mlflow.sink import sink_name_for

@@ -1,44 +1,138 @@
-"""Errors of the ``runwal`` inspection commands (ls, show, dump, verify, export).
+"""Every error the syncer raises, in one tree.
 
 Tree::
 
-    CliError                    base; a user mistake: one line + ``hint``, exit status 2
-    ├── NoSuchDir               DIR does not exist or is not a directory
-    ├── NotARun                 RUN is not a run directory (no run.json, no log/)
-    ├── BadOption               an option value the command cannot use (unknown --type name)
-    └── ExportError             the export destination cannot be written
+    RunwalError                 base; one line + ``hint``; ``exit_code``; ``message``
+    ├── UsageError              exit 2: a mistake on the command line; nothing was done
+    │   ├── NoSuchDir           a path given on the command line does not exist (or is no dir)
+    │   ├── NotARun             RUN is not a run directory (no run.json, no log/)
+    │   ├── BadOption           an option value the command cannot use (unknown --type name)
+    │   ├── ExportError         the export destination cannot be written
+    │   └── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
+    ├── SyncError               exit 1: the command ran, a sync failed; ``retryable``
+    │   ├── ServerUnavailable   connect errors / timeouts / 5xx / 429 past the retry deadline
+    │   ├── BadResponse         the server's answer cannot be read (redirect loop, bad encoding)
+    │   ├── ServerRejected      the server refused a request for good (4xx other than 429)
+    │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
+    │   │   └── RunGone         the server run is deleted (or no longer active)
+    │   └── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
+    └── LoopbackServerError     the throwaway MLflow server of tests/demo/bench did not start
 
-Errors of the sync engine live in `syncer.sync_errors`, errors of the on-disk
-format in `schema.errors`; `syncer.cli.common.user_errors` turns all three
-families into the same ``runwal: error: <message> (hint: ...)`` line, so a
-user never sees a traceback for something they can fix.
+Usage mistakes and sync failures differ by *class*, so `syncer.cli.common`
+reads ``exc.exit_code`` and needs no list of special cases. Errors of the
+on-disk format live in `schema.errors` (all of them usage mistakes when they
+reach the command line: exit 2).
 
-Damage *inside* a run (a corrupt frame) is not an error here either: ``show``
-and ``dump`` report it and go on, ``verify`` turns it into exit status 1.
+Not exceptions, on purpose: a rejected *record* (the sink isolates it, reports
+it as a `syncer.sinks.base.Rejection` and goes on: one bad value must never
+cost the whole run), a bad run among many (`runwal sync` reports it as a
+failed `SyncResult` and syncs the others), and damage *inside* a run (``show``
+and ``dump`` report it and go on, ``verify`` turns it into exit status 1).
+
+Transport errors of httpx never leave the MLflow sink's REST client: they are
+retried there and become `ServerUnavailable` or `BadResponse`, so the engine
+knows nothing of HTTP.
 """
 
 from __future__ import annotations
 
 from schema.errors import HintError
 
-
-class CliError(HintError):
-    """Base class: a mistake the user can fix; ``hint`` says how."""
-
-    exit_code: int = 2
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
 
 
-class NoSuchDir(CliError):
+class RunwalError(HintError):
+    """Base class; ``hint`` says what the user can do about it."""
+
+    exit_code: int = EXIT_PROBLEM
+
+    @property
+    def message(self) -> str:
+        """The error without its hint (what a one-line log or a rejection records)."""
+        text = str(self.args[0]) if self.args else ""
+        return f"{self.path}: {text}" if self.path and self.path not in text else text
+
+
+# -- usage mistakes: exit 2 --------------------------------------------------
+
+
+class UsageError(RunwalError):
+    """A mistake the user can fix before anything is done; exit status 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class NoSuchDir(UsageError):
     hint = "pass the directory your runs are written to (RUNWAL_DIR, default ./runs)"
 
 
-class NotARun(CliError):
+class NotARun(UsageError):
     hint = "pass one run directory such as ./runs/<run_id>; `runwal ls ./runs` lists them"
 
 
-class BadOption(CliError):
+class BadOption(UsageError):
     hint = "see `runwal COMMAND --help` for the accepted values"
 
 
-class ExportError(CliError):
+class ExportError(UsageError):
     hint = "pass a directory you can write to (it is created if missing)"
+
+
+class NoServerConfigured(UsageError):
+    hint = "pass --to http://HOST:PORT or set RUNWAL_SERVER / MLFLOW_TRACKING_URI"
+
+
+# -- sync failures: exit 1 ---------------------------------------------------
+
+
+class SyncError(RunwalError):
+    """Syncing failed. ``retryable``: only because the server was away, try again later."""
+
+    retryable: bool = False
+
+
+class ServerUnavailable(SyncError):
+    hint = "check that the server is up and reachable; `runwal sync` resumes where it stopped"
+    retryable = True
+
+
+class BadResponse(SyncError):
+    hint = "check that the URI points at an MLflow tracking server, not a proxy or login page"
+
+
+class ServerRejected(SyncError):
+    """``status`` (HTTP) and ``error_code`` (MLflow's) say what the server answered."""
+
+    hint = "the server refused the request; see the message for the field it names"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        error_code: str = "",
+        hint: str | None = None,
+    ):
+        self.status = status
+        self.error_code = error_code
+        super().__init__(message, hint=hint)
+
+
+class AuthFailed(ServerRejected):
+    hint = "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD"
+
+
+class RunGone(ServerRejected):
+    hint = "the server run was deleted; remove the run's sync/ checkpoint to sync it as a new run"
+
+
+class ArtifactsUnsupported(SyncError):
+    hint = "start the server with artifact proxying (`mlflow server --artifacts-destination ...`)"
+
+
+# -- the loopback server -----------------------------------------------------
+
+
+class LoopbackServerError(RunwalError):
+    hint = "see the server log named in the message (the `mlflow` command must be installed)"

@@ -1,7 +1,8 @@
 """Follow one live run to a tracking server until its EXIT is acknowledged.
 
 This is the process the SDK starts in online and hybrid modes (`runwal
-follow`; the command-line glue is in cli_follow). The training process never
+follow`; the command-line glue is in `syncer.cli.follow`, which also picks
+the server: the follower sees only a `Destination`). The training process never
 talks HTTP: it appends to its WAL, and this process tails the WAL into MLflow.
 Its life:
 
@@ -43,14 +44,12 @@ import psutil
 
 from schema import follow_protocol as protocol
 from schema.layout import RUN_JSON, RunDir
-from schema.uri import public_uri
 from syncer.engine import checkpoint
-from syncer.engine.replay import SyncResult, sync_run
+from syncer.engine.replay import sync_run
+from syncer.engine.result import SyncResult
 from syncer.engine.runlock import RunLock
-from syncer.engine.unit import PER_RUN_REQUESTS, check_server
-from syncer.sinks.mlflow.rest import MlflowRest
-from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
-from syncer.sync_errors import ServerUnavailable
+from syncer.errors import ServerUnavailable
+from syncer.sinks.base import Destination
 
 EXIT_OK = 0  # EXIT acknowledged; or parent gone and what is on disk delivered; or SIGTERM
 EXIT_FAILED = 1  # server refused for good, or still unreachable at the catch-up deadline
@@ -110,15 +109,15 @@ class Follower:
     def __init__(
         self,
         run_dir: Path,
-        rest: MlflowRest,
+        dest: Destination,
         opts: FollowOptions,
         *,
         abort: threading.Event,
         say: Callable[[str], None],
     ):
-        self.run_dir, self.rest, self.opts, self.abort, self.say = run_dir, rest, opts, abort, say
+        self.run_dir, self.dest, self.opts, self.abort, self.say = run_dir, dest, opts, abort, say
         self.parent = ParentWatch(opts.parent_pid)
-        self.sink_name = sink_name_for(rest.uri)
+        self.sink_name = dest.sink_name
         self.lock = RunLock(run_dir, self.sink_name)
         self.follow_stop = threading.Event()  # parent gone past the grace, or abort
         self.gave_up = False
@@ -143,7 +142,7 @@ class Follower:
                 self.contact()
             except ServerUnavailable as exc:
                 if self.opts.wait_server > 0 and self.abort.is_set():
-                    return self._stopped(str(exc.args[0]))
+                    return self._stopped(exc.message)
                 raise
             announce(protocol.ready_line(self.checkpoint_path))
             if not self.wait_for_run():
@@ -161,7 +160,7 @@ class Follower:
         """Phase 1: ServerUnavailable / AuthFailed / ServerRejected when it fails."""
         o = self.opts
         if o.wait_server <= 0:
-            check_server(self.rest, o.connect_timeout)
+            self.dest.check(o.connect_timeout)
             return
         end = time.monotonic() + o.wait_server
         noted = False
@@ -170,13 +169,13 @@ class Follower:
             budget = o.connect_timeout if not noted else max(
                 o.connect_timeout, min(CONTACT_SLICE, end - time.monotonic()))
             try:
-                check_server(self.rest, budget)
+                self.dest.check(budget)
             except ServerUnavailable as exc:
                 if self.abort.is_set() or time.monotonic() >= end:
                     raise
                 if not noted:
                     noted = True
-                    self.say(f"{exc.args[0]}; retrying until it answers")
+                    self.say(f"{exc.message}; retrying until it answers")
                 continue
             if noted:
                 self.say("the server answers")
@@ -232,7 +231,7 @@ class Follower:
     # -- helpers -----------------------------------------------------------
 
     def _pass(self, following: bool) -> SyncResult:
-        sink = MlflowSink(self.rest, parallel=PER_RUN_REQUESTS)
+        sink = self.dest.new_sink()
         try:
             return sync_run(
                 self.run_dir,
@@ -248,7 +247,7 @@ class Follower:
     def _done(self, res: SyncResult) -> int:
         extra = f"; {res.reason}" if res.reason else ""
         self.say(
-            f"run {res.run_id} synced to {public_uri(self.rest.uri)} as {res.server_run_id} "
+            f"run {res.run_id} synced to {self.dest.uri} as {res.server_run_id} "
             f"(last seq {res.last_seq}){extra}"
         )
         for rej in res.rejected[:20]:

@@ -4,12 +4,14 @@ Exit statuses, the same for every command:
 
     0  success (``verify``: clean, or only a torn tail)
     1  the command ran but found a problem (``verify``: damage; ``sync``: a run failed)
-    2  a user mistake: bad path, bad option, not a run directory
+    2  a user mistake: missing path, bad option, not a run directory, no server
 
-A user mistake prints exactly one line on stderr, ``runwal: error: <message>
-(hint: ...)``, never a traceback. Decorate a command with `user_errors` (below
-``@click.command``) to get that for every error family of the project; a bug
-still shows its traceback, because hiding it would help nobody.
+An error prints exactly one line on stderr, ``runwal: error: <message>
+(hint: ...)``, never a traceback, and exits with the status its class carries
+(``exit_code``: `syncer.errors.UsageError` 2, `syncer.errors.SyncError` 1;
+the format's `schema.errors.SchemaError` 2). Decorate a command with
+`user_errors` (below ``@click.command``) to get that; a bug still shows its
+traceback, because hiding it would help nobody.
 
 JSON output is strict JSON (RFC 8259), which has no NaN or Infinity: `jsonable`
 writes non-finite floats as the strings ``"NaN"``, ``"Infinity"`` and
@@ -33,16 +35,11 @@ import click
 
 from schema.errors import SchemaError
 from schema.layout import RunDir, child_runs
-from syncer.errors import CliError, NoSuchDir, NotARun
-from syncer.sync_errors import NoServerConfigured, SyncError
+from syncer.errors import EXIT_USAGE, NoSuchDir, NotARun, RunwalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
-
-EXIT_CODES_HELP = "Exit status: 0 ok; 2 usage error (bad path, not a run directory, bad option)."
+EXIT_OK = 0  # the other statuses live with the error classes (syncer.errors)
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout instead of text."
@@ -59,14 +56,6 @@ def fail(exc: BaseException, code: int = EXIT_USAGE) -> None:
     raise SystemExit(code)
 
 
-def _exit_code(exc: BaseException) -> int:
-    if isinstance(exc, NoServerConfigured):
-        return EXIT_USAGE
-    if isinstance(exc, SyncError):
-        return EXIT_PROBLEM
-    return int(getattr(exc, "exit_code", EXIT_USAGE))
-
-
 def user_errors(func: F) -> F:
     """Turn the project's error families into one stderr line and an exit status.
 
@@ -78,10 +67,12 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (CliError, SchemaError, SyncError) as exc:
-            fail(exc, _exit_code(exc))
+        except RunwalError as exc:
+            fail(exc, exc.exit_code)
+        except SchemaError as exc:
+            fail(exc, EXIT_USAGE)
         except PermissionError as exc:
-            fail(CliError(f"permission denied: {exc.filename}", hint="check the file's owner"))
+            fail(UsageError(f"permission denied: {exc.filename}", hint="check the file's owner"))
         except BrokenPipeError:
             # Point stdout at /dev/null so the interpreter's final flush is silent.
             devnull = os.open(os.devnull, os.O_WRONLY)

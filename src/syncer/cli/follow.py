@@ -3,8 +3,8 @@
 The SDK starts this command as a separate process (logwriter never imports
 the syncer and never makes an HTTP request) in its own session, so Ctrl-C in
 the training terminal does not kill it mid-batch. The logic is in
-`syncer.follow`; this module is the glue: options, signals, and where output
-goes.
+`syncer.follow`; this module is the glue: options, signals, where output
+goes, and which server (`syncer.sinks.mlflow.connect`).
 
 The ready channel: the first line on stdout is ``ready <checkpoint>`` (the
 checkpoint file's path inside RUN_DIR) once the server answered. With
@@ -29,9 +29,10 @@ import click
 
 from schema import follow_protocol as protocol
 from schema.layout import RUN_JSON
-from syncer.cli.common import EXIT_PROBLEM, open_run, user_errors
-from syncer.engine.unit import open_server, server_uri
+from syncer.cli.common import open_run, user_errors
+from syncer.errors import EXIT_PROBLEM
 from syncer.follow import Follower, FollowOptions
+from syncer.sinks.mlflow.connect import open_server, server_uri
 
 
 class Output:
@@ -179,8 +180,8 @@ def follow(
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with open_server(uri, workers=1, connect_timeout=connect_timeout, deadline=deadline,
-                         stop=abort) as rest:
-            follower = Follower(run_dir, rest, opts, abort=abort, say=out.say)
+                         stop=abort) as server:
+            follower = Follower(run_dir, server, opts, abort=abort, say=out.say)
             try:
                 code = follower.run(out.ready, out.to_run_log)
             except Exception as exc:

@@ -24,15 +24,15 @@ from typing import IO
 import click
 
 from schema.layout import RunDir, child_runs, is_run_dir
-from schema.records import Record
 from schema.uri import public_uri
-from syncer.cli.common import EXIT_PROBLEM, echo_json, json_option, user_errors
-from syncer.engine.replay import SyncResult, plan_run
-from syncer.engine.unit import check_server, open_server, server_uri, sync_path
-from syncer.sinks.mlflow.mapping import MapState as _MapState
-from syncer.sinks.mlflow.mapping import Plan, map_record
+from syncer.cli.common import echo_json, json_option, user_errors
+from syncer.engine.plan import plan_run
+from syncer.engine.result import SyncResult
+from syncer.engine.unit import sync_path
+from syncer.errors import EXIT_PROBLEM, NoServerConfigured
+from syncer.sinks.mlflow.connect import open_server, server_uri
+from syncer.sinks.mlflow.mapping import count_points
 from syncer.sinks.mlflow.sink import sink_name_for
-from syncer.sync_errors import NoServerConfigured
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -111,13 +111,6 @@ class Progress:
             self.stream.flush()
 
 
-def count_points(rec: Record) -> int:
-    """Metric rows one record becomes (dry run)."""
-    plan = Plan()
-    map_record(plan, rec, _MapState(), {})
-    return plan.points
-
-
 def _table(results: list[SyncResult]) -> str:
     rows = [("RUN", "STATUS", "POINTS", "SECONDS", "REASON")]
     for r in results:
@@ -142,11 +135,11 @@ def run_sync(
     """Sync ``paths`` to ``uri``; results in the order of ``paths``."""
     with open_server(
         uri, workers=workers, connect_timeout=connect_timeout, deadline=deadline
-    ) as rest:
-        check_server(rest, connect_timeout)
+    ) as server:
+        server.check(connect_timeout)
 
         def one(path: Path) -> SyncResult:
-            res = sync_path(path, rest, progress=progress.update)
+            res = sync_path(path, server, progress=progress.update)
             progress.finished(res)
             return res
 

@@ -2,9 +2,10 @@
 
 Wiring only: `syncer.daemon.watch` says which runs changed, `syncer.daemon.schedule` and
 `syncer.daemon.workers` decide when each gets a pass and run it, `syncer.engine.unit`
-does the pass. This module parses options, installs the signal handlers and
-prints the daemon's events, one line each on stderr (text, or JSON objects
-with ``--json``), so stdout stays free.
+does the pass, to the server `syncer.sinks.mlflow.connect` opens. This module
+parses options, installs the signal handlers and prints the daemon's events,
+one line each on stderr (text, or JSON objects with ``--json``), so stdout
+stays free.
 
 SIGTERM or Ctrl-C stops the daemon after the batches in flight (their
 checkpoints written); a second signal exits at once (status 128 + signal).
@@ -29,13 +30,13 @@ from typing import IO
 import click
 
 from schema.layout import is_run_dir
-from schema.uri import public_uri
-from syncer.cli.common import EXIT_PROBLEM, dumps, require_dir, user_errors
+from syncer.cli.common import dumps, require_dir, user_errors
 from syncer.daemon.schedule import Backoff, Event, Schedule
 from syncer.daemon.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
 from syncer.daemon.workers import Daemon
-from syncer.engine.unit import check_server, open_server, server_uri, sync_path
-from syncer.sync_errors import ServerUnavailable
+from syncer.engine.unit import sync_path
+from syncer.errors import EXIT_PROBLEM, ServerUnavailable
+from syncer.sinks.mlflow.connect import open_server, server_uri
 
 
 class EventLog:
@@ -134,17 +135,17 @@ def syncd(
     log = EventLog(as_json)
     stop = threading.Event()
     with open_server(uri, workers=workers, connect_timeout=connect_timeout, deadline=deadline,
-                     stop=stop) as rest, stop_on_signals(stop) as seen:
+                     stop=stop) as server, stop_on_signals(stop) as seen:
         schedule = Schedule(root.parent if single else root, workers=workers, debounce=debounce,
                             backoff=Backoff(cap=max_backoff), once=once)
         daemon = Daemon(schedule, lambda path, artifacts: sync_path(
-            path, rest, stop=stop, artifacts=artifacts), log.emit)
+            path, server, stop=stop, artifacts=artifacts), log.emit)
         try:
-            check_server(rest, connect_timeout)
+            server.check(connect_timeout)
         except ServerUnavailable as exc:
             if once:
                 raise
-            daemon.mark_down(str(exc).split(" (hint:")[0])
+            daemon.mark_down(exc.message)
         watcher = Watcher(root, daemon.notify, mode="poll" if once else mode, single=single,
                           poll_interval=poll_interval)
         present = watcher.scan() if once else watcher.start()
@@ -152,9 +153,9 @@ def syncd(
             if watcher.fallback:
                 why = watcher.fallback
             log.emit(Event("start", f"watching {root} ({'once' if once else watcher.mode}: {why}); "
-                           f"{len(present)} run(s); server {public_uri(uri)}",
+                           f"{len(present)} run(s); server {server.uri}",
                            {"dir": str(root), "mode": "once" if once else watcher.mode,
-                            "why": why, "runs": len(present), "server": public_uri(uri)}))
+                            "why": why, "runs": len(present), "server": server.uri}))
             for name in present:
                 daemon.notify(name, initial=True)
             daemon.run(stop, once=once)

@@ -36,6 +36,12 @@ The rules:
 * **Quiet progress.** Synced-to-seq lines are rate-limited per run
   (``log_every``), the last one is never dropped, and a run's finish is
   always logged.
+
+Over 300 lines on purpose: these rules are one state machine (the server-down
+probe limits what ``take`` hands out, busy and failed runs share the
+once-per-reason memory, deferred uploads ride on the same due times), and
+this docstring is a seventh of it; split, each half would need the other's
+invariants to be read.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncer.engine.replay import SyncResult
+from syncer.engine.result import SyncResult
 
 LOG_EVERY = 10.0  # seconds between two "synced to seq N" lines of one run
 BUSY_RETRY = 5.0  # seconds between looks at a run another process is syncing
@@ -69,11 +75,6 @@ class Event:
 def _start(slot: Slot) -> float:
     """When ``slot`` wants its next pass: a change's debounce or backoff, or an upload."""
     return min(slot.due if slot.dirty else math.inf, slot.flush_due)
-
-
-def is_busy(result: SyncResult) -> bool:
-    """The pass was skipped because another process holds the run's sync lock."""
-    return result.busy
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class Schedule:
                 events.append(self._event("discovered", slot, f"discovered ({slot.path})"))
         if result.status == "failed" and result.retryable and not self.once:
             events += self._retry_later(slot, result, now)
-        elif is_busy(result):
+        elif result.busy:
             if not self.once:
                 slot.dirty, slot.due = True, now + BUSY_RETRY
                 self._dirty.add(slot.name)

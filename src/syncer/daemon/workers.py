@@ -31,7 +31,7 @@ from pathlib import Path
 
 from schema.layout import is_run_dir
 from syncer.daemon.schedule import Event, Schedule, Slot
-from syncer.engine.replay import SyncResult
+from syncer.engine.result import SyncResult
 
 PassFn = Callable[[Path, str], SyncResult]  # (run dir, artifacts mode of sync_run)
 EmitFn = Callable[[Event], None]

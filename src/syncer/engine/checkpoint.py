@@ -50,9 +50,17 @@ def path_for(run_dir: RunDir, sink_name: str) -> Path:
     return run_dir.sync_dir / f"{sink_file_name(sink_name)}.json"
 
 
-def load(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
+def load(run_dir: RunDir, sink_name: str, uri: str | None = None) -> Checkpoint | None:
     """The checkpoint, or None when missing or unreadable (then the sink looks the
-    run up on the server by its ``runwal.run_id`` tag instead)."""
+    run up on the server by its ``runwal.run_id`` tag instead); with ``uri``, also
+    None when it was written for another server URI."""
+    ckpt = _read(run_dir, sink_name)
+    if ckpt is not None and uri is not None and ckpt.uri != uri:
+        return None
+    return ckpt
+
+
+def _read(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
     try:
         data = json.loads(path_for(run_dir, sink_name).read_text())
     except (OSError, ValueError):
@@ -80,3 +88,11 @@ def save(run_dir: RunDir, ckpt: Checkpoint) -> None:
     ckpt.updated = time.time()
     run_dir.sync_dir.mkdir(exist_ok=True)
     write_json_atomic(path_for(run_dir, ckpt.sink), ckpt.to_json())
+
+
+def up_to_date(run_dir: RunDir, ckpt: Checkpoint | None) -> bool:
+    """Finished and nothing on disk past the checkpoint: cheap (stat only)."""
+    if ckpt is None or not ckpt.finished:
+        return False
+    segs = run_dir.segments()
+    return bool(segs) and segs[-1].name == ckpt.segment and segs[-1].stat().st_size == ckpt.offset

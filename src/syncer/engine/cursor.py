@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from schema.errors import BadSegmentHeader
 from schema.layout import RunDir
 from schema.reader import Corrupt, Frame, Incomplete, SegmentReader
+from syncer.engine.checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ class LogCursor:
                 # hold seqs below expected_seq. The reader would call those a loss,
                 # so it gets no expectation; the caller's seq filter skips them.
                 self.expected = None
+
+    @classmethod
+    def after(cls, run_dir: RunDir, ckpt: Checkpoint | None) -> LogCursor:
+        """A cursor at the first frame ``ckpt`` does not cover (the start without one)."""
+        if ckpt is None:
+            return cls(run_dir)
+        return cls(run_dir, segment=ckpt.segment, offset=ckpt.offset, expected_seq=ckpt.seq + 1)
 
     def _next_path(self) -> SegmentReader | None:
         for path in self.run_dir.segments():

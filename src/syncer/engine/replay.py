@@ -19,11 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from schema.errors import SchemaError
 from schema.layout import RunDir
@@ -31,8 +27,9 @@ from schema.reader import Frame
 from schema.records import Record
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor, Note
-from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
-from syncer.sync_errors import ServerUnavailable, SyncError
+from syncer.engine.result import SyncResult
+from syncer.errors import SyncError
+from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
 # Points per checkpointed batch. A batch ends at a frame boundary, so its last
 # 1000-row request is usually partial, and MLflow's cost per log-batch has a large
@@ -41,57 +38,6 @@ from syncer.sync_errors import ServerUnavailable, SyncError
 # A crash re-sends at most one batch, which the server deduplicates.
 BATCH_POINTS = 20000
 BATCH_RECORDS = 4000
-
-
-@dataclass
-class SyncResult:
-    """What one pass did. ``status``: synced | partial | skipped | failed."""
-
-    run_dir: str
-    run_id: str = ""
-    status: str = "synced"
-    reason: str = ""
-    retryable: bool = False  # failed only because the server was away: try again later
-    artifacts_pending: bool = False  # artifacts="defer" left an upload for a later pass
-    busy: bool = False  # skipped: another process holds the run's sync lock for this server
-    finished: bool = False
-    server_run_id: str = ""
-    experiment_id: str = ""
-    records: int = 0  # records delivered in this pass
-    points: int = 0  # metric rows delivered in this pass
-    last_seq: int = -1  # highest seq the server has acknowledged
-    unknown: int = 0  # records of types this syncer does not know (skipped)
-    damaged: int = 0  # damaged regions of the log skipped (see notes)
-    values_skipped: int = 0  # non-numeric metric values (skipped by design)
-    rejected: list[Rejection] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # corruption, torn tails
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["rejected"] = [r.describe() for r in self.rejected]
-        return out
-
-
-def identity_of(run_dir: RunDir) -> RunIdentity:
-    data = run_dir.identity()
-    created = data.get("created")
-    return RunIdentity(
-        run_id=str(data.get("run_id") or run_dir.path.name),
-        run_dir=run_dir,
-        project=data.get("project") or None,
-        name=data.get("name") or None,
-        created=float(created) if isinstance(created, (int, float)) else None,
-        extra=data,
-    )
-
-
-def up_to_date(run_dir: RunDir, ckpt: checkpoint.Checkpoint | None) -> bool:
-    """Finished and nothing on disk past the checkpoint: cheap (stat only)."""
-    if ckpt is None or not ckpt.finished:
-        return False
-    segs = run_dir.segments()
-    return bool(segs) and segs[-1].name == ckpt.segment and segs[-1].stat().st_size == ckpt.offset
 
 
 class _Pass:
@@ -105,23 +51,16 @@ class _Pass:
     ):
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
         self.stop = stop
-        self.ident = identity_of(rd)
+        self.ident = RunIdentity.read(rd)
         result.run_id = self.ident.run_id
-        ckpt = checkpoint.load(rd, sink.name)
-        if ckpt is not None and ckpt.uri != sink.uri:
-            ckpt = None
+        ckpt = checkpoint.load(rd, sink.name, sink.uri)
         self.ckpt = ckpt
         self.acked = ckpt.seq if ckpt else -1
         result.last_seq = self.acked
         result.finished = bool(ckpt and ckpt.finished)
         if ckpt is not None:
             result.server_run_id, result.experiment_id = ckpt.server_run_id, ckpt.experiment_id
-        self.cursor = LogCursor(
-            rd,
-            segment=ckpt.segment if ckpt else "",
-            offset=ckpt.offset if ckpt else 0,
-            expected_seq=self.acked + 1 if ckpt else None,
-        )
+        self.cursor = LogCursor.after(rd, ckpt)
         self.opened = False
         self.batch: list[Record] = []
         self.points = 0
@@ -280,16 +219,16 @@ def sync_run(
     try:
         rd = RunDir.open(run_dir)
         p = _Pass(rd, sink, result, progress, stop)
-        if not follow and up_to_date(rd, p.ckpt):
+        if not follow and checkpoint.up_to_date(rd, p.ckpt):
             result.status, result.reason = "skipped", "already synced"
         elif not follow:
             p.read_available()
             p.end_pass(artifacts)
         else:
             _follow(p, stop or threading.Event(), poll_interval, flush_interval, until_seq)
-    except (SyncError, SchemaError, OSError, httpx.HTTPError) as exc:
+    except (SyncError, SchemaError, OSError) as exc:
         result.status, result.reason = "failed", str(exc)
-        result.retryable = isinstance(exc, (ServerUnavailable, httpx.TransportError))
+        result.retryable = isinstance(exc, SyncError) and exc.retryable
     else:
         if result.status != "skipped":
             result.status, result.reason = _verdict(result)
@@ -331,46 +270,3 @@ def _verdict(r: SyncResult) -> tuple[str, str]:
         return "failed", "no readable records; " + "; ".join(reasons)
     status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
     return status, "; ".join(reasons)
-
-
-def plan_run(
-    run_dir: str | Path, sink_name: str, sink_uri: str, count_points: Callable[[Record], int]
-) -> SyncResult:
-    """Dry run: what a pass would send (records and points), touching nothing."""
-    t0 = time.monotonic()
-    result = SyncResult(run_dir=str(run_dir), status="dry-run")
-    try:
-        rd = RunDir.open(run_dir)
-        ident = identity_of(rd)
-        result.run_id = ident.run_id
-        ckpt = checkpoint.load(rd, sink_name)
-        if ckpt is not None and ckpt.uri != sink_uri:
-            ckpt = None
-        acked = ckpt.seq if ckpt else -1
-        if up_to_date(rd, ckpt):
-            result.status, result.reason = "skipped", "already synced"
-        cursor = LogCursor(
-            rd,
-            segment=ckpt.segment if ckpt else "",
-            offset=ckpt.offset if ckpt else 0,
-            expected_seq=acked + 1 if ckpt else None,
-        )
-        for ev in cursor.poll():
-            if isinstance(ev, Note):
-                result.notes.append(ev.text)
-                result.damaged += ev.damage
-                continue
-            for rec in ev.records:
-                if rec.seq <= acked:
-                    continue
-                result.last_seq = rec.seq
-                if rec.kind is None:
-                    result.unknown += 1
-                    continue
-                result.records += 1
-                result.points += count_points(rec)
-                result.finished = rec.kind == "exit"
-    except (SchemaError, OSError) as exc:
-        result.status, result.reason = "failed", str(exc)
-    result.seconds = time.monotonic() - t0
-    return result

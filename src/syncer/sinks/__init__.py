@@ -1,6 +1,7 @@
-"""Destinations the replay engine can send a run to."""
+"""Destinations the replay engine can send a run to.
 
-from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity, Sink
-from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
-
-__all__ = ["MlflowSink", "Rejection", "ResumeFrom", "RunIdentity", "Sink", "sink_name_for"]
+`syncer.sinks.base` holds the protocols the engine programs against (`Sink`,
+`Destination`, `Rejection`); each server product is a subpackage
+(`syncer.sinks.mlflow`), imported only by the code that picks it, so the
+engine never loads an HTTP client.
+"""

@@ -1,20 +1,28 @@
-"""What the replay engine needs from a destination: the `Sink` protocol.
+"""What the replay engine needs from a destination: the `Sink` and `Destination` protocols.
 
 The engine owns reading and checkpointing; a sink owns turning records into
 server requests. The contract that makes sync exactly-once:
 
 * ``send(records)`` returns only after the server acknowledged every request
   for them (or the sink decided a record is permanently refused and reported
-  it as a `Rejection`); it raises SyncError when the server stays away.
+  it as a `Rejection`); it raises `syncer.errors.SyncError` when the server
+  stays away or refuses the run, never a transport library's exception.
 * Every write is idempotent (same key, step, timestamp, value; same tag; same
   artifact path), so replaying the batch after a crash changes nothing.
 * ``state()`` is small JSON the engine stores in the checkpoint with the seq,
   and hands back to ``open_run`` next time, so counters and the current config
   advance in step with what the server has.
+
+A `Destination` is one server the sinks of many runs share (a connection
+pool, credentials): the unit of sync work (`syncer.engine.unit`), syncd and
+the follower get one and make a sink per run from it, so none of them knows
+which server product is behind it (`syncer.sinks.mlflow.connect` makes the
+MLflow one).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +41,20 @@ class RunIdentity:
     created: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def read(cls, run_dir: RunDir) -> RunIdentity:
+        """The identity run.json holds (the directory name stands in for a missing run_id)."""
+        data = run_dir.identity()
+        created = data.get("created")
+        return cls(
+            run_id=str(data.get("run_id") or run_dir.path.name),
+            run_dir=run_dir,
+            project=data.get("project") or None,
+            name=data.get("name") or None,
+            created=float(created) if isinstance(created, (int, float)) else None,
+            extra=data,
+        )
+
 
 @dataclass(frozen=True)
 class ResumeFrom:
@@ -43,16 +65,30 @@ class ResumeFrom:
     state: dict[str, Any]
 
 
+class Refused(enum.Enum):
+    """What a `Rejection` is about."""
+
+    METRIC = "metric"  # one metric row; ``key`` is the metric's key
+    PARAM = "param"  # ``key`` is the param's key
+    TAG = "tag"  # ``key`` is the tag's key
+    STEP = "step"  # a history record whose step is no int64 (none of its values is sent)
+    FILE = "file"  # a file record; ``key`` is its path ("" when the record has none)
+    ARTIFACT = "artifact"  # an artifact the sink makes itself (output.log, config.json)
+
+
 @dataclass(frozen=True)
 class Rejection:
     """A record (or one value of it) the server refused for good, and why."""
 
-    seq: int
+    seq: int  # -1 for an artifact that belongs to no single record
+    what: Refused
     key: str
     reason: str
 
     def describe(self) -> str:
-        return f"seq {self.seq} {self.key}: {self.reason}"
+        """``seq 10 metric loss: <reason>``; an artifact is named alone (``output.log``)."""
+        label = self.key if self.what is Refused.ARTIFACT else f"{self.what.value} {self.key}"
+        return f"seq {self.seq} {label.rstrip()}: {self.reason}"
 
 
 class Sink(Protocol):
@@ -94,4 +130,27 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release threads and connections the sink owns (idempotent)."""
+        ...
+
+
+class Destination(Protocol):
+    """One server the sinks of many runs share; thread-safe."""
+
+    @property
+    def uri(self) -> str:
+        """Where it sends, without credentials (for messages)."""
+        ...
+
+    @property
+    def sink_name(self) -> str:
+        """The ``name`` of every sink it makes (checkpoint and lock files under sync/)."""
+        ...
+
+    def new_sink(self) -> Sink:
+        """A sink for one run; the caller closes it."""
+        ...
+
+    def check(self, timeout: float) -> None:
+        """Raise ServerUnavailable (AuthFailed for refused credentials) unless the
+        server answers within ``timeout`` seconds."""
         ...

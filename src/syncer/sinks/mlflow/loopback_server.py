@@ -6,7 +6,8 @@ server's own ``mlflow-artifacts`` proxy, one worker (the multi-worker server
 adds ~40 ms per request on keep-alive connections, see DESIGN.md).
 
 This launches the ``mlflow`` command line in a child process; runwal itself
-never imports mlflow.
+never imports mlflow. A server that does not start raises
+`syncer.errors.LoopbackServerError` naming its log.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from pathlib import Path
 
 import httpx
 
-
-class ServerError(RuntimeError):
-    pass
+from syncer.errors import LoopbackServerError
 
 
 def free_port() -> int:
@@ -38,7 +37,9 @@ def _mlflow_cmd() -> list[str]:
         return [str(beside)]
     found = shutil.which("mlflow")
     if found is None:
-        raise ServerError("the `mlflow` command is not installed (pip install 'mlflow==3.17.2')")
+        raise LoopbackServerError(
+            "the `mlflow` command is not installed", hint="pip install 'mlflow==3.17.2'"
+        )
     return [found]
 
 
@@ -80,7 +81,7 @@ class LocalMlflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(f"mlflow server exited early; see {self.log_path}")
+                raise LoopbackServerError(f"mlflow server exited early; see {self.log_path}")
             try:
                 if httpx.get(f"{self.uri}/health", timeout=1.0).status_code == 200:
                     return self
@@ -88,7 +89,7 @@ class LocalMlflowServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise ServerError(
+        raise LoopbackServerError(
             f"mlflow server did not answer within {timeout:.0f}s; see {self.log_path}"
         )
 

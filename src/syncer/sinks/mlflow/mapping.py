@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schema.records import Record
+from syncer.sinks.base import Refused, Rejection
 
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
@@ -88,7 +89,7 @@ class Plan:
     tags: dict[str, tuple[int, str]] = field(default_factory=dict)
     files: list[tuple[int, str]] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
-    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
     skipped_values: int = 0
     reopen: bool = False  # a RESUME record: the run is running again
     points: int = 0
@@ -197,7 +198,8 @@ def map_history(plan: Plan, rec: Record, state: MapState) -> None:
     body = rec.body if isinstance(rec.body, dict) else {}
     step = body.get("step", 0)
     if isinstance(step, bool) or not isinstance(step, int) or not INT64_MIN <= step <= INT64_MAX:
-        plan.rejected.append((rec.seq, "step", f"step {step!r} is not an int64"))
+        why = f"step {step!r} is not an int64"
+        plan.rejected.append(Rejection(rec.seq, Refused.STEP, "", why))
         return
     state.last_step = step
     for key, value in flatten(body.get("data", {})).items():
@@ -251,7 +253,8 @@ def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str
         if isinstance(path, str) and path:
             plan.files.append((rec.seq, path))
         else:
-            plan.rejected.append((rec.seq, "file", "file record without a path"))
+            why = "file record without a path"
+            plan.rejected.append(Rejection(rec.seq, Refused.FILE, "", why))
     elif kind == "alert":
         title = str(body.get("title", "alert"))[:200]
         _tag(plan, rec.seq, f"runwal.alert.{title}", body.get("text", ""))
@@ -262,3 +265,10 @@ def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str
     else:
         return False
     return True
+
+
+def count_points(rec: Record) -> int:
+    """Metric rows ``rec`` becomes on its own (what `runwal sync --dry-run` counts)."""
+    plan = Plan()
+    map_record(plan, rec, MapState(), {})
+    return plan.points

@@ -8,11 +8,18 @@ Credentials come from the environment (MLFLOW_TRACKING_TOKEN as a Bearer
 token, or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as Basic auth)
 and live only in the client's auth object: never logged, never written to a
 checkpoint.
+
+Errors: every httpx exception ends here. Transport errors are retried (see
+`syncer.sinks.mlflow.retry`) and become `ServerUnavailable` at the deadline;
+an answer that cannot be read becomes `BadResponse`; a permanent 4xx becomes
+the `ServerRejected` subclass that says what it means (`refusal`), so the
+sink decides by class and the engine never sees HTTP.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Generator, Sequence
 from typing import IO, Any
@@ -21,8 +28,8 @@ from urllib.parse import quote
 import httpx
 
 from schema.uri import public_uri
+from syncer.errors import AuthFailed, BadResponse, RunGone, ServerRejected
 from syncer.sinks.mlflow.retry import RetryPolicy, send_with_retry
-from syncer.sync_errors import AuthFailed, ServerRejected
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -73,6 +80,21 @@ def build_client(
     )
 
 
+# MLflow answers a write to a deleted run with INVALID_PARAMETER_VALUE and "The
+# run <id> must be in the 'active' state. Current state is deleted."; no error
+# code of its own, so its words are the only sign (an experiment's says "experiment").
+_RUN_NOT_ACTIVE = re.compile(r"\brun\b.*\bactive\b.*\bstate\b", re.IGNORECASE)
+
+
+def refusal(status: int, error_code: str, message: str) -> type[ServerRejected]:
+    """The `ServerRejected` class a permanent 4xx answer stands for."""
+    if status in (401, 403):
+        return AuthFailed
+    if status == 400 and _RUN_NOT_ACTIVE.search(message):
+        return RunGone
+    return ServerRejected
+
+
 def _error_of(resp: httpx.Response) -> tuple[str, str]:
     try:
         body = resp.json()
@@ -111,7 +133,9 @@ class MlflowRest:
         deadline: float | None = None,
         ok_codes: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """JSON response of a call; ServerRejected for a permanent 4xx.
+        """JSON response of a call; a `ServerRejected` (sub)class for a permanent
+        4xx, ServerUnavailable past the retry deadline, BadResponse for an answer
+        that cannot be read.
 
         ``ok_codes``: MLflow error codes the caller expects (returned as
         ``{"error_code": code}`` instead of raised).
@@ -127,7 +151,10 @@ class MlflowRest:
                 if hasattr(body, "close"):
                     body.close()
 
-        resp = send_with_retry(do, self.retry, what=what, stop=self.stop, deadline=deadline)
+        try:
+            resp = send_with_retry(do, self.retry, what=what, stop=self.stop, deadline=deadline)
+        except httpx.HTTPError as exc:  # not a transport error (retried): decoding, redirects
+            raise BadResponse(f"{what}: {type(exc).__name__}: {exc}") from exc
         if resp.status_code < 300:
             try:
                 data = resp.json() if resp.content else {}
@@ -137,14 +164,10 @@ class MlflowRest:
         code, message = _error_of(resp)
         if code in ok_codes:
             return {"error_code": code, "message": message}
-        if resp.status_code in (401, 403):
-            raise AuthFailed(
-                f"{what}: HTTP {resp.status_code} {message}".strip(),
-                status=resp.status_code,
-                error_code=code,
-            )
-        raise ServerRejected(
-            f"{what}: HTTP {resp.status_code} {code} {message}".strip(),
+        cls = refusal(resp.status_code, code, message)
+        shown = message if cls is AuthFailed else f"{code} {message}"
+        raise cls(
+            f"{what}: HTTP {resp.status_code} {shown}".strip(),
             status=resp.status_code,
             error_code=code,
         )

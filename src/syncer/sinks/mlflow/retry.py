@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from syncer.sync_errors import ServerUnavailable
+from syncer.errors import ServerUnavailable
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 

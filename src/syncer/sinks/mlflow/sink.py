@@ -13,6 +13,10 @@ until the offending items are isolated; those become `Rejection`s and the rest
 is delivered. Console text is appended to ``sync/<sink>.output.log`` (truncated
 back to the checkpointed length on open, so a crash never doubles it) and
 uploaded as ``output.log`` at the end of every pass.
+
+What fails the pass instead of becoming a `Rejection` is decided by class:
+`AuthFailed` and `RunGone` always (every later request would fail the same
+way), any other `ServerRejected` when it cannot be pinned on one item.
 """
 
 from __future__ import annotations
@@ -28,16 +32,10 @@ from urllib.parse import urlsplit
 from schema.records import Record
 from schema.uri import public_uri
 from syncer.engine.checkpoint import sink_file_name
-from syncer.sinks.base import Rejection, ResumeFrom, RunIdentity
+from syncer.errors import ArtifactsUnsupported, AuthFailed, RunGone, ServerRejected, SyncError
+from syncer.sinks.base import Refused, Rejection, ResumeFrom, RunIdentity
 from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, ts_ms
 from syncer.sinks.mlflow.rest import MlflowRest
-from syncer.sync_errors import (
-    ArtifactsUnsupported,
-    AuthFailed,
-    RunGone,
-    ServerRejected,
-    SyncError,
-)
 
 MAX_METRICS = 1000
 MAX_PARAMS = 100
@@ -46,6 +44,8 @@ DEFAULT_EXPERIMENT = "runwal"
 RUN_ID_TAG = "runwal.run_id"
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED", "preempted": "KILLED"}
 _SPLITTABLE = frozenset({400, 413, 422})
+_FATAL = (AuthFailed, RunGone)  # never pinned on one item: the whole pass fails
+_BATCH_FIELD = {Refused.METRIC: "metrics", Refused.PARAM: "params", Refused.TAG: "tags"}
 
 
 def sink_name_for(uri: str) -> str:
@@ -155,24 +155,24 @@ class MlflowSink:
         plan = Plan()
         for rec in records:
             map_record(plan, rec, self._map, self._params)
-        out = [Rejection(s, k, r) for s, k, r in plan.rejected]
+        out = list(plan.rejected)
         if plan.reopen:
             self.rest.update_run(self._run_id, status="RUNNING")
         params = [(s, {"key": k, "value": v}) for k, (s, v) in plan.params.items()]
         tags = [(s, {"key": k, "value": v}) for k, (s, v) in plan.tags.items()]
         for i in range(0, len(params), MAX_PARAMS):
-            out += self._log("params", params[i : i + MAX_PARAMS])
-        refused = {r.key.removeprefix("param ") for r in out}
+            out += self._log(Refused.PARAM, params[i : i + MAX_PARAMS])
+        refused = {r.key for r in out if r.what is Refused.PARAM}
         self._params.update({k: v for k, (_, v) in plan.params.items() if k not in refused})
         for i in range(0, len(tags), MAX_TAGS):
-            out += self._log("tags", tags[i : i + MAX_TAGS])
+            out += self._log(Refused.TAG, tags[i : i + MAX_TAGS])
         rows = plan.metrics
         chunks = [rows[i : i + MAX_METRICS] for i in range(0, len(rows), MAX_METRICS)]
         if len(chunks) > 1:
-            for got in self._executor().map(lambda c: self._log("metrics", c), chunks):
+            for got in self._executor().map(lambda c: self._log(Refused.METRIC, c), chunks):
                 out += got
         elif chunks:
-            out += self._log("metrics", chunks[0])
+            out += self._log(Refused.METRIC, chunks[0])
         for seq, path in plan.files:
             out += self._upload_file(seq, path)
         if plan.console:
@@ -182,7 +182,7 @@ class MlflowSink:
                 fh.write(data)
             self._map.console_bytes += len(data)
         self.values_skipped += plan.skipped_values
-        self.points_sent += plan.points - sum(r.key.startswith("metric ") for r in out)
+        self.points_sent += plan.points - sum(r.what is Refused.METRIC for r in out)
         return out
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -190,37 +190,35 @@ class MlflowSink:
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="runwal-sink")
         return self._pool
 
-    def _log(self, kind: str, items: list[tuple[int, dict[str, Any]]]) -> list[Rejection]:
+    def _log(self, what: Refused, items: list[tuple[int, dict[str, Any]]]) -> list[Rejection]:
         """Send ``items`` in one request; on a 400 bisect to isolate the bad ones."""
         try:
-            self.rest.log_batch(self._run_id, **{kind: [p for _, p in items]})
+            self.rest.log_batch(self._run_id, **{_BATCH_FIELD[what]: [p for _, p in items]})
             return []
-        except AuthFailed:
+        except _FATAL:
             raise
         except ServerRejected as exc:
             if exc.status not in _SPLITTABLE:
                 raise
-            if "active" in str(exc) and "state" in str(exc):
-                raise RunGone(f"server run {self._run_id} is not active: {exc}") from exc
             if len(items) == 1:
                 seq, item = items[0]
-                return [Rejection(seq, f"{kind[:-1]} {item['key']}", _reason(exc))]
+                return [Rejection(seq, what, item["key"], _reason(exc))]
         half = len(items) // 2
-        return self._log(kind, items[:half]) + self._log(kind, items[half:])
+        return self._log(what, items[:half]) + self._log(what, items[half:])
 
     def _upload_file(self, seq: int, path: str) -> list[Rejection]:
         rel = PurePosixPath(path)
         if rel.is_absolute() or ".." in rel.parts:
-            return [Rejection(seq, f"file {path}", "path escapes files/")]
+            return [Rejection(seq, Refused.FILE, path, "path escapes files/")]
         local = self._files_dir / rel
         if not local.is_file():
-            return [Rejection(seq, f"file {path}", f"missing on disk: {local}")]
+            return [Rejection(seq, Refused.FILE, path, f"missing on disk: {local}")]
         try:
             self._put(str(rel), file=str(local))
+        except _FATAL:
+            raise
         except (ArtifactsUnsupported, ServerRejected) as exc:
-            if isinstance(exc, AuthFailed):
-                raise
-            return [Rejection(seq, f"file {path}", _reason(exc))]
+            return [Rejection(seq, Refused.FILE, path, _reason(exc))]
         return []
 
     def _put(self, path: str, *, data: bytes | None = None, file: str | None = None) -> None:
@@ -230,24 +228,28 @@ class MlflowSink:
 
     def end_pass(self) -> list[Rejection]:
         out: list[Rejection] = []
-        if self._map.console_bytes > self._map.console_uploaded and self._spool is not None:
-            try:
-                self._put("output.log", file=str(self._spool))
-                self._map.console_uploaded = self._map.console_bytes
-            except (ArtifactsUnsupported, ServerRejected) as exc:
-                if isinstance(exc, AuthFailed):
-                    raise
-                out.append(Rejection(-1, "output.log", _reason(exc)))
+        spool = self._spool
+        pending = spool is not None and self._map.console_bytes > self._map.console_uploaded
+        if pending and self._artifact("output.log", out, file=str(spool)):
+            self._map.console_uploaded = self._map.console_bytes
         if self._map.config_dirty:
             body = json.dumps(self._map.config, indent=2, sort_keys=True, default=str)
-            try:
-                self._put("config.json", data=body.encode())
+            if self._artifact("config.json", out, data=body.encode()):
                 self._map.config_dirty = False
-            except (ArtifactsUnsupported, ServerRejected) as exc:
-                if isinstance(exc, AuthFailed):
-                    raise
-                out.append(Rejection(-1, "config.json", _reason(exc)))
         return out
+
+    def _artifact(
+        self, name: str, out: list[Rejection], *, data: bytes | None = None, file: str | None = None
+    ) -> bool:
+        """Upload one artifact of the sink's own; a refusal goes to ``out``."""
+        try:
+            self._put(name, data=data, file=file)
+        except _FATAL:
+            raise
+        except (ArtifactsUnsupported, ServerRejected) as exc:
+            out.append(Rejection(-1, Refused.ARTIFACT, name, _reason(exc)))
+            return False
+        return True
 
     def finish(self, exit_record: Record) -> list[Rejection]:
         out = self.end_pass()
@@ -274,5 +276,5 @@ def _artifact_root(artifact_uri: str) -> str | None:
 
 
 def _reason(exc: SyncError) -> str:
-    text = str(exc)
-    return text.split(" (hint:")[0][-300:]
+    """What a `Rejection` records: the error without its hint, at most 300 chars."""
+    return exc.message[-300:]

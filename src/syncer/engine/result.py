@@ -1,0 +1,55 @@
+"""What one pass over one run did: `SyncResult`, the engine's only answer.
+
+The replay engine never raises for server or format trouble: a pass ends in a
+`SyncResult` whose ``status`` says how it went, so ``runwal sync`` can report
+a bad run in its table and go on, ``syncd`` can back off or leave a run
+alone, and the follower can retry. ``--json`` output is `SyncResult.to_json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncer.sinks.base import Rejection
+
+
+@dataclass
+class SyncResult:
+    """What one pass did. ``status``: synced | partial | skipped | failed | dry-run."""
+
+    run_dir: str
+    run_id: str = ""
+    status: str = "synced"
+    reason: str = ""
+    retryable: bool = False  # failed only because the server was away: try again later
+    artifacts_pending: bool = False  # artifacts="defer" left an upload for a later pass
+    busy: bool = False  # skipped: another process holds the run's sync lock for this server
+    finished: bool = False
+    server_run_id: str = ""
+    experiment_id: str = ""
+    records: int = 0  # records delivered in this pass
+    points: int = 0  # metric rows delivered in this pass
+    last_seq: int = -1  # highest seq the server has acknowledged
+    unknown: int = 0  # records of types this syncer does not know (skipped)
+    damaged: int = 0  # damaged regions of the log skipped (see notes)
+    values_skipped: int = 0  # non-numeric metric values (skipped by design)
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # corruption, torn tails
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rejected"] = [r.describe() for r in self.rejected]
+        return out
+
+
+def not_a_run(path: Path) -> SyncResult:
+    """The failed result of a directory that is not (or no longer) a run."""
+    return SyncResult(
+        run_dir=str(path),
+        run_id=path.name,
+        status="failed",
+        reason="not a run directory (no run.json, no log/)",
+    )
