@@ -5,7 +5,12 @@ Each vector is a segment file ``NAME.seg`` and ``NAME.json`` saying what a
 reader must make of it: the header fields (or why the header is rejected) and
 the events in file order -- frames with their records, ``corrupt`` regions
 with the seqs lost, ``incomplete`` torn tails -- and the `runwal verify`
-verdict. ``index.json`` lists them all.
+verdict. A *log* vector is several such segments, ``NAME.<i>.seg``, to be put
+into one ``log/`` directory under the segment names ``NAME.json`` gives, with
+the events of the whole log (each naming its segment), the records known lost
+and the verdict: it pins what a reader does between segments (a missing
+segment, an unreadable header, each lost seq reported once). ``index.json``
+lists them all, segment vectors under ``vectors``, log vectors under ``logs``.
 
 The bytes are built here from the spec alone (struct, zlib, msgpack), not with
 src/schema, and the expected events are worked out from what was written and
@@ -19,6 +24,10 @@ another libzstd version may compress the same input differently.
     python scripts/make_vectors.py            # rewrite tests/vectors/
     python scripts/make_vectors.py --check    # exit 1 if tests/vectors/ is stale
     python scripts/make_vectors.py --out DIR  # write somewhere else
+
+One file of ~840 lines on purpose: it is the spec's second implementation and
+every vector is a short function next to the encoder it uses; the test loads
+it as one script, and a reader porting runwal reads it top to bottom.
 """
 
 from __future__ import annotations
@@ -613,6 +622,121 @@ def short_header() -> Vector:
                 "created.", seg.data[:20], [incomplete(0, 20)], None)
 
 
+# -- logs: several segments read in file-name order ---------------------------------
+#
+# What a reader must make of a run's log/ directory as a whole: the seq due carries
+# over from one segment to the next, and every lost seq is reported exactly once --
+# by the unreadable segment that held it, or by a gap before the next segment.
+
+LOGS: list[Callable[[], Vector]] = []
+
+
+def log_vector(fn: Callable[[], Vector]) -> Callable[[], Vector]:
+    LOGS.append(fn)
+    return fn
+
+
+def seg_name(base_seq: int) -> str:
+    return f"{base_seq:020d}.seg"
+
+
+def in_segment(name: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events of one segment as a log lists them: each says which segment it is in."""
+    return [{"event": e["event"], "segment": name,
+             **{k: v for k, v in e.items() if k != "event"}} for e in events]
+
+
+def segment_damaged(name: str, error: str, first_lost: int,
+                    last_lost: int | None) -> dict[str, Any]:
+    return {"event": "segment_damaged", "segment": name, "error": error,
+            "first_lost": first_lost, "last_lost": last_lost}
+
+
+def steps(seg: Seg, *sizes: int) -> Seg:
+    """Append one frame per size, each of that many history records."""
+    for n in sizes:
+        seg.frame([history(seg.next_seq + i, T0 + seg.next_seq + i, x=float(i))
+                   for i in range(n)])
+    return seg
+
+
+def make_log(name: str, description: str, segments: list[tuple[int, bytes | bytearray]],
+             events: list[dict[str, Any]], lost_records: int) -> Vector:
+    bad = {"corrupt", "segment_damaged"}
+    if any(e["event"] in bad for e in events):
+        verdict = "damaged"
+    else:
+        verdict = "torn" if any(e["event"] == "incomplete" for e in events) else "clean"
+    files = [[seg_name(base), f"{name}.{i}.seg"] for i, (base, _) in enumerate(segments)]
+    return {"name": name, "description": description, "segments": files, "events": events,
+            "lost_records": lost_records, "verify": verdict,
+            "data": {f: bytes(data) for (_, f), (_, data) in zip(files, segments, strict=True)}}
+
+
+@log_vector
+def two_segments() -> Vector:
+    a, b = steps(Seg(0), 2, 1), steps(Seg(3), 2)
+    return make_log("two_segments", "A run in two segments, seqs 0..2 and 3..4: the seq due "
+                    "carries over, nothing is lost.", [(0, a.data), (3, b.data)],
+                    in_segment(seg_name(0), a.events) + in_segment(seg_name(3), b.events), 0)
+
+
+@log_vector
+def missing_segment() -> Vector:
+    a, c = steps(Seg(0), 3), steps(Seg(6), 2)
+    return make_log("missing_segment", "The middle of three segments (seqs 3..5) is gone: a gap "
+                    "of 0 bytes reported at offset 32 of the segment after it.",
+                    [(0, a.data), (6, c.data)],
+                    [*in_segment(seg_name(0), a.events),
+                     *in_segment(seg_name(6), [corrupt(32, 0, 3, 5), *c.events])], 3)
+
+
+@log_vector
+def lost_middle_segment() -> Vector:
+    a, b, c = steps(Seg(1000), 1, 2), steps(Seg(1003), 3), steps(Seg(1006), 2)
+    return make_log("lost_middle_segment", "The middle segment's magic is damaged: it is lost "
+                    "whole (seqs 1003..1005, up to the next segment's base_seq), reported once, "
+                    "not again as a gap before the next segment.",
+                    [(1000, a.data), (1003, b"RWAX" + b.data[4:]), (1006, c.data)],
+                    [*in_segment(seg_name(1000), a.events),
+                     segment_damaged(seg_name(1003), "bad_magic", 1003, 1005),
+                     *in_segment(seg_name(1006), c.events)], 3)
+
+
+@log_vector
+def lost_first_segment() -> Vector:
+    a, b = steps(Seg(0), 4, 4), steps(Seg(8), 2)
+    return make_log("lost_first_segment", "The first segment's header CRC fails: no seq is due "
+                    "yet, so its seqs start at the base_seq in its file name (0..7).",
+                    [(0, flipped(a.data, 9, 0)), (8, b.data)],
+                    [segment_damaged(seg_name(0), "bad_crc", 0, 7),
+                     *in_segment(seg_name(8), b.events)], 8)
+
+
+@log_vector
+def lost_segments_in_a_row() -> Vector:
+    a, b, c, d = (steps(Seg(0), 2), steps(Seg(2), 2), steps(Seg(4), 2), steps(Seg(6), 1))
+    future = segment_header(4, version=2) + c.data[32:]
+    return make_log("lost_segments_in_a_row", "Two unreadable segments in a row: the first one's "
+                    "loss ends at the second one's file name (its header cannot be trusted), "
+                    "each reports its own seqs.",
+                    [(0, a.data), (2, b"RWAX" + b.data[4:]), (4, future), (6, d.data)],
+                    [*in_segment(seg_name(0), a.events),
+                     segment_damaged(seg_name(2), "bad_magic", 2, 3),
+                     segment_damaged(seg_name(4), "unsupported_version", 4, 5),
+                     *in_segment(seg_name(6), d.events)], 4)
+
+
+@log_vector
+def lost_last_segment() -> Vector:
+    a, b = steps(Seg(0), 3), steps(Seg(3), 2)
+    return make_log("lost_last_segment", "The last segment's header is unreadable: its seqs run "
+                    "from 3 to the end of the log (last_lost null: how many is unknown, counted "
+                    "as 0 known lost).", [(0, a.data), (3, b"RWAX" + b.data[4:])],
+                    [*in_segment(seg_name(0), a.events),
+                     segment_damaged(seg_name(3), "bad_magic", 3, None)], 0)
+
+
 # -- writing -------------------------------------------------------------------------
 
 
@@ -628,8 +752,16 @@ def render() -> dict[str, bytes]:
         index.append({"name": v["name"], "file": v["file"], "expected": f"{v['name']}.json",
                       "verify": v["verify"], "canonical": v["canonical"],
                       "description": v["description"]})
+    logs = []
+    for build in LOGS:
+        v = build()
+        files.update(v.pop("data"))
+        files[f"{v['name']}.json"] = dump(v)
+        logs.append({"name": v["name"], "segments": v["segments"],
+                     "expected": f"{v['name']}.json", "verify": v["verify"],
+                     "description": v["description"]})
     files["index.json"] = dump({"format_version": 1, "salt": f"0x{SALT:016x}",
-                                "vectors": index})
+                                "vectors": index, "logs": logs})
     return files
 
 
@@ -651,8 +783,8 @@ def dump(obj: dict[str, Any]) -> bytes:
                     body = ",\n".join(f"   {compact(r)}" for r in recs)
                     lines.append(f'  {head[:-1]}, "records": [\n{body}\n  ]}}')
             return '"events": [\n' + ",\n".join(lines) + "\n ]"
-        if key == "vectors":
-            return '"vectors": [\n' + ",\n".join(f"  {compact(v)}" for v in value) + "\n ]"
+        if key in ("vectors", "logs"):
+            return f'"{key}": [\n' + ",\n".join(f"  {compact(v)}" for v in value) + "\n ]"
         return f"{compact(key)}: {compact(value)}"
 
     return ("{\n" + ",\n".join(f" {item(k, v)}" for k, v in obj.items()) + "\n}\n").encode()

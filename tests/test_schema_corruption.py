@@ -6,7 +6,8 @@ segment, offset and the seqs lost; and a damage costs at most the frames whose
 bytes it touched.
 
 Two sources of fixtures: the committed conformance vectors (tests/vectors/,
-made by scripts/make_vectors.py), each dropped into a run directory; and runs
+made by scripts/make_vectors.py), each segment or log vector dropped into a
+run directory; and runs
 built with tests/runbuilder.py and damaged with tests/corruption.py, in the
 middle segment of three. test_cli_dump_verify.py already covers a payload bit
 flip, bytes inserted into a frame, a torn tail of the last segment, a missing
@@ -31,6 +32,7 @@ from syncer.cli import main
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 INDEX = json.loads((VECTORS / "index.json").read_text())["vectors"]
+LOGS = json.loads((VECTORS / "index.json").read_text())["logs"]
 EXIT = {"clean": 0, "torn": 0, "damaged": 1}
 
 
@@ -77,6 +79,23 @@ def test_verify_gives_each_vectors_verdict(tmp_path: Path, vector: dict[str, Any
     assert len(lines) == len(report["damage"])
     for line, d in zip(lines, report["damage"], strict=True):
         assert line.startswith(f"damage: {name} offset {d['offset']}: ")
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[v["name"] for v in LOGS])
+def test_verify_gives_each_log_vectors_verdict_and_count(tmp_path: Path,
+                                                         log: dict[str, Any]) -> None:
+    want = json.loads((VECTORS / log["expected"]).read_text())
+    (tmp_path / "log").mkdir()
+    for name, file in log["segments"]:
+        (tmp_path / "log" / name).write_bytes((VECTORS / file).read_bytes())
+    code, report, text = verify(tmp_path)
+    assert (code, report["status"]) == (EXIT[want["verify"]], want["verify"])
+    lost = [e for e in want["events"] if e["event"] in ("corrupt", "segment_damaged")]
+    assert [(d["segment"], d["first_lost"], d["last_lost"]) for d in report["damage"]] == [
+        (e["segment"], e["first_lost"], e["last_lost"]) for e in lost]
+    assert report["lost_records"] == want["lost_records"]
+    if lost:
+        assert f"{want['lost_records']} records known lost" in text.splitlines()[-1]
 
 
 # -- damage applied to a run -----------------------------------------------------------

@@ -4,6 +4,8 @@ Three checks that together keep the format from drifting silently:
 
 * the reader (src/schema) turns every committed ``.seg`` into exactly the
   events its ``.json`` lists: header, frames and records, damage, torn tails;
+  and every log vector (several segments in one ``log/``) into the events
+  `iter_run_log` must give, with each lost seq reported once;
 * scripts/make_vectors.py, run again, writes byte-identical files, so the
   committed vectors are what the generator says they are;
 * for the vectors marked ``canonical``, the writer's encoder (src/schema)
@@ -22,8 +24,9 @@ import pytest
 
 from schema.checksum import salt_seed
 from schema.errors import BadSegmentHeader, UnsupportedVersion
+from schema.events import SegmentDamaged, records_lost
 from schema.frame import encode_frame
-from schema.reader import Corrupt, Frame, Incomplete, SegmentReader
+from schema.reader import Corrupt, Frame, Incomplete, SegmentReader, iter_run_log
 from schema.records import pack_record
 from schema.segment import SegmentHeader
 
@@ -43,6 +46,7 @@ def load_generator() -> ModuleType:
 gen = load_generator()
 INDEX = json.loads((VECTORS / "index.json").read_text())["vectors"]
 NAMES = [v["name"] for v in INDEX]
+LOGS = json.loads((VECTORS / "index.json").read_text())["logs"]
 
 
 def expected(name: str) -> dict[str, Any]:
@@ -86,6 +90,58 @@ def read_vector(name: str) -> tuple[Any, list[dict[str, Any]]]:
     header = None if h is None else {"version": h.version, "flags": h.flags,
                                      "salt": f"0x{h.salt:016x}", "base_seq": h.base_seq}
     return header, out
+
+
+def read_log(log_dir: Path) -> list[dict[str, Any]]:
+    """The events `iter_run_log` gives for a log vector's directory, as its JSON spells them."""
+    out: list[dict[str, Any]] = []
+    for ev in iter_run_log(log_dir):
+        if isinstance(ev, SegmentDamaged):
+            out.append({"event": "segment_damaged", "segment": ev.segment,
+                        "error": header_error(ev.error), "first_lost": ev.first_lost,
+                        "last_lost": ev.last_lost})
+            continue
+        raw = (log_dir / ev.segment).read_bytes()
+        if isinstance(ev, Frame):
+            out.append({"event": "frame", "segment": ev.segment, "offset": ev.offset,
+                        "size": ev.size, "flags": raw[ev.offset + 4], "base_seq": ev.base_seq,
+                        "records": [[r.seq, r.type, gen.to_json(r.ts), gen.to_json(r.body)]
+                                    for r in ev.records]})
+        elif isinstance(ev, Corrupt):
+            out.append({"event": "corrupt", "segment": ev.segment, "offset": ev.offset,
+                        "skipped": ev.skipped, "first_lost": ev.first_lost,
+                        "last_lost": ev.last_lost})
+        else:
+            out.append({"event": "incomplete", "segment": ev.segment, "offset": ev.offset,
+                        "available": ev.available})
+    return out
+
+
+def log_dir_of(log: dict[str, Any], tmp_path: Path) -> Path:
+    """A ``log/`` directory holding the log vector's segments under their names."""
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    for name, file in log["segments"]:
+        (log_dir / name).write_bytes((VECTORS / file).read_bytes())
+    return log_dir
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[v["name"] for v in LOGS])
+def test_reader_sees_what_the_log_vector_says(log: dict[str, Any], tmp_path: Path) -> None:
+    want = expected(log["name"])
+    log_dir = log_dir_of(log, tmp_path)
+    assert canon(read_log(log_dir)) == canon(want["events"])
+    damage = [e for e in iter_run_log(log_dir) if isinstance(e, (Corrupt, SegmentDamaged))]
+    assert records_lost(damage) == want["lost_records"]
+
+
+def test_log_vectors_cover_the_ways_to_lose_a_segment() -> None:
+    events = [e for v in LOGS for e in expected(v["name"])["events"]]
+    assert {e["event"] for e in events} >= {"frame", "corrupt", "segment_damaged"}
+    assert {v["verify"] for v in LOGS} == {"clean", "damaged"}
+    assert {e["error"] for e in events if e["event"] == "segment_damaged"} == {
+        "bad_magic", "bad_crc", "unsupported_version"}
+    assert None in {e["last_lost"] for e in events if e["event"] == "segment_damaged"}
 
 
 @pytest.mark.parametrize("name", NAMES)
