@@ -92,6 +92,21 @@ def test_no_server_configured_is_a_usage_error(
     assert proc.returncode == 2 and "RUNWAL_SERVER" in proc.stderr
 
 
+def test_a_missing_path_is_a_usage_error_before_anything_is_synced(tmp_path: Path) -> None:
+    """A typo on the command line: exit 2, one line, even among good runs and even
+    with --dry-run; a bad run among good ones is a failed run instead (see above)."""
+    good = write_run(tmp_path, "good0001", training_records(5))
+    missing = tmp_path / "missing"
+    for args in (("--dry-run", str(missing)), (str(good), str(missing))):
+        proc = run(*args, "--to", f"http://127.0.0.1:{free_port()}")
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith(f"runwal: error: {missing}: no such file or directory")
+    assert not (good / "sync").exists()
+    help_text = run("--help").stdout
+    assert "2 usage error (a path that does not exist" in help_text
+
+
 def test_kill_minus_9_mid_upload_then_exact(tmp_path: Path, mlflow_uri: str) -> None:
     keys = ("m0", "m1", "m2", "m3", "m4")
     rd = write_run(tmp_path, "kill0001", training_records(20_000, keys), project="p-kill")

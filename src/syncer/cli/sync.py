@@ -3,10 +3,13 @@
 Runs are synced in parallel by a bounded pool of workers sharing one
 keep-alive HTTP client. A bad run (not a run dir, damaged, refused by the
 server) is reported and the others go on; the summary table at the end names
-every run with its status. Exit codes: 0 all synced, skipped or partial
-(partial = synced what exists but the run is not finished, or records were
-refused / damaged; see the reason column); 1 at least one run failed or the
-server cannot be reached; 2 usage error (no server configured, bad option).
+every run with its status. A path that does not exist is different: it is a
+typo on the command line, so nothing is synced and the command says so in
+one line (exit 2), like every other command. Exit codes: 0 all synced,
+skipped or partial (partial = synced what exists but the run is not
+finished, or records were refused / damaged; see the reason column); 1 at
+least one run failed or the server cannot be reached; 2 usage error (a path
+that does not exist, no server configured, bad option).
 """
 
 from __future__ import annotations
@@ -29,10 +32,20 @@ from syncer.cli.common import echo_json, json_option, user_errors
 from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
 from syncer.engine.unit import sync_path
-from syncer.errors import EXIT_PROBLEM, NoServerConfigured
+from syncer.errors import EXIT_PROBLEM, NoServerConfigured, NoSuchDir
 from syncer.sinks.mlflow.connect import open_server, server_uri
 from syncer.sinks.mlflow.mapping import count_points
 from syncer.sinks.mlflow.sink import sink_name_for
+
+
+def require_paths(paths: Iterable[str]) -> None:
+    """NoSuchDir (exit 2) for the first path that does not exist: a typo, not a bad
+    run. One that exists but is no run (a file, a damaged run) is a failed run."""
+    for raw in paths:
+        if not Path(raw).exists():
+            raise NoSuchDir("no such file or directory", path=raw,
+                            hint="pass run directories such as ./runs/<run_id>, or ./runs "
+                                 "for every run in it")
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -194,12 +207,18 @@ def sync(
 ) -> None:
     """Replay RUN_DIR... to an MLflow server, exactly once; resumes where it stopped.
 
-    A directory of runs (./runs) stands for every run in it.
+    A directory of runs (./runs) stands for every run in it. A bad run is
+    reported and the others go on; a path that does not exist stops the
+    command before anything is synced.
 
     \b
     Exit status: 0 every run synced, skipped (already synced) or partial;
-                 1 a run failed or the server is unreachable; 2 usage error.
+                 1 a run failed (not a run, damaged, refused) or the server
+                   is unreachable;
+                 2 usage error (a path that does not exist, no server
+                   configured, bad option).
     """
+    require_paths(run_dirs)
     try:
         uri = server_uri(to)
     except NoServerConfigured:
