@@ -1,9 +1,12 @@
 """Build run directories byte by byte with the schema API, without the SDK.
 
-Tests of readers (the CLI, the syncer) need exact control over what is on
-disk: which records, how they are split into frames and segments, a missing
-run.json. `build_run` writes such a run; `frame_offsets` tells a damage test
-where each frame starts.
+The one run builder of the test suite. Tests of readers (the CLI, the syncer)
+need exact control over what is on disk: which records, how they are split
+into frames and segments, a missing run.json. `build_run` writes such a run,
+`append_segment` adds a segment to it (a resumed process, a live run growing),
+`encode_segment` gives a segment's bytes without a file; `write_run` is
+`build_run` with the sync tests' defaults. `frame_offsets` tells a damage
+test where each frame starts.
 
     path = build_run(tmp_path, [
         (RecordType.RUN, 1.0, {"host": "h"}),
@@ -66,6 +69,7 @@ def build_run(
     created: float | None = T0,
     write_run_json: bool = True,
     segment_starts: Sequence[int] = (),
+    base_seq: int = 0,
     records_per_frame: int | None = None,
     compress: bool = True,
 ) -> Path:
@@ -73,12 +77,13 @@ def build_run(
 
     ``segment_starts`` lists record indices where a new segment begins (seqs
     stay dense across segments), e.g. ``[5]`` puts records 0-4 in the first
-    segment and the rest in a second one.
+    segment and the rest in a second one. The first record has seq
+    ``base_seq``. An existing run.json is left as it is.
     """
     root = tmp_path / run_id
     (root / "log").mkdir(parents=True, exist_ok=True)
     (root / "files").mkdir(exist_ok=True)
-    if write_run_json:
+    if write_run_json and not (root / "run.json").exists():
         ident = {"run_id": run_id, "project": project, "name": name, "created": created,
                  "format": FORMAT_VERSION}
         (root / "run.json").write_text(json.dumps(ident))
@@ -86,10 +91,39 @@ def build_run(
     for start, end in itertools.pairwise(bounds):
         if start == end and records:
             continue
-        data = encode_segment(records[start:end], start, records_per_frame=records_per_frame,
-                              compress=compress)
-        (root / "log" / segment_name(start)).write_bytes(data)
+        append_segment(root, records[start:end], base_seq=base_seq + start,
+                       records_per_frame=records_per_frame, compress=compress)
     return root
+
+
+def append_segment(
+    run: Path,
+    records: Sequence[RecordSpec],
+    *,
+    base_seq: int,
+    salt: int | None = None,
+    records_per_frame: int | None = None,
+    compress: bool = True,
+) -> Path:
+    """Write one more segment of ``run``, first seq ``base_seq``; its path."""
+    path = run / "log" / segment_name(base_seq)
+    path.write_bytes(encode_segment(records, base_seq, salt=salt,
+                                    records_per_frame=records_per_frame, compress=compress))
+    return path
+
+
+def write_run(
+    root: Path,
+    run_id: str,
+    records: Sequence[RecordSpec],
+    *,
+    project: str | None = None,
+    name: str | None = None,
+    base_seq: int = 0,
+) -> Path:
+    """`build_run` as the sync tests call it: one segment, no project, named ``run_id``."""
+    return build_run(root, records, run_id=run_id, project=project, name=name or run_id,
+                     base_seq=base_seq)
 
 
 def frame_offsets(run: Path) -> list[tuple[str, int, int]]:

@@ -24,10 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 from corruption import Damage, Span, frame_spans, torn_append
-from runbuilder import build_run, segment_path, typical_records
+from runbuilder import append_segment, build_run, segment_path, typical_records
 from schema.frame import encode_frame
 from schema.records import RecordType, pack_record
-from schema.segment import SegmentHeader, read_header, segment_name
+from schema.segment import read_header, segment_name
 from syncer.cli import main
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -187,10 +187,8 @@ def test_crash_then_resume_is_a_torn_tail_only(tmp_path: Path) -> None:
     segment_path(run, 2).unlink()
     cut = spans[-1]
     Damage("truncate", cut.offset + cut.size // 2).apply_to_file(seg)
-    header = SegmentHeader.new(cut.base_seq, salt=0xC0FFEE)
-    frames = [encode_frame([pack_record(int(t), ts, body)], cut.base_seq + i, header.seed)
-              for i, (t, ts, body) in enumerate(RECORDS[cut.base_seq:])]
-    (run / "log" / segment_name(cut.base_seq)).write_bytes(header.encode() + b"".join(frames))
+    append_segment(run, RECORDS[cut.base_seq:], base_seq=cut.base_seq, salt=0xC0FFEE,
+                   records_per_frame=1)
     code, report, text = verify(run)
     assert (code, report["status"], report["damage"]) == (0, "torn", [])
     assert report["torn"] == [{"segment": seg.name, "offset": cut.offset,
