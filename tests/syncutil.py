@@ -25,7 +25,6 @@ def write_run(
     project: str | None = None,
     name: str | None = None,
     base_seq: int = 0,
-    frames_per_write: int | None = None,
 ) -> Path:
     """A run dir with one segment holding ``records`` ([type, ts, body], seq from base_seq)."""
     rd = root / run_id

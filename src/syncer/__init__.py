@@ -1,0 +1,53 @@
+"""runwal's syncer: reads run directories the SDK wrote and syncs them to MLflow.
+
+Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
+
+    errors.py              every error of the syncer, one tree; exit 2 (usage) vs 1 (sync) by class
+    follow.py              `Follower`: one live run to a server until its EXIT is acknowledged
+
+    engine/                reading a run and replaying it, exactly once; knows no server product
+      replay.py            `sync_run`: one pass (or a follow loop) of a run dir into a `Sink`
+      result.py            `SyncResult`: what a pass did (the engine never raises for bad runs)
+      plan.py              `plan_run`: what a pass would send (`runwal sync --dry-run`)
+      unit.py              `sync_path`: one pass over one run dir under its lock, sink from a
+                           `Destination` (what `runwal sync` and `syncd` workers call)
+      cursor.py            `LogCursor`: a read position across segments, polled again and again
+      checkpoint.py        `sync/<sink>.json`: what the server already has
+      runlock.py           `sync/<sink>.lock`: one syncer per run and server at a time
+
+    sinks/                 destinations
+      base.py              the protocols the engine programs against: `Sink`, `Destination`,
+                           `Rejection` (a value refused for good), `RunIdentity`
+      mlflow/              the MLflow destination (httpx lives here and nowhere else)
+        connect.py         URI -> `MlflowServer` (a `Destination`): what sync/syncd/follow share
+        sink.py            `MlflowSink`: records -> idempotent MLflow requests, 400s bisected
+        mapping.py         which record becomes which param, tag, metric or artifact (pure)
+        rest.py            `MlflowRest`: the REST calls; turns HTTP trouble into `SyncError`s
+        retry.py           backoff with full jitter, bounded by a deadline
+        loopback_server.py a throwaway `mlflow server` on loopback for tests, demo and bench
+
+    daemon/                `runwal syncd`: keep a server up to date with a directory of runs
+      watch.py             which runs changed: inotify events or polling (network filesystems)
+      schedule.py          when each run gets a pass (debounce, backoff, busy, bad runs), no threads
+      workers.py           the threads that run the passes the schedule hands out
+
+    inspect/               reading a run for people, no server
+      runview.py           a run folded into one view (`ls`, `show`)
+      metricstats.py       streaming statistics of one metric series
+      verify.py            what `verify` finds: frames, seqs, damage, torn tails
+      dumpformat.py        how `dump` spells a record as JSON, and its --type names
+      tensorboard.py       `export --tensorboard`: event files in pure Python
+
+    cli/                   the `runwal` command (`python -m syncer.cli`): one module per subcommand
+      main.py              the click group and its list of subcommands
+      common.py            the error line, exit statuses, strict ``--json``
+      ls.py show.py dump.py verify.py export.py   the inspection commands
+      sync.py syncd.py follow.py                  the sync commands (glue: options, signals, output)
+      text.py render.py    what the inspection commands print, and its layout
+
+A sync, end to end: `cli.sync` resolves the server (`sinks.mlflow.connect`),
+hands each run dir to `engine.unit.sync_path`, which takes the run's lock and
+runs `engine.replay.sync_run`: a `LogCursor` reads frames from the checkpoint
+on, batches go to the `Sink`, and the checkpoint is written after the server
+acknowledged each batch.
+"""

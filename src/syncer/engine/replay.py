@@ -12,6 +12,9 @@ flight (``runwal syncd`` runs such passes on SIGTERM-able workers).
 ``follow=True`` keeps polling the live segment (and new ones) until the EXIT
 record is acknowledged or ``stop`` is set -- the building block of the
 online/hybrid modes.
+
+Its answer is a `SyncResult` (`syncer.engine.result`); what a pass *would*
+send is `syncer.engine.plan`.
 """
 
 from __future__ import annotations

@@ -31,10 +31,6 @@ class RunLock:
         self.path = Path(run_dir) / SYNC_DIR / f"{sink_file_name(sink_name)}.lock"
         self._fd = -1
 
-    @property
-    def held(self) -> bool:
-        return self._fd >= 0
-
     def acquire(self) -> bool:
         """True when this process now holds the lock (or flock is unsupported here)."""
         if self._fd >= 0:

@@ -23,7 +23,7 @@ MLflow one).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schema.layout import RunDir
@@ -39,7 +39,6 @@ class RunIdentity:
     project: str | None = None
     name: str | None = None
     created: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, run_dir: RunDir) -> RunIdentity:
@@ -52,7 +51,6 @@ class RunIdentity:
             project=data.get("project") or None,
             name=data.get("name") or None,
             created=float(created) if isinstance(created, (int, float)) else None,
-            extra=data,
         )
 
 

@@ -1,0 +1,1 @@
+"""The MLflow destination; the only place the syncer speaks HTTP (map: `syncer`)."""

@@ -41,7 +41,6 @@ INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
-MAX_KEY = 250
 
 
 @dataclass

@@ -5,8 +5,8 @@ search for tag ``runwal.run_id`` in the project's experiment (so a lost
 checkpoint resumes the same run instead of creating a duplicate); otherwise
 runs/create with the WAL's start time and that tag set atomically.
 
-Sending: records are mapped by mlflow_map into params, tags, metrics, files
-and console text. Params and tags go first (100 per request), then metrics in
+Sending: records are mapped by `syncer.sinks.mlflow.mapping` into params,
+tags, metrics, files and console text. Params and tags go first (100 per request), then metrics in
 1000-row requests run a few at a time in parallel (the server's ingest ceiling
 needs several connections). A request refused with 400 is split in halves
 until the offending items are isolated; those become `Rejection`s and the rest
