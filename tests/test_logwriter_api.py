@@ -279,6 +279,8 @@ def test_init_args_are_one_list() -> None:
     params = inspect.signature(logwriter.init).parameters
     assert list(params) == list(InitArgs._fields)
     assert {k: p.default for k, p in params.items()} == InitArgs._field_defaults
+    typed = {k: getattr(t, "__forward_arg__", t) for k, t in InitArgs.__annotations__.items()}
+    assert {k: p.annotation for k, p in params.items()} == typed  # the same type strings
     resolved_as = {"id": "run_id"}
     for field in InitArgs._fields:
         if field != "config":  # the Run takes it; it is no setting

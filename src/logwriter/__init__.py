@@ -87,8 +87,8 @@ def init(
     (nothing is created then).
     """
     global run
-    # The parameters above, by name: settings.InitArgs is their one list, and a
-    # test pins this signature to it.
+    # First statement, so locals() is exactly the parameters: settings.InitArgs
+    # is their one list, and a test pins this signature to it.
     args = InitArgs(**locals())
     settings = resolve(args)
     if run is not None:

@@ -19,8 +19,8 @@ order by init() and stopped in order by finish():
 * ``close_writer()`` (bounded), then ``finish_sync()``: wait (bounded, with
   progress on stderr) for the follower to deliver the EXIT.
 
-The optional helpers (monitor.py, console.py; metadata.py, used by the Run
-for the RUN record) are imported lazily and guarded, so a missing or broken
+The optional helpers (monitor.py, console.py, and metadata.py for the RUN
+record) are imported lazily and guarded, so a missing or broken
 one costs that feature, never the run.
 """
 
