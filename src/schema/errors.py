@@ -3,7 +3,7 @@
 Tree::
 
     HintError                   message + "(hint: ...)"; also the base of logwriter's
-    │                           LogwriterError and syncer's CliError and SyncError
+    │                           LogwriterError and syncer's RunwalError
     └── SchemaError             base of the format's errors
         ├── NotARunDir              path is missing or has no run.json / log/
         ├── BadSegmentHeader        a segment's 32-byte header fails its checks

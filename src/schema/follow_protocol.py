@@ -21,8 +21,8 @@ from pathlib import Path
 
 from schema.layout import SYNC_DIR
 
-READY = "ready"
-ERROR = "error:"
+READY = "ready"  # the kind parse_line returns, and the ready line's first word
+ERROR = "error"  # the kind parse_line returns; the line starts with "error:"
 LOG_NAME = "follow.log"
 CKPT_SEQ = "seq"
 CKPT_FINISHED = "finished"
@@ -33,15 +33,17 @@ def ready_line(checkpoint: str) -> str:
 
 
 def error_line(message: str) -> str:
-    return f"{ERROR} {' '.join(message.split())}"
+    return f"{ERROR}: {' '.join(message.split())}"
 
 
 def parse_line(line: str) -> tuple[str, str] | None:
-    """("ready", checkpoint) or ("error", message) for a protocol line, else None."""
-    if line.startswith(READY):
-        return READY, line[len(READY):].strip()
-    if line.startswith(ERROR):
-        return "error", line[len(ERROR):].strip()
+    """(READY, checkpoint) or (ERROR, message) for a protocol line, else None
+    (so ``readyX`` or a stray ``errors`` line is not taken for an answer)."""
+    word, sep, rest = line.rstrip().partition(" ")
+    if word == READY:
+        return READY, rest.strip()
+    if word.startswith(ERROR + ":"):
+        return ERROR, (word[len(ERROR) + 1:] + sep + rest).strip()
     return None
 
 
