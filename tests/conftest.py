@@ -1,4 +1,9 @@
-"""Shared fixtures: no leaked threads, a real MLflow server on loopback."""
+"""Shared fixtures: no leaked threads, a real MLflow server on loopback.
+
+Every test that uses the server (the ``mlflow_server`` or ``mlflow_uri``
+fixture) is marked ``server`` here, so the fast offline part runs alone with
+``./scripts/test.sh -m "not server"``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,15 @@ from collections.abc import Iterator
 import pytest
 
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
+
+
+SERVER_FIXTURES = frozenset({"mlflow_server", "mlflow_uri"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(autouse=True)
