@@ -180,7 +180,7 @@ def test_verify_bad_segment_header(tmp_path: Path) -> None:
     code, out, _ = invoke("verify", run)
     assert code == 1
     (dmg,) = [ln for ln in out.splitlines() if ln.startswith("damage:")]
-    assert dmg == (f"damage: {seg.name} offset 0: unreadable segment header: bad magic "
+    assert dmg == (f"damage: {seg.name} offset 0: unreadable segment: bad magic "
                    "b'XXXX', expected b'RWAL'; whole segment, lost seqs 0..4 (5 records)")
     assert "seqs 5..20" in out
 
@@ -203,7 +203,7 @@ def test_show_verify_and_dump_count_a_lost_first_segment_alike(tmp_path: Path) -
     assert code == 0 and "damage (1 regions, 8 records lost)" in out
     _, out, err = invoke("dump", run)
     assert lines(out)[0]["seq"] == 8
-    assert f"damage: {seg.name} offset 0: unreadable segment header" in err
+    assert f"damage: {seg.name} offset 0: unreadable segment: bad magic" in err
     assert "lost seqs 0..7 (8 records)" in err
 
 

@@ -64,7 +64,7 @@ def test_verify_gives_each_vectors_verdict(tmp_path: Path, vector: dict[str, Any
     if want["header"] and "error" in want["header"]:
         (dmg,) = report["damage"]
         assert (dmg["kind"], dmg["segment"], dmg["offset"]) == ("segment", name, 0)
-        assert dmg["reason"].startswith("unreadable segment header")
+        assert dmg["reason"].startswith("unreadable segment: ")
     else:
         assert [(d["segment"], d["offset"], d["skipped"], d["first_lost"], d["last_lost"])
                 for d in report["damage"]] == [

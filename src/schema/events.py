@@ -3,7 +3,8 @@
 Reading a log yields, position by position and in seq order, one event each
 (docs/FORMAT.md, "Reader semantics"):
 
-* `Frame`          -- a frame whose CRCs and records check out;
+* `Frame`          -- a frame whose CRCs and payload check out, with its
+  well-formed records (a malformed one is reported as `Corrupt` just before);
 * `Incomplete`     -- the bytes end mid-frame: a torn tail, not damage;
 * `Corrupt`        -- bytes that fail the checks and were skipped, or seqs
   missing between two frames or two segments (``skipped == 0``);
@@ -29,15 +30,20 @@ from schema.records import Record
 
 @dataclass(frozen=True)
 class Frame:
+    """One valid frame. ``records`` holds its well-formed records in seq order;
+    ``count`` is the header's, so ``records`` is shorter when some were malformed
+    (each reported by a `Corrupt` event of 0 bytes just before the frame)."""
+
     segment: str
     offset: int
     base_seq: int
     size: int
     records: list[Record] = field(repr=False)
+    count: int
 
     @property
     def next_seq(self) -> int:
-        return self.base_seq + len(self.records)
+        return self.base_seq + self.count
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ class SegmentDamaged(_Loss):
     @property
     def reason(self) -> str:
         msg = self.error.args[0] if self.error.args else str(self.error)
-        return f"unreadable segment header: {msg}"
+        return f"unreadable segment: {msg}"
 
     def describe(self) -> str:
         return (f"{self.segment} offset {self.offset}: {self.reason}; whole segment, "

@@ -23,7 +23,6 @@ allocates more than that for one frame, whatever a damaged length field says.
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Iterable, Iterator
 
@@ -37,6 +36,8 @@ OVERHEAD = HEADER_SIZE + TRAILER_SIZE  # 23
 MAX_FRAME = 8 * 1024 * 1024
 TARGET_PAYLOAD = 64 * 1024
 MAX_COUNT = 0xFFFF
+SEQ_END = 1 << 64  # a frame's last seq must fit a u64: base_seq + count <= SEQ_END
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 FLAG_ZSTD = 0x01
 KNOWN_FLAGS = FLAG_ZSTD
@@ -119,7 +120,7 @@ def parse_header(buf: bytes | memoryview, offset: int, seed: int) -> FrameHeader
     The caller must ensure HEADER_SIZE bytes are available.
     """
     length, flags, count, base_seq = HEADER.unpack_from(buf, offset)
-    if length > MAX_FRAME or count == 0 or flags & ~KNOWN_FLAGS:
+    if length > MAX_FRAME or count == 0 or flags & ~KNOWN_FLAGS or base_seq + count > SEQ_END:
         return None
     (stored,) = _U32.unpack_from(buf, offset + HEADER.size)
     if crc(buf[offset : offset + HEADER.size], seed) != stored:
@@ -138,17 +139,33 @@ def check_payload(buf: bytes | memoryview, offset: int, header: FrameHeader, see
 def decode_payload(stored: bytes, flags: int) -> bytes:
     """Undo compression, never producing more than MAX_FRAME bytes.
 
-    Raises ValueError for anything that is not a zstd stream of at most MAX_FRAME bytes.
+    A compressed payload must be exactly one zstd frame (RFC 8878): nothing
+    before or after it, a window and a declared content size of at most
+    MAX_FRAME (a decoder must refuse before allocating), and a content checksum
+    that matches when the frame has one. Raises ValueError otherwise.
     """
     if not flags & FLAG_ZSTD:
         return stored
     import zstandard
 
+    if stored[:4] != ZSTD_MAGIC:
+        raise ValueError("compressed payload is not a zstd frame (bad magic)")
     try:
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)) as reader:
-            raw = reader.read(MAX_FRAME + 1)
+        params = zstandard.get_frame_parameters(stored)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"bad zstd frame header: {exc}") from exc
+    try:
+        if params.window_size > MAX_FRAME:
+            raise ValueError(f"zstd window of {params.window_size} bytes exceeds MAX_FRAME")
+        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and (
+                params.content_size > MAX_FRAME):
+            raise ValueError(f"zstd frame declares {params.content_size} bytes, over MAX_FRAME")
+        # One frame only (allow_extra_data=False refuses a second frame or junk after
+        # it); output beyond MAX_FRAME is an error, not an allocation.
+        return zstandard.ZstdDecompressor(max_window_size=MAX_FRAME).decompress(
+            stored, max_output_size=MAX_FRAME, read_across_frames=False,
+            allow_extra_data=False)
     except zstandard.ZstdError as exc:  # not a ValueError: the reader would not catch it
-        raise ValueError(f"bad zstd payload: {exc}") from exc
-    if len(raw) > MAX_FRAME:
-        raise ValueError(f"decompressed payload exceeds MAX_FRAME ({MAX_FRAME})")
-    return raw
+        sized = params.content_size != zstandard.CONTENTSIZE_UNKNOWN
+        why = "" if sized else " (corrupt, or it exceeds MAX_FRAME decompressed)"
+        raise ValueError(f"bad zstd payload{why}: {exc}") from exc

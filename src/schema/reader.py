@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from schema.errors import BadSegmentHeader
 from schema.events import (
@@ -53,34 +55,64 @@ from schema.events import (
     records_lost,
     seqs_lost,
 )
-from schema.frame import HEADER_SIZE, FrameHeader, check_payload, decode_payload, parse_header
+from schema.frame import (
+    HEADER_SIZE,
+    TRAILER_SIZE,
+    FrameHeader,
+    check_payload,
+    decode_payload,
+    parse_header,
+)
 from schema.records import unpack_records
-from schema.segment import SEGMENT_HEADER_SIZE, SegmentHeader, list_segments, parse_segment_name
+from schema.segment import (
+    SEGMENT_HEADER_SIZE,
+    SegmentHeader,
+    list_segments,
+    open_segment,
+    parse_segment_name,
+)
 
-# A resync candidate whose base_seq is this far past the expected seq is noise.
-_SEQ_WINDOW = 1 << 40
+# A frame whose base_seq is this far or further past the seq due is noise:
+# plausible means expected <= base_seq < expected + SEQ_WINDOW.
+SEQ_WINDOW = 1 << 40
+_CRC_MISMATCH = "payload checksum mismatch"
 
 
 def _try_frame(
     buf: bytes, pos: int, seed: int, expected: int
 ) -> tuple[FrameHeader | None, str]:
-    """Validate a frame at ``pos``; returns (header, "") or (None/header, reason)."""
+    """Validate a frame at ``pos``: (header, "") when valid, (header, "torn") when its
+    header is valid but the bytes end inside it, (header, _CRC_MISMATCH) when its
+    payload CRC fails, (None, reason) when the header does not pass."""
     head = parse_header(buf, pos, seed)
     if head is None:
         return None, "bad frame header"
-    if head.base_seq < expected or head.base_seq - expected > _SEQ_WINDOW:
+    if head.base_seq < expected or head.base_seq - expected >= SEQ_WINDOW:
         return None, f"implausible base_seq {head.base_seq} (expected >= {expected})"
     if pos + head.size > len(buf):
         return head, "torn"
     if not check_payload(buf, pos, head, seed):
-        return None, "payload checksum mismatch"
+        return head, _CRC_MISMATCH
     return head, ""
 
 
-def _decode(seg: str, buf: bytes, pos: int, head: FrameHeader, at: int) -> Frame:
+def _decode(seg: str, buf: bytes, pos: int, head: FrameHeader, at: int
+            ) -> tuple[Frame, list[Corrupt]]:
+    """The frame at ``pos`` and one `Corrupt` per run of malformed records in it."""
     stored = buf[pos + HEADER_SIZE : pos + HEADER_SIZE + head.length]
-    records = unpack_records(decode_payload(stored, head.flags), head.count, head.base_seq)
-    return Frame(seg, at, head.base_seq, head.size, records)
+    records, malformed = unpack_records(decode_payload(stored, head.flags), head.count,
+                                        head.base_seq)
+    runs: list[list[Any]] = []  # [first seq, last seq, reason] of consecutive ones
+    for m in malformed:
+        if runs and runs[-1][1] == m.seq - 1:
+            runs[-1][1] = m.seq
+            if m.reason not in runs[-1][2]:
+                runs[-1][2] = runs[-1][2].split("; and ")[0] + "; and others"
+        else:
+            runs.append([m.seq, m.seq, m.reason])
+    bad = [Corrupt(seg, at, 0, first, last, f"malformed record ({why}); the frame's "
+                   "other records are kept") for first, last, why in runs]
+    return Frame(seg, at, head.base_seq, head.size, records, head.count), bad
 
 
 def scan(
@@ -99,20 +131,25 @@ def scan(
             yield Incomplete(seg, base + pos, end - pos)
             return
         head, reason = _try_frame(buf, pos, seed, expected)
-        if head is not None and reason == "torn":
+        # A valid header whose payload_crc and every byte after it are zero: the
+        # header reached the disk, the rest of the write did not (a torn tail).
+        zero_filled = (reason == _CRC_MISMATCH and head is not None
+                       and not any(buf[pos + head.size - TRAILER_SIZE:]))
+        if reason == "torn":
             if _resync(buf, pos + 1, seed, expected, complete=True) is None:
                 yield Incomplete(seg, base + pos, end - pos)
                 return
-            head, reason = None, "frame runs past the end of the file, yet a valid frame follows"
-        if head is not None:
+            reason = "frame runs past the end of the file, yet a valid frame follows"
+        elif head is not None and not reason:
             try:
-                frame = _decode(seg, buf, pos, head, base + pos)
+                frame, malformed = _decode(seg, buf, pos, head, base + pos)
             except ValueError as exc:
                 reason = f"undecodable payload: {exc}"
             else:
                 if exact and frame.base_seq > expected:
                     yield Corrupt(seg, base + pos, 0, expected, frame.base_seq - 1,
                                   "seq gap: frames missing before this one")
+                yield from malformed
                 yield frame
                 expected, exact = frame.next_seq, True
                 pos += frame.size
@@ -120,7 +157,7 @@ def scan(
         # Damage at pos: find the next frame that validates.
         hit = _resync(buf, pos + 1, seed, expected)
         if hit is None:
-            if not any(buf[pos:]):
+            if zero_filled or not any(buf[pos:]):
                 yield Incomplete(seg, base + pos, end - pos)
             else:
                 yield Corrupt(seg, base + pos, end - pos, expected, None, reason)
@@ -141,7 +178,7 @@ def _resync(
         if buf[p + 4] > 1:
             continue
         head, reason = _try_frame(buf, p, seed, expected)
-        if head is not None and not (complete and reason == "torn"):
+        if head is not None and (not reason or (reason == "torn" and not complete)):
             return p, head
     return None
 
@@ -168,7 +205,13 @@ class SegmentReader:
         return self.path.name
 
     def poll(self) -> list[Event]:
-        with open(self.path, "rb") as fh:
+        """Events for the bytes appended since the last call.
+
+        Raises BadSegmentHeader when the segment is unreadable as a whole (its
+        header fails, or it is no regular file); OSError when it cannot be
+        opened now (gone, permission).
+        """
+        with open_segment(self.path) as fh:
             if self.header is None:
                 raw = fh.read(SEGMENT_HEADER_SIZE)
                 if len(raw) < SEGMENT_HEADER_SIZE:
@@ -214,11 +257,12 @@ def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
     segments = list_segments(log_dir)
     expected: int | None = None
     for i, path in enumerate(segments):
+        later = segments[i + 1 :]
         reader = SegmentReader(path, expected_seq=expected)
         try:
             events = reader.poll()
         except BadSegmentHeader as exc:
-            lost = lost_segment(path, exc, expected, segments[i + 1 :])
+            lost = lost_segment(path, exc, expected, later)
             yield lost
             if lost.last_lost is not None:
                 # The next segment starts where this one's loss ends: no second gap.
@@ -229,9 +273,17 @@ def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
             gap = segment_gap(path.name, expected, reader.header.base_seq)
             if gap is not None:
                 yield gap
-        yield from events
         if reader.next_seq is not None:
             expected = reader.next_seq
+        tail = events[-1] if events else None
+        if later and isinstance(tail, Corrupt) and tail.last_lost is None:
+            # Damage to the end of a segment that has a successor: the successor's
+            # first seq closes the range, so the seqs are not reported again as a gap.
+            first = tail.first_lost if tail.first_lost is not None else 0
+            last = max(first, _base_of(later[0])) - 1
+            events[-1] = replace(tail, last_lost=last)
+            expected = max(expected or 0, last + 1)
+        yield from events
 
 
 def segment_gap(segment: str, expected: int | None, base_seq: int) -> Corrupt | None:
@@ -267,7 +319,7 @@ def lost_segment(
 def _base_of(path: Path) -> int:
     """A segment's base_seq: its header's, else the one its name carries."""
     try:
-        with open(path, "rb") as fh:
+        with open_segment(path) as fh:
             return SegmentHeader.decode(fh.read(SEGMENT_HEADER_SIZE)).base_seq
     except (OSError, BadSegmentHeader):
         name_seq = parse_segment_name(path.name)

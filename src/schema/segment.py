@@ -22,15 +22,17 @@ Frames (frame.py) follow the header back to back until the end of the file.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import struct
 import zlib
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from schema.checksum import salt_seed
-from schema.errors import BadSegmentHeader, UnsupportedVersion
+from schema.errors import BadSegmentHeader, NotARunDir, UnsupportedVersion
 
 MAGIC = b"RWAL"
 FORMAT_VERSION = 1
@@ -41,6 +43,9 @@ CHECKSUM_CRC32_SALTED = 0x0000
 SEGMENT_SUFFIX = ".seg"
 _NAME = re.compile(r"^(\d{20})\.seg$")
 _U32 = struct.Struct("<I")
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class SegmentHeader(NamedTuple):
@@ -98,15 +103,47 @@ def parse_segment_name(name: str) -> int | None:
 
 
 def list_segments(log_dir: str | os.PathLike[str]) -> list[Path]:
-    """Segment files of a log directory in seq order (other files ignored)."""
+    """Entries of a log directory named like segments, in seq order (others ignored).
+
+    No log/ yet is an empty log. A log/ that exists but can never be listed (a
+    file, a symlink loop) raises NotARunDir; other errors (permission) propagate.
+    """
     try:
         names = os.listdir(log_dir)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        raise NotARunDir(f"log/ cannot be listed: {exc.strerror}", path=str(log_dir),
+                         hint="a run's log/ must be a directory of segment files") from exc
     found = sorted((seq, n) for n in names if (seq := parse_segment_name(n)) is not None)
     return [Path(log_dir) / n for _, n in found]
 
 
+def open_segment(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a segment for reading; it must be a regular file, not reached by a symlink.
+
+    Anything else named like a segment (a directory, a symlink, a FIFO, which
+    a plain open() would block on) raises BadSegmentHeader: the segment is
+    unreadable and its seqs are lost, as for a damaged header. A missing file
+    or a permission error propagates as OSError (it may go away).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise BadSegmentHeader("a symbolic link, not a segment file", path=str(path)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadSegmentHeader("not a regular file", path=str(path))
+    if _O_NOFOLLOW == 0 and os.path.islink(path):  # no O_NOFOLLOW (Windows)
+        os.close(fd)
+        raise BadSegmentHeader("a symbolic link, not a segment file", path=str(path))
+    return os.fdopen(fd, "rb")
+
+
 def read_header(path: str | os.PathLike[str]) -> SegmentHeader:
-    with open(path, "rb") as fh:
+    with open_segment(path) as fh:
         return SegmentHeader.decode(fh.read(SEGMENT_HEADER_SIZE), path=str(path))

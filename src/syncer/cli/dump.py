@@ -30,7 +30,9 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
       others                  the body's fields spread on the line
       unknown types           "type": "unknown", "type_id": N, "body": raw body
     Strict JSON: NaN and infinities are written as the strings "NaN",
-    "Infinity", "-Infinity"; bytes as "base64:...".
+    "Infinity", "-Infinity"; bytes as "base64:..."; msgpack ext values as
+    {"$ext": CODE, "base64": "..."}; map keys that are not strings as text
+    ("1", "true", "null", "2.5"); lone surrogates as U+FFFD.
 
     Damage and torn tails are reported as notes on stderr; the dump goes on.
 

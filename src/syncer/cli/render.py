@@ -94,7 +94,7 @@ def size(nbytes: int) -> str:
 
 def duration(seconds: float | None) -> str:
     """Seconds as 45s, 12m03s, 3h04m, 2d05h."""
-    if seconds is None or not math.isfinite(seconds):
+    if seconds is None or not math.isfinite(seconds) or abs(seconds) > 1e12:
         return "-"
     s = max(0, round(seconds))
     if s < 60:
@@ -110,17 +110,26 @@ def duration(seconds: float | None) -> str:
 
 
 def timestamp(ts: float | None) -> str:
-    """Local time, minute precision, sortable: 2024-05-01 14:03."""
-    if ts is None or not math.isfinite(ts):
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    """Local time, minute precision, sortable: 2024-05-01 14:03 ("-" when no date)."""
+    local = _localtime(ts)
+    return "-" if local is None else time.strftime("%Y-%m-%d %H:%M", local)
 
 
 def iso(ts: float | None) -> str | None:
     """Local time with offset, second precision (for JSON and detail views)."""
-    if ts is None or not math.isfinite(ts):
+    local = _localtime(ts)
+    return None if local is None else time.strftime("%Y-%m-%dT%H:%M:%S%z", local)
+
+
+def _localtime(ts: Any) -> time.struct_time | None:
+    """``ts`` as local time; None for no time, NaN, infinities and years no calendar
+    of this platform holds (a forged run.json or record may carry any of them)."""
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+    try:
+        return time.localtime(ts) if math.isfinite(ts) else None
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def plural(n: int, word: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from syncer.cli import render
 from syncer.inspect.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
+from syncer.inspect.spelling import clean_text, key_text, spell
 from syncer.inspect.verify import VerifyReport, damage_json
 
 SPARK_WIDTH = 30
@@ -30,14 +31,15 @@ def ls_table(rows: list[dict[str, Any]]) -> str:
     ]
     heads = ("RUN", "PROJECT", "NAME", "CREATED", "STATUS", "STEPS", "RECORDS", "SIZE",
              "HEALTH", "SYNC")
-    return render.table(body, heads, right={5, 6, 7})
+    return clean_text(render.table(body, heads, right={5, 6, 7}))
 
 
 # -- show ---------------------------------------------------------------------------
 
 
 def show_json(view: RunView) -> dict[str, Any]:
-    return {
+    """What ``show --json`` prints, spelled as every command spells values (spelling.py)."""
+    return spell({
         "path": str(view.path),
         "identity": view.identity,
         "run": view.run,
@@ -66,7 +68,7 @@ def show_json(view: RunView) -> dict[str, Any]:
         "identity_error": view.identity_error,
         "size": disk_usage(view.path),
         "sync": {"state": sync_state(view), "checkpoints": sync_checkpoints(view.path)},
-    }
+    })
 
 
 def _metric_json(m: MetricStats) -> dict[str, Any]:
@@ -121,7 +123,7 @@ def show_text(view: RunView) -> str:
     notes += [f"{n} records of type {t}, unknown to this runwal, skipped"
               for t, n in sorted(view.unknown_types.items())]
     out += _section("notes", [f"  {n}" for n in notes])
-    return "\n".join(out)
+    return clean_text("\n".join(out))
 
 
 def _span(first: int | None, last: int | None) -> str:
@@ -159,8 +161,9 @@ def _pairs(pairs: list[tuple[str, Any]]) -> str:
 def _kv(d: dict[str, Any]) -> list[str]:
     if not d:
         return []
-    width = min(40, max(len(str(k)) for k in d))
-    return [f"  {str(k).ljust(width)}  {render.short(v, 70)}" for k, v in sorted(d.items())]
+    keys = {key_text(k): v for k, v in d.items()}
+    width = min(40, max(len(k) for k in keys))
+    return [f"  {k.ljust(width)}  {render.short(v, 70)}" for k, v in sorted(keys.items())]
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
@@ -199,4 +202,4 @@ def verify_text(report: VerifyReport) -> str:
                      f"{report.lost_records} records known lost")
     elif not report.torn:
         lines.append("clean")
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))

@@ -5,7 +5,8 @@ under its natural fields: history as ``step`` + ``data``; config, summary and
 stats deltas under ``data`` (their keys are user or metric names and could
 collide with seq/type/ts); other bodies spread. A type this runwal does not
 know keeps its raw body: ``{"seq", "type": "unknown", "type_id", "ts", "body"}``.
-Strict-JSON spelling of NaN/inf is `syncer.cli.common.jsonable`'s job.
+Values the log holds that JSON lacks (NaN, bin, ext, non-string keys) are
+spelled by `syncer.inspect.spelling.spell`, the one spelling of every command.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from schema.records import KNOWN_TYPES, Record, RecordType
 from syncer.errors import BadOption
+from syncer.inspect.spelling import spell
 
 UNKNOWN = -1  # --type unknown: every type this runwal lacks
 
@@ -46,7 +48,11 @@ def parse_types(names: tuple[str, ...]) -> set[int] | None:
 
 
 def record_json(rec: Record) -> dict[str, Any]:
-    """A record as one ``dump`` line (see `dump`'s help for the shapes)."""
+    """A record as one ``dump`` line (see `dump`'s help for the shapes), spelled."""
+    return spell(_record_fields(rec))
+
+
+def _record_fields(rec: Record) -> dict[str, Any]:
     kind, body = rec.kind, rec.body
     if kind is None:
         return {"seq": rec.seq, "type": "unknown", "type_id": rec.type, "ts": rec.ts, "body": body}

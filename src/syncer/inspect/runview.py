@@ -25,8 +25,9 @@ from schema.errors import SchemaError
 from schema.events import Damage, Frame, Incomplete, records_lost
 from schema.layout import RunDir
 from schema.reader import iter_run_log
-from schema.records import Record, RecordType
+from schema.records import Record, RecordType, body_problem
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
+from syncer.inspect.spelling import key_text, number
 
 MAX_NOTES = 20
 
@@ -77,6 +78,9 @@ class RunView:
         view = cls(rd.path, sample_width=sample_width)
         try:
             view.identity = rd.identity()
+        except RecursionError:  # json.loads of a run.json nested ~1000 deep
+            view.identity_error = f"{rd.run_json}: unreadable run.json: nested too deep"
+            view.identity = {"run_id": rd.path.name}
         except SchemaError as exc:  # the log may still be fine: show what it holds
             view.identity_error = str(exc)
             view.identity = {"run_id": rd.path.name}
@@ -108,8 +112,9 @@ class RunView:
             return
         self.by_type[kind] += 1
         body = rec.body
-        if not isinstance(body, dict):
-            self._note(f"seq {rec.seq}: {kind} record body is not a map; skipped")
+        problem = body_problem(rec.type, body)
+        if problem is not None:  # well formed, but not the shape docs/FORMAT.md gives
+            self._note(f"seq {rec.seq}: {problem}; skipped")
             return
         handler = _HANDLERS.get(rec.type)
         if handler is not None:
@@ -120,15 +125,9 @@ class RunView:
             self.notes.append(text)
 
     def _history(self, rec: Record, body: dict[str, Any]) -> None:
-        step, data = body.get("step"), body.get("data")
-        if not isinstance(data, dict):
-            self._note(f"seq {rec.seq}: history record without a data map; skipped")
-            return
-        if not isinstance(step, int) or isinstance(step, bool):
-            step = None
+        step, data = body["step"], body["data"]  # checked by body_problem
         self.history_count += 1
-        if step is not None:
-            self.last_step = step if self.last_step is None else max(self.last_step, step)
+        self.last_step = step if self.last_step is None else max(self.last_step, step)
         self._series(self.metrics, step, data, rec.ts)
         self.history_last.update(data)
 
@@ -139,7 +138,7 @@ class RunView:
             num = as_number(value)
             if num is None:
                 continue
-            key = str(raw_key)
+            key = key_text(raw_key)
             stats = into.get(key)
             if stats is None:
                 stats = into[key] = MetricStats(samples=Downsampler(self.sample_width))
@@ -184,10 +183,10 @@ class RunView:
 
     @property
     def created(self) -> float | None:
-        created = self.identity.get("created")
-        if isinstance(created, (int, float)) and not isinstance(created, bool):
-            return float(created)
-        return self.first_ts
+        """run.json's ``created``, else the first record's ts; None when neither is a
+        finite number (a forged run.json may say NaN, 1e300 or "yesterday")."""
+        created = number(self.identity.get("created"))
+        return created if created is not None else number(self.first_ts)
 
     @property
     def status(self) -> str:
@@ -204,12 +203,13 @@ class RunView:
     @property
     def runtime(self) -> float | None:
         """Seconds the run took: the exit record's, else first to last record."""
-        rt = (self.exit or {}).get("runtime")
-        if isinstance(rt, (int, float)) and not isinstance(rt, bool):
-            return float(rt)
-        if self.first_ts is None or self.last_ts is None:
+        rt = number((self.exit or {}).get("runtime"))
+        if rt is not None:
+            return rt
+        start, last = self.created, number(self.last_ts)
+        if start is None or last is None:
             return None
-        return self.last_ts - (self.created or self.first_ts)
+        return last - start
 
     @property
     def final_summary(self) -> dict[str, Any]:
@@ -259,10 +259,11 @@ def sync_checkpoints(path: str | os.PathLike[str]) -> dict[str, int]:
         return out
     for p in names:
         try:
-            data = json.loads(p.read_text())
-            out[p.stem] = int(data["seq"])
-        except (OSError, ValueError, TypeError, KeyError):
+            seq = json.loads(p.read_text())["seq"]
+        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
             continue
+        if type(seq) is int:  # not a bool, not 1e999: a checkpoint the syncer wrote
+            out[p.stem] = seq
     return out
 
 

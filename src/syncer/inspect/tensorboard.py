@@ -37,12 +37,14 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
-from schema.records import RecordType
+from schema.records import RecordType, body_problem
 from syncer.inspect.metricstats import as_number
+from syncer.inspect.spelling import key_text, number
 
 FILE_VERSION = "brain.Event:2"
 _MASK_DELTA = 0xA282EAD8
@@ -146,6 +148,7 @@ class ExportResult:
     tags: set[str] = field(default_factory=set)
     skipped: int = 0  # non-numeric history values left out
     damaged: int = 0  # damaged regions of the log the export read past
+    notes: list[str] = field(default_factory=list)
 
 
 def event_file_name(created: float, hostname: str | None = None) -> str:
@@ -163,13 +166,18 @@ def export_run(
     copy that TensorBoard would draw twice.
     """
     rd = RunDir.open(run)
-    ident = rd.identity()
-    created = ident.get("created")
-    if not isinstance(created, (int, float)) or isinstance(created, bool):
+    notes = []
+    try:
+        created = _plausible_time(rd.identity().get("created"))
+    except (SchemaError, RecursionError) as exc:  # the log may still be fine
+        notes.append(f"run.json unreadable ({exc or 'nested too deep'}); "
+                     "the file is named after the first record's time")
+        created = None
+    if created is None:
         created = _first_ts(rd)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = ExportResult(out / event_file_name(float(created), hostname))
+    result = ExportResult(out / event_file_name(created, hostname), notes=notes)
     tmp = result.path.with_name(result.path.name + f".{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -192,23 +200,21 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
             continue
         chunk = []
         for rec in ev.records:
-            if rec.type != RecordType.HISTORY or not isinstance(rec.body, dict):
+            if rec.type != RecordType.HISTORY or body_problem(rec.type, rec.body) is not None:
                 continue
-            step, data = rec.body.get("step"), rec.body.get("data")
-            if not isinstance(data, dict):
-                continue
+            step, data = rec.body["step"], rec.body["data"]
             scalars = []
             for key, value in data.items():
                 num = as_number(value)
                 if num is None:
                     result.skipped += 1
                     continue
-                scalars.append((str(key), num))
-                result.tags.add(str(key))
+                tag = key_text(key)
+                scalars.append((tag, num))
+                result.tags.add(tag)
             if not scalars:
                 continue
-            step_no = step if isinstance(step, int) and not isinstance(step, bool) else 0
-            chunk.append(tfrecord(encode_event(rec.ts, step=step_no, scalars=scalars)))
+            chunk.append(tfrecord(encode_event(rec.ts, step=step, scalars=scalars)))
             result.events += 1
             result.scalars += len(scalars)
         if chunk:
@@ -217,6 +223,16 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
 
 def _first_ts(rd: RunDir) -> float:
     for ev in iter_run_log(rd.log_dir):
-        if isinstance(ev, Frame) and ev.records:
-            return ev.records[0].ts
+        if isinstance(ev, Frame):
+            for rec in ev.records:
+                ts = _plausible_time(rec.ts)
+                if ts is not None:
+                    return ts
     return 0.0
+
+
+def _plausible_time(value: Any) -> float | None:
+    """``value`` as Unix seconds if it can name a file (0 .. year 5138), else None:
+    a forged run.json or record may carry NaN, infinities or 1e300."""
+    ts = number(value)
+    return ts if ts is not None and 0 <= ts < 1e11 else None

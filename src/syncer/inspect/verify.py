@@ -1,7 +1,8 @@
 """What ``runwal verify`` finds in a run: frames, seqs, damage, torn tails, notes.
 
 `VerifyReport.read(rd)` walks the log once with `schema.reader.iter_run_log`
-and keeps the counts and every damaged region and torn tail; how many records
+and keeps the counts, every damaged region and torn tail, and a note for each
+record whose body a consumer cannot use (`schema.records.body_problem`); how many records
 the damage cost is `schema.events.records_lost`, the one computation ``show``,
 ``dump`` and the syncer share. The text of the report is
 `syncer.cli.text.verify_text`; `damage_json` is also what ``show --json`` lists.
@@ -20,6 +21,11 @@ from schema.errors import SchemaError
 from schema.events import Corrupt, Damage, Frame, Incomplete, RunEvent, records_lost
 from schema.layout import RunDir
 from schema.reader import iter_run_log
+from schema.records import body_problem
+
+# Records whose body is not the shape docs/FORMAT.md gives are notes (well formed,
+# not damage); past this many, one line says how many more.
+MAX_BODY_NOTES = 20
 
 
 @dataclass
@@ -40,10 +46,17 @@ class VerifyReport:
     def read(cls, rd: RunDir, events: Iterable[RunEvent] | None = None) -> VerifyReport:
         """Verify ``rd``'s log (or the given ``events`` of it) and its run.json."""
         report = cls(rd.path, segments=len(rd.segments()))
+        unusable = 0
         for ev in iter_run_log(rd.log_dir) if events is None else events:
             if isinstance(ev, Frame):
                 report.frames += 1
                 report.records += len(ev.records)
+                for rec in ev.records:
+                    problem = body_problem(rec.type, rec.body)
+                    if problem is not None:
+                        unusable += 1
+                        if unusable <= MAX_BODY_NOTES:
+                            report.notes.append(f"seq {rec.seq}: {problem} (consumers skip it)")
                 if report.first_seq is None:
                     report.first_seq = ev.base_seq
                 report.last_seq = ev.next_seq - 1
@@ -51,6 +64,9 @@ class VerifyReport:
                 report.torn.append(ev)
             else:
                 report.damage.append(ev)
+        if unusable > MAX_BODY_NOTES:
+            report.notes.append(f"... and {unusable - MAX_BODY_NOTES} more records whose body "
+                                "is not the documented shape")
         try:
             if not rd.run_json.exists():
                 report.notes.append("no run.json (identity falls back to the directory name)")
@@ -58,6 +74,8 @@ class VerifyReport:
                 rd.identity()
         except SchemaError as exc:
             report.notes.append(f"run.json: {exc}")
+        except RecursionError:
+            report.notes.append("run.json: unreadable: nested too deep")
         return report
 
     @property

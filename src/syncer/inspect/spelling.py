@@ -1,0 +1,112 @@
+"""How the inspection commands spell any value a run holds, in JSON and in text.
+
+A record body may hold what strict JSON cannot (msgpack bin and ext values,
+non-string map keys, NaN), and run.json or a file name may hold what UTF-8
+cannot (lone surrogates, from ``\\ud800`` escapes or undecodable bytes).
+`spell` turns any of it into plain JSON values, the same way everywhere
+(``runwal dump``, ``show --json``, ``ls --json``; docs/CLI.md, "JSON
+spelling"):
+
+==========================  ==========================================
+NaN, +inf, -inf             ``"NaN"``, ``"Infinity"``, ``"-Infinity"``
+bin                         ``"base64:<standard base64>"``
+ext (code, data)            ``{"$ext": code, "base64": "<data>"}``
+                            (the msgpack timestamp is ext -1)
+a non-string map key        its spelling as text: ``1`` -> ``"1"``,
+                            ``true`` -> ``"true"``, ``null`` -> ``"null"``,
+                            ``2.5`` -> ``"2.5"``, bin -> ``"base64:..."``;
+                            if two keys of a map then collide, the map is
+                            ``{"$map": [[key, value], ...]}`` instead
+a lone surrogate in a str   U+FFFD (a surrogate pair: its character)
+deeper than MAX_DEPTH       ``"<nested too deep>"``
+==========================  ==========================================
+
+Records never nest deeper than `schema.records.MAX_DEPTH` (the reader
+reports deeper ones as malformed), but run.json may, so `spell` keeps its
+own bound and the recursion stays far from Python's limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+import msgpack
+
+from schema.records import MAX_DEPTH
+
+TOO_DEEP = "<nested too deep>"
+
+
+def spell(value: Any, depth: int = 0) -> Any:
+    """``value`` as plain JSON values (see the module docstring)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if depth >= MAX_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return _spell_map(value, depth + 1)
+    if isinstance(value, msgpack.ExtType):  # a NamedTuple: before the tuple case
+        return {"$ext": value.code, "base64": base64.b64encode(value.data).decode("ascii")}
+    if isinstance(value, (list, tuple)):
+        return [spell(v, depth + 1) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, msgpack.Timestamp):
+        return {"$ext": -1, "base64": base64.b64encode(value.to_bytes()).decode("ascii")}
+    return clean_text(str(value))
+
+
+def _spell_map(value: dict[Any, Any], depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key = key_text(k)
+        if key in out:  # two keys spell the same: keep both, as pairs
+            return {"$map": [[spell(k, depth), spell(v, depth)] for k, v in value.items()]}
+        out[key] = spell(v, depth)
+    return out
+
+
+def key_text(key: Any) -> str:
+    """A map key as a JSON object key: a str as is, anything else as its spelling's text."""
+    if isinstance(key, str):
+        return clean_text(key)
+    spelled = spell(key, MAX_DEPTH - 1)
+    if isinstance(spelled, str):
+        return spelled
+    return json.dumps(spelled, ensure_ascii=False, allow_nan=False, sort_keys=True)
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so it can be printed.
+
+    A surrogate *pair* (JSON's spelling of an emoji) becomes the character it encodes.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float if it is a real number (not a bool), else None.
+
+    For times read from run.json or records (``created``, ``ts``), which a
+    forged file may make NaN, infinite, huge or not a number at all.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return out if math.isfinite(out) else None
