@@ -43,7 +43,7 @@ def test_exit_status_and_retrying_are_decided_by_class() -> None:
         "ServerUnavailable", "ServerRejected", "AuthFailed", "RunGone", "ArtifactsUnsupported"}
     assert all(c("x").exit_code == 2 for c in usage)
     assert all(c("x").exit_code == 1 for c in failures)
-    assert [c.__name__ for c in failures if c("x").retryable] == ["ServerUnavailable"]
+    assert [c.__name__ for c in failures if c("x").retryable] == ["ServerUnavailable", "AnswerLost"]
     exc = errors.RunGone("server run r1 no longer exists")
     assert str(exc).startswith(exc.message + " (hint: ") and exc.message.endswith("exists")
     assert errors.NoSuchDir("no such directory", path="/x").message == "/x: no such directory"

@@ -11,11 +11,13 @@ Tree::
     │   └── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
     ├── SyncError               exit 1: the command ran, a sync failed; ``retryable``
     │   ├── ServerUnavailable   connect errors / timeouts / 5xx / 429 past the retry deadline
+    │   │   └── AnswerLost      a create's answer never came: it may or may not have happened
     │   ├── BadResponse         the server's answer cannot be read (redirect loop, bad encoding)
     │   ├── ServerRejected      the server refused a request for good (4xx other than 429)
     │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
     │   │   └── RunGone         the server run is deleted (or no longer active)
-    │   └── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
+    │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
+    │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link: the syncer will not follow
     └── LoopbackServerError     the throwaway MLflow server of tests/demo/bench did not start
 
 Usage mistakes and sync failures differ by *class*, so `syncer.cli.common`
@@ -97,6 +99,11 @@ class ServerUnavailable(SyncError):
     retryable = True
 
 
+class AnswerLost(ServerUnavailable):
+    """A request that must not be repeated blindly (runs/create) may have reached the
+    server, and its answer never came: look before trying again (`syncer.sinks.mlflow.retry`)."""
+
+
 class BadResponse(SyncError):
     hint = "check that the URI points at an MLflow tracking server, not a proxy or login page"
 
@@ -129,6 +136,11 @@ class RunGone(ServerRejected):
 
 class ArtifactsUnsupported(SyncError):
     hint = "start the server with artifact proxying (`mlflow server --artifacts-destination ...`)"
+
+
+class UnsafeRunDir(SyncError):
+    hint = ("the syncer reads and writes nothing outside the run directory; replace the "
+            "link with a real directory")
 
 
 # -- the loopback server -----------------------------------------------------

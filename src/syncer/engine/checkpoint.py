@@ -4,10 +4,20 @@ Written with schema.atomic (tmp + fsync + rename) only *after* the server
 acknowledged everything up to ``seq``, so a crash at any point leaves either
 the old or the new checkpoint and at worst re-sends one batch, which the sink
 makes harmless. ``segment``/``offset`` say where the next unread frame starts
-(a resume skips straight there); ``state`` is the sink's own small JSON state
+(a resume skips straight there; ``offset_seq`` is the seq due there, which
+is below ``seq + 1`` when the frame holds records the server already has: they
+are skipped when read again); ``state`` is the sink's own small JSON state
 (current config, counters) that must advance in step with ``seq``.
 
 Never holds credentials: ``uri`` is stored without user:password.
+
+``version`` 2 (this runwal) promises that ``segment``/``offset`` never lie
+past a record above ``seq``. Version 1 checkpoints (no ``version`` key) broke
+that in one case: the batch flushed just before an EXIT record that ends its
+frame saved the offset past that frame, so a syncer that died (or gave up) at
+the final runs/update never read the EXIT again and the server run stayed
+RUNNING. `needs_reread` tells the engine to read such a checkpoint's segment
+from its start once (records up to ``seq`` are skipped, not re-sent).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from schema.atomic import write_json_atomic
 from schema.layout import RunDir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+VERSION = 2
 
 
 def sink_file_name(sink_name: str) -> str:
@@ -38,12 +49,19 @@ class Checkpoint:
     seq: int = -1  # last acknowledged seq; -1 = nothing yet
     segment: str = ""  # segment holding the next unread frame
     offset: int = 0  # byte offset of that frame
+    offset_seq: int = -1  # the seq of that frame's first record (-1: seq + 1)
     finished: bool = False  # the EXIT record (the last record seen) was acknowledged
     state: dict[str, Any] = field(default_factory=dict)
     updated: float = 0.0
+    version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def needs_reread(self) -> bool:
+        """A version 1 checkpoint of an unfinished run: its offset may be past the EXIT."""
+        return self.version < 2 and not self.finished
 
 
 def path_for(run_dir: RunDir, sink_name: str) -> Path:
@@ -76,9 +94,11 @@ def _read(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
             seq=int(data.get("seq", -1)),
             segment=str(data.get("segment", "")),
             offset=int(data.get("offset", 0)),
+            offset_seq=int(data.get("offset_seq", -1)),
             finished=bool(data.get("finished", False)),
             state=dict(data.get("state") or {}),
             updated=float(data.get("updated", 0.0)),
+            version=int(data.get("version", 1)),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -86,6 +106,7 @@ def _read(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
 
 def save(run_dir: RunDir, ckpt: Checkpoint) -> None:
     ckpt.updated = time.time()
+    ckpt.version = VERSION
     run_dir.sync_dir.mkdir(exist_ok=True)
     write_json_atomic(path_for(run_dir, ckpt.sink), ckpt.to_json())
 

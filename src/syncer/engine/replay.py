@@ -31,16 +31,26 @@ from schema.records import Record
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor, Note
 from syncer.engine.result import SyncResult
-from syncer.errors import SyncError
+from syncer.engine.runfiles import is_plain_dir
+from syncer.errors import SyncError, UnsafeRunDir
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
-# Points per checkpointed batch. A batch ends at a frame boundary, so its last
-# 1000-row request is usually partial, and MLflow's cost per log-batch has a large
-# fixed part (it loads the run, its tags, params and latest metrics each time):
-# with 4000 a 200k-point run took 10% more requests than points/1000, ~2% at 20000.
-# A crash re-sends at most one batch, which the server deduplicates.
+# Points per checkpointed batch, at most. A batch ends at a frame boundary, so its
+# last 1000-row request is usually partial, and MLflow's cost per log-batch has a
+# large fixed part (it loads the run, its tags, params and latest metrics each
+# time): with 4000 a 200k-point run took 10% more requests than points/1000, ~2% at
+# 20000. A crash re-sends at most one batch, which the server deduplicates.
 BATCH_POINTS = 20000
 BATCH_RECORDS = 4000
+# But a batch is also cut when sending it would take longer than BATCH_SECONDS at
+# the rate the server acknowledged so far in this pass (FIRST_BATCH_POINTS before
+# anything was measured): a syncer killed every few seconds (preempted login
+# node jobs, a flapping network) still moves its checkpoint forward, where one
+# 20k-point batch at a slow server's ~5k points/s was never acknowledged in time.
+BATCH_SECONDS = 1.5
+Pos = tuple[str, int, int]  # segment, offset, the seq due there
+FIRST_BATCH_POINTS = 4000
+MIN_BATCH_POINTS = 1000
 
 
 class _Pass:
@@ -54,6 +64,10 @@ class _Pass:
     ):
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
         self.stop = stop
+        for sub in (rd.sync_dir, rd.log_dir):
+            if not is_plain_dir(sub):
+                raise UnsafeRunDir(f"{sub.name}/ is a symbolic link or not a directory",
+                                   path=str(rd.path))
         self.ident = RunIdentity.read(rd)
         result.run_id = self.ident.run_id
         ckpt = checkpoint.load(rd, sink.name, sink.uri)
@@ -68,10 +82,13 @@ class _Pass:
         self.batch: list[Record] = []
         self.points = 0
         # read_pos: end of the last frame fed; ack_pos: where reading must resume
-        # for everything up to ``acked`` to be on the server (saved in the checkpoint).
-        self.ack_pos = (ckpt.segment, ckpt.offset) if ckpt else ("", 0)
+        # for everything up to ``acked`` to be on the server (saved in the checkpoint),
+        # as (segment, offset, seq due there).
+        self.ack_pos: Pos = (ckpt.segment, ckpt.offset, ckpt.offset_seq) if ckpt else ("", 0, -1)
         self.read_pos = self.ack_pos
         self.dirty = False  # sent since the last end_pass
+        self.limit = FIRST_BATCH_POINTS  # points per batch, from the measured send rate
+        self.upgrade = ckpt is not None and ckpt.needs_reread  # rewrite it as version 2
 
     def open(self, first: Record | None) -> None:
         if self.opened:
@@ -87,30 +104,39 @@ class _Pass:
             self.save()
 
     def save(self) -> None:
+        """Write the checkpoint: ``acked`` and where reading resumes for it (``ack_pos``)."""
+        old = self.ckpt if not self.opened else None  # nothing sent: keep what it says
         checkpoint.save(
             self.rd,
             checkpoint.Checkpoint(
                 sink=self.sink.name,
                 uri=self.sink.uri,
-                server_run_id=self.sink.server_run_id,
-                experiment_id=self.sink.experiment_id,
+                server_run_id=old.server_run_id if old else self.sink.server_run_id,
+                experiment_id=old.experiment_id if old else self.sink.experiment_id,
                 seq=self.acked,
                 segment=self.ack_pos[0],
                 offset=self.ack_pos[1],
+                offset_seq=self.ack_pos[2],
                 finished=self.result.finished,
-                state=self.sink.state(),
+                state=old.state if old else self.sink.state(),
             ),
         )
+        self.upgrade = False
 
-    def flush(self, pos: tuple[str, int] | None = None) -> None:
+    def flush(self, pos: Pos | None = None) -> None:
         """Send the batch; ``pos`` is where reading resumes after its last record."""
         if not self.batch:
             return
         self.open(self.batch[0])
         before = self.sink.points_sent
+        t0 = time.monotonic()
         self.result.rejected += self.sink.send(self.batch)
+        took = time.monotonic() - t0
+        sent = self.sink.points_sent - before
         self.result.records += len(self.batch)
-        self.result.points += self.sink.points_sent - before
+        self.result.points += sent
+        if sent >= MIN_BATCH_POINTS and took > 0:  # next batch: about BATCH_SECONDS of sending
+            self.limit = max(MIN_BATCH_POINTS, min(BATCH_POINTS, int(sent / took * BATCH_SECONDS)))
         self.acked = self.batch[-1].seq
         self.ack_pos = self.read_pos if pos is None else pos
         self.result.last_seq = self.acked
@@ -121,7 +147,8 @@ class _Pass:
             self.progress(self.result)
 
     def feed(self, frame: Frame) -> None:
-        end = (frame.segment, frame.offset + frame.size)
+        start: Pos = (frame.segment, frame.offset, frame.base_seq)
+        end: Pos = (frame.segment, frame.offset + frame.size, frame.next_seq)
         for i, rec in enumerate(frame.records):
             if rec.seq <= self.acked:
                 continue
@@ -136,19 +163,25 @@ class _Pass:
                 self.acked_skip(rec)
                 continue
             if kind == "exit":
-                here = end if i == len(frame.records) - 1 else (frame.segment, frame.offset)
-                self.flush(here)
+                # The batch before the EXIT resumes at this frame's start (its records up
+                # to acked are skipped when read again), never past the EXIT: a syncer
+                # that dies before the final update is acknowledged reads it again.
+                self.flush(start)
                 self.open(rec)
                 self.result.rejected += self.sink.finish(rec)
                 self.acked, self.result.last_seq = rec.seq, rec.seq
-                self.ack_pos = here
+                self.ack_pos = end if i == len(frame.records) - 1 else start
                 self.result.finished, self.dirty = True, False
                 self.save()
                 continue
             self.batch.append(rec)
-            self.points += len(rec.body.get("data", ())) if isinstance(rec.body, dict) else 1
+            body = rec.body
+            data = body.get("data") if isinstance(body, dict) else None
+            self.points += len(data) if isinstance(data, dict) else 1
         self.read_pos = end
-        if self.points >= BATCH_POINTS or len(self.batch) >= BATCH_RECORDS:
+        if not self.batch and (not frame.records or self.acked >= frame.records[-1].seq):
+            self.ack_pos = end  # nothing of this frame is left to send
+        if self.points >= self.limit or len(self.batch) >= BATCH_RECORDS:
             self.flush()
 
     def acked_skip(self, rec: Record) -> None:
@@ -171,6 +204,8 @@ class _Pass:
 
     def end_pass(self, artifacts: str = "pass") -> None:
         self.flush()
+        if self.upgrade and not self.dirty:
+            self.save()  # a version 1 checkpoint read from its segment's start: now exact
         if not self.opened and (self.ckpt is None or artifacts == "flush"):
             self.open(None)  # an empty log still makes the run visible
         if (self.dirty or artifacts == "flush") and self.opened:

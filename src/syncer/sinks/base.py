@@ -23,6 +23,7 @@ MLflow one).
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,16 +43,42 @@ class RunIdentity:
 
     @classmethod
     def read(cls, run_dir: RunDir) -> RunIdentity:
-        """The identity run.json holds (the directory name stands in for a missing run_id)."""
+        """The identity run.json holds (the directory name stands in for a missing run_id).
+
+        A forged or damaged run.json cannot fail a pass here: a field of the wrong
+        type counts as missing (a number is taken as its text), a ``created`` that
+        is not a finite time as unknown, and lone surrogates become U+FFFD.
+        """
         data = run_dir.identity()
-        created = data.get("created")
         return cls(
-            run_id=str(data.get("run_id") or run_dir.path.name),
+            run_id=_text(data.get("run_id")) or _text(run_dir.path.name) or "run",
             run_dir=run_dir,
-            project=data.get("project") or None,
-            name=data.get("name") or None,
-            created=float(created) if isinstance(created, (int, float)) else None,
+            project=_text(data.get("project")),
+            name=_text(data.get("name")),
+            created=_time(data.get("created")),
         )
+
+
+def _time(value: Any) -> float | None:
+    """A run.json time as finite float seconds, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond any float
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _text(value: Any) -> str | None:
+    """A run.json field as text MLflow can store, or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    try:
+        text = str(value)
+    except ValueError:  # an int of more digits than Python prints
+        return None
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") or None
 
 
 @dataclass(frozen=True)

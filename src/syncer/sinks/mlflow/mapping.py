@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
+MAX_DEPTH = 64  # levels of nested dicts flattened into "a/b/c" keys
 
 
 @dataclass
@@ -95,25 +97,35 @@ class Plan:
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> {"a/b": v}; other values kept as they are."""
+    """Nested dicts -> {"a/b": v}; other values kept as they are. Iterative, so a
+    forged record nested thousands of levels deep costs time, never a RecursionError;
+    past `MAX_DEPTH` levels the rest stays one value (its text says so)."""
     if not isinstance(data, dict):
         return {prefix or "value": data}
     out: dict[str, Any] = {}
-    for k, v in data.items():
-        key = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key))
-        else:
+    stack: list[tuple[str, Iterator[tuple[Any, Any]], int]] = [(prefix, iter(data.items()), 0)]
+    while stack:
+        base, items, depth = stack[-1]
+        for k, v in items:
+            key = f"{base}/{k}" if base else str(k)
+            if isinstance(v, dict) and v and depth < MAX_DEPTH:
+                stack.append((key, iter(v.items()), depth + 1))
+                break
             out[key] = v
+        else:
+            stack.pop()
     return out
 
 
 def as_text(value: Any) -> str:
-    """How a config/summary value is shown as a param or tag value."""
+    """How a config/summary value is shown as a param or tag value (never raises)."""
     if isinstance(value, str):
         return value
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, sort_keys=True, default=str)
+        try:
+            return json.dumps(value, sort_keys=True, default=str)
+        except (RecursionError, TypeError, ValueError):  # nested too deep, mixed key types
+            return f"<{type(value).__name__} runwal cannot print (nested too deep?)>"
     return str(value)
 
 
@@ -133,7 +145,17 @@ def metric_value(value: Any) -> float | str | None:
 
 
 def ts_ms(ts: float) -> int:
-    return round(ts * 1000)
+    """Unix seconds -> the milliseconds MLflow stores: an int64 >= 0, never raising.
+
+    NaN and anything before 1970 become 0, +inf and anything past int64 ms the
+    int64 maximum: MLflow refuses negative timestamps and stores out-of-range
+    ones as 0, and a replay must send the same value every time.
+    """
+    try:
+        ms = round(float(ts) * 1000)
+    except (OverflowError, ValueError, TypeError):  # inf, NaN, not a number at all
+        return INT64_MAX if isinstance(ts, float) and ts > 0 else 0
+    return min(max(ms, 0), INT64_MAX)
 
 
 def _tag(plan: Plan, seq: int, key: str, value: Any) -> None:

@@ -4,10 +4,8 @@ runwal never imports mlflow: the tracking API is a handful of JSON calls, and
 keeping them here (over one keep-alive ``httpx.Client``) makes the syncer a
 small dependency that a test can point at ``httpx.MockTransport``.
 
-Credentials come from the environment (MLFLOW_TRACKING_TOKEN as a Bearer
-token, or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as Basic auth)
-and live only in the client's auth object: never logged, never written to a
-checkpoint.
+The ``httpx.Client`` and its credentials are made by
+`syncer.sinks.mlflow.client` (``build_client`` is re-exported here).
 
 Errors: every httpx exception ends here. Transport errors are retried (see
 `syncer.sinks.mlflow.retry`) and become `ServerUnavailable` at the deadline;
@@ -18,10 +16,10 @@ sink decides by class and the engine never sees HTTP.
 
 from __future__ import annotations
 
-import os
+import json as jsonlib
 import re
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -29,55 +27,13 @@ import httpx
 
 from schema.uri import public_uri
 from syncer.errors import AuthFailed, BadResponse, RunGone, ServerRejected
+from syncer.sinks.mlflow.client import build_client
 from syncer.sinks.mlflow.retry import RetryPolicy, send_with_retry
+
+__all__ = ["API", "ARTIFACTS_API", "MlflowRest", "build_client", "encode_json", "refusal"]
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
-
-
-class BearerAuth(httpx.Auth):
-    """``Authorization: Bearer <token>``; repr hides the token."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(***)"
-
-
-def auth_from_env(env: dict[str, str] | None = None) -> httpx.Auth | None:
-    env = dict(os.environ) if env is None else env
-    token = env.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return BearerAuth(token)
-    user = env.get("MLFLOW_TRACKING_USERNAME")
-    if user:
-        return httpx.BasicAuth(user, env.get("MLFLOW_TRACKING_PASSWORD", ""))
-    return None
-
-
-def build_client(
-    *,
-    connect_timeout: float = 5.0,
-    timeout: float = 60.0,
-    max_connections: int = 16,
-    transport: httpx.BaseTransport | None = None,
-    auth: httpx.Auth | None = None,
-) -> httpx.Client:
-    """A keep-alive client with a short connect timeout (a closed port fails fast)."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        transport=transport,
-        auth=auth if auth is not None else auth_from_env(),
-        headers={"User-Agent": "runwal-syncer"},
-    )
 
 
 # MLflow answers a write to a deleted run with INVALID_PARAMETER_VALUE and "The
@@ -103,6 +59,20 @@ def _error_of(resp: httpx.Response) -> tuple[str, str]:
     if isinstance(body, dict):
         return str(body.get("error_code", "")), str(body.get("message", ""))[:500]
     return "", str(body)[:300]
+
+
+def encode_json(obj: Any, what: str) -> bytes:
+    """The request body; lone surrogates (Python's spelling of undecodable bytes in
+    file names and argv) become U+FFFD instead of an encoding error, and a value JSON
+    cannot hold is a 400-like `ServerRejected`, so the sink pins it on its item."""
+    try:
+        text = jsonlib.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise ServerRejected(f"{what}: cannot be sent as JSON ({exc})", status=400) from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
 
 
 class MlflowRest:
@@ -132,27 +102,35 @@ class MlflowRest:
         content: Any = None,
         deadline: float | None = None,
         ok_codes: tuple[str, ...] = (),
+        idempotent: bool = True,
     ) -> dict[str, Any]:
         """JSON response of a call; a `ServerRejected` (sub)class for a permanent
         4xx, ServerUnavailable past the retry deadline, BadResponse for an answer
         that cannot be read.
 
         ``ok_codes``: MLflow error codes the caller expects (returned as
-        ``{"error_code": code}`` instead of raised).
+        ``{"error_code": code}`` instead of raised). ``idempotent=False`` (a
+        create): `AnswerLost` instead of a blind retry when the answer may have
+        been lost after the server applied it (`syncer.sinks.mlflow.retry`).
         """
         url = f"{self.uri}{path}"
         what = f"{method} {public_uri(self.uri)}{path}"
+        headers = None
+        if json is not None:
+            content, headers = encode_json(json, what), {"Content-Type": "application/json"}
 
         def do() -> httpx.Response:
             body = content() if callable(content) else content
             try:
-                return self.client.request(method, url, json=json, params=params, content=body)
+                return self.client.request(method, url, params=params, content=body,
+                                           headers=headers)
             finally:
                 if hasattr(body, "close"):
                     body.close()
 
         try:
-            resp = send_with_retry(do, self.retry, what=what, stop=self.stop, deadline=deadline)
+            resp = send_with_retry(do, self.retry, what=what, stop=self.stop, deadline=deadline,
+                                   idempotent=idempotent)
         except httpx.HTTPError as exc:  # not a transport error (retried): decoding, redirects
             raise BadResponse(f"{what}: {type(exc).__name__}: {exc}") from exc
         if resp.status_code < 300:
@@ -194,28 +172,44 @@ class MlflowRest:
         return exp if isinstance(exp, dict) else None
 
     def create_experiment(self, name: str) -> str | None:
-        """New experiment id, or None when another process created it first."""
+        """New experiment id, or None when it exists already (another process, or an
+        earlier attempt whose answer was lost). Not retried blindly: `AnswerLost`."""
         data = self.request(
             "POST",
             f"{API}/experiments/create",
             json={"name": name},
             ok_codes=("RESOURCE_ALREADY_EXISTS",),
+            idempotent=False,
         )
         eid = data.get("experiment_id")
         return str(eid) if eid is not None else None
 
-    def search_runs(self, experiment_id: str, filter_string: str) -> list[dict[str, Any]]:
-        data = self.request(
-            "POST",
-            f"{API}/runs/search",
-            json={"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 50},
-        )
-        runs = data.get("runs", [])
-        return runs if isinstance(runs, list) else []
+    def search_runs(
+        self, experiment_id: str, filter_string: str, *, pages: int = 1
+    ) -> list[dict[str, Any]]:
+        """Active runs of the experiment matching ``filter_string``, oldest first, up
+        to ``pages`` pages of 1000."""
+        out: list[dict[str, Any]] = []
+        token = ""
+        for _ in range(pages):
+            body: dict[str, Any] = {
+                "experiment_ids": [experiment_id], "filter": filter_string, "max_results": 1000,
+                "order_by": ["attributes.start_time ASC"],
+            }
+            if token:
+                body["page_token"] = token
+            data = self.request("POST", f"{API}/runs/search", json=body)
+            runs = data.get("runs", [])
+            out += [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+            token = str(data.get("next_page_token") or "")
+            if not token:
+                break
+        return out
 
     def create_run(
         self, experiment_id: str, run_name: str, start_time_ms: int, tags: dict[str, str]
     ) -> dict[str, Any]:
+        """The new run. Not idempotent: `AnswerLost` instead of a blind retry."""
         data = self.request(
             "POST",
             f"{API}/runs/create",
@@ -225,6 +219,7 @@ class MlflowRest:
                 "start_time": start_time_ms,
                 "tags": [{"key": k, "value": v} for k, v in tags.items()],
             },
+            idempotent=False,
         )
         run = data.get("run")
         if not isinstance(run, dict):
@@ -267,14 +262,20 @@ class MlflowRest:
         )
 
     def put_artifact(
-        self, artifact_root: str, path: str, data: bytes | None = None, file: str | None = None
+        self,
+        artifact_root: str,
+        path: str,
+        data: bytes | None = None,
+        opener: Callable[[], IO[bytes]] | None = None,
     ) -> None:
-        """Upload one artifact (idempotent: PUT to the same path overwrites)."""
+        """Upload one artifact (idempotent: PUT to the same path overwrites). ``opener``
+        gives the file to send, opened again for every attempt (closed here); an
+        exception it raises ends the upload unchanged."""
         url_path = f"{ARTIFACTS_API}/{quote(artifact_root)}/{quote(path)}"
 
         def body() -> bytes | IO[bytes]:
-            if file is not None:
-                return open(file, "rb")  # closed by request()
+            if opener is not None:
+                return opener()  # closed by request()
             return data or b""
 
         self.request("PUT", url_path, content=body)

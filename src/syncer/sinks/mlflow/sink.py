@@ -1,18 +1,28 @@
 """The MLflow sink: one runwal run -> one MLflow run, written idempotently.
 
-Finding the run: the checkpoint's server run id; without a checkpoint, a
-search for tag ``runwal.run_id`` in the project's experiment (so a lost
-checkpoint resumes the same run instead of creating a duplicate); otherwise
-runs/create with the WAL's start time and that tag set atomically.
+Finding the run: the checkpoint's server run id; without a checkpoint, the
+run tagged ``runwal.run_id``, created exactly once if there is none
+(`syncer.sinks.mlflow.runs`).
 
 Sending: records are mapped by `syncer.sinks.mlflow.mapping` into params,
-tags, metrics, files and console text. Params and tags go first (100 per request), then metrics in
-1000-row requests run a few at a time in parallel (the server's ingest ceiling
-needs several connections). A request refused with 400 is split in halves
-until the offending items are isolated; those become `Rejection`s and the rest
-is delivered. Console text is appended to ``sync/<sink>.output.log`` (truncated
-back to the checkpointed length on open, so a crash never doubles it) and
-uploaded as ``output.log`` at the end of every pass.
+tags, metrics, files and console text; keys MLflow would refuse are dropped
+and reported once each before anything is sent (`syncer.sinks.mlflow.names`).
+Params and tags go first (100 per request), then metrics in 1000-row requests
+run a few at a time in parallel (the server's ingest ceiling needs several
+connections). A request refused with 400 is split in halves until the
+offending items are isolated; those become `Rejection`s and the rest is
+delivered; a metric key refused that way is dropped client-side for the rest
+of the pass, so its other rows are not bisected down to one by one. Files are
+read only from inside ``files/`` (`syncer.engine.runfiles`: links and ``..``
+are refused per file). Console text goes to the spool
+(`syncer.sinks.mlflow.spool`), uploaded as ``output.log`` at the end of every
+pass.
+
+Every request is harmless to repeat when its answer was lost: log-batch rows
+are stored once per (key, value, timestamp, step); a param re-sent with the
+value the server has is accepted (a 200, measured on MLflow 3.17); tags and
+runs/update overwrite with the same value; an artifact PUT overwrites the
+same path; the two creates are looked up instead of repeated.
 
 What fails the pass instead of becoming a `Rejection` is decided by class:
 `AuthFailed` and `RunGone` always (every later request would fail the same
@@ -23,29 +33,35 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from schema.records import Record
 from schema.uri import public_uri
 from syncer.engine.checkpoint import sink_file_name
+from syncer.engine.runfiles import RefusedPath, open_run_file
 from syncer.errors import ArtifactsUnsupported, AuthFailed, RunGone, ServerRejected, SyncError
 from syncer.sinks.base import Refused, Rejection, ResumeFrom, RunIdentity
+from syncer.sinks.mlflow import runs
 from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, ts_ms
+from syncer.sinks.mlflow.names import screen
 from syncer.sinks.mlflow.rest import MlflowRest
+from syncer.sinks.mlflow.spool import Spool
 
 MAX_METRICS = 1000
 MAX_PARAMS = 100
 MAX_TAGS = 100
 DEFAULT_EXPERIMENT = "runwal"
-RUN_ID_TAG = "runwal.run_id"
+RUN_ID_TAG = runs.RUN_ID_TAG
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED", "preempted": "KILLED"}
 _SPLITTABLE = frozenset({400, 413, 422})
 _FATAL = (AuthFailed, RunGone)  # never pinned on one item: the whole pass fails
 _BATCH_FIELD = {Refused.METRIC: "metrics", Refused.PARAM: "params", Refused.TAG: "tags"}
+Items = list[tuple[int, dict[str, Any]]]
 
 
 def sink_name_for(uri: str) -> str:
@@ -71,9 +87,11 @@ class MlflowSink:
         self._artifact_root: str | None = None
         self._params: dict[str, str] = {}
         self._map = MapState()
-        self._spool: Path | None = None
+        self._spool: Spool | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._files_dir = Path(".")
+        self._run_dir = Path(".")
+        self._refused: dict[tuple[Refused, str], str] = {}  # keys refused in this pass
+        self._lock = threading.Lock()
         self.points_sent = 0  # metric rows acknowledged by the server (cumulative)
         self.values_skipped = 0  # non-numeric history/stats values (not metrics)
 
@@ -85,34 +103,9 @@ class MlflowSink:
     def experiment_id(self) -> str:
         return self._exp_id
 
-    # -- run lookup --------------------------------------------------------
-    def experiment(self, name: str) -> str:
-        exp = self.rest.get_experiment_by_name(name)
-        if exp is None:
-            created = self.rest.create_experiment(name)
-            if created is not None:
-                return created
-            exp = self.rest.get_experiment_by_name(name)  # lost a creation race
-        if exp is None:
-            raise ServerRejected(f"experiment {name!r} could not be created or found")
-        if exp.get("lifecycle_stage") == "deleted":
-            raise ServerRejected(
-                f"experiment {name!r} is deleted on the server",
-                hint="restore it in the MLflow UI or pick another project name",
-            )
-        return str(exp["experiment_id"])
-
-    def find_run(self, experiment_id: str, run_id: str) -> dict[str, Any] | None:
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", run_id):
-            return None  # cannot be quoted safely in a filter; create instead
-        runs = self.rest.search_runs(experiment_id, f"tags.`{RUN_ID_TAG}` = '{run_id}'")
-        runs.sort(key=lambda r: int(r.get("info", {}).get("start_time") or 0))
-        return runs[0] if runs else None
-
     def open_run(
         self, identity: RunIdentity, run_record: Record | None, resume: ResumeFrom | None
     ) -> None:
-        run: dict[str, Any] | None = None
         if resume is not None:
             run = self.rest.get_run(resume.server_run_id)
             if run is None or run.get("info", {}).get("lifecycle_stage") == "deleted":
@@ -120,69 +113,54 @@ class MlflowSink:
             self._exp_id = resume.experiment_id
             self._map = MapState.from_json(resume.state)
         else:
-            self._exp_id = self.experiment(identity.project or self.default_experiment)
-            run = self.find_run(self._exp_id, identity.run_id)
+            project = identity.project or self.default_experiment
+            self._exp_id = runs.experiment_id(self.rest, project)
+            start = run_record.ts if run_record is not None else identity.created
+            run = runs.find_or_create_run(
+                self.rest, self._exp_id, identity.run_id, identity.name or identity.run_id,
+                ts_ms(start if start is not None else 0.0))
             self._map = MapState()
-            if run is None:
-                start = run_record.ts if run_record is not None else identity.created
-                run = self.rest.create_run(
-                    self._exp_id,
-                    identity.name or identity.run_id,
-                    ts_ms(start if start is not None else 0.0),
-                    {RUN_ID_TAG: identity.run_id},
-                )
+        self._run_id = runs.server_run_id(run)
         info = run.get("info", {})
-        self._run_id = str(info.get("run_id") or info.get("run_uuid"))
         self._artifact_root = _artifact_root(str(info.get("artifact_uri", "")))
-        params = run.get("data", {}).get("params", [])
-        self._params = {p["key"]: p.get("value", "") for p in params if "key" in p}
-        self._files_dir = identity.run_dir.files_dir
-        self._spool = identity.run_dir.sync_dir / f"{self.name}.output.log"
-        self._trim_spool()
-
-    def _trim_spool(self) -> None:
-        assert self._spool is not None
-        self._spool.parent.mkdir(exist_ok=True)
-        size = self._spool.stat().st_size if self._spool.exists() else 0
-        if size > self._map.console_bytes:
-            os.truncate(self._spool, self._map.console_bytes)
-        elif size < self._map.console_bytes:
-            # The spool was lost; keep counting from what exists.
-            self._map.console_bytes = self._map.console_uploaded = size
+        params = run.get("data", {}).get("params", []) or []
+        self._params = {p["key"]: p.get("value", "") for p in params
+                        if isinstance(p, dict) and "key" in p}
+        self._run_dir = identity.run_dir.path
+        self._spool = Spool(identity.run_dir.sync_dir / f"{self.name}.output.log", self._map)
 
     # -- sending -----------------------------------------------------------
     def send(self, records: list[Record]) -> list[Rejection]:
         plan = Plan()
         for rec in records:
             map_record(plan, rec, self._map, self._params)
-        out = list(plan.rejected)
+        out = list(plan.rejected) + screen(plan, self._refused)
         if plan.reopen:
             self.rest.update_run(self._run_id, status="RUNNING")
         params = [(s, {"key": k, "value": v}) for k, (s, v) in plan.params.items()]
         tags = [(s, {"key": k, "value": v}) for k, (s, v) in plan.tags.items()]
         for i in range(0, len(params), MAX_PARAMS):
-            out += self._log(Refused.PARAM, params[i : i + MAX_PARAMS])
+            out += self._log(Refused.PARAM, params[i : i + MAX_PARAMS])[0]
         refused = {r.key for r in out if r.what is Refused.PARAM}
         self._params.update({k: v for k, (_, v) in plan.params.items() if k not in refused})
         for i in range(0, len(tags), MAX_TAGS):
-            out += self._log(Refused.TAG, tags[i : i + MAX_TAGS])
+            out += self._log(Refused.TAG, tags[i : i + MAX_TAGS])[0]
         rows = plan.metrics
         chunks = [rows[i : i + MAX_METRICS] for i in range(0, len(rows), MAX_METRICS)]
+        results: Iterable[tuple[list[Rejection], int]]
         if len(chunks) > 1:
-            for got in self._executor().map(lambda c: self._log(Refused.METRIC, c), chunks):
-                out += got
-        elif chunks:
-            out += self._log(Refused.METRIC, chunks[0])
+            results = self._executor().map(lambda c: self._log(Refused.METRIC, c), chunks)
+        else:
+            results = [self._log(Refused.METRIC, c) for c in chunks]
+        for got, delivered in results:
+            out += got
+            self.points_sent += delivered
         for seq, path in plan.files:
             out += self._upload_file(seq, path)
         if plan.console:
-            data = "".join(plan.console).encode("utf-8", "replace")
             assert self._spool is not None
-            with open(self._spool, "ab") as fh:
-                fh.write(data)
-            self._map.console_bytes += len(data)
+            self._spool.append("".join(plan.console))
         self.values_skipped += plan.skipped_values
-        self.points_sent += plan.points - sum(r.what is Refused.METRIC for r in out)
         return out
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -190,11 +168,15 @@ class MlflowSink:
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="runwal-sink")
         return self._pool
 
-    def _log(self, what: Refused, items: list[tuple[int, dict[str, Any]]]) -> list[Rejection]:
-        """Send ``items`` in one request; on a 400 bisect to isolate the bad ones."""
+    def _log(self, what: Refused, items: Items) -> tuple[list[Rejection], int]:
+        """Send ``items`` in one request; on a 400 bisect to isolate the bad ones.
+        Returns the rejections and how many items the server took."""
+        items = [(s, i) for s, i in items if (what, i["key"]) not in self._refused]
+        if not items:
+            return [], 0
         try:
             self.rest.log_batch(self._run_id, **{_BATCH_FIELD[what]: [p for _, p in items]})
-            return []
+            return [], len(items)
         except _FATAL:
             raise
         except ServerRejected as exc:
@@ -202,36 +184,47 @@ class MlflowSink:
                 raise
             if len(items) == 1:
                 seq, item = items[0]
-                return [Rejection(seq, what, item["key"], _reason(exc))]
+                rejected = [Rejection(seq, what, item["key"], _reason(exc))]
+                if what is not Refused.METRIC:  # a param or tag is refused for its value too
+                    return rejected, 0
+                with self._lock:  # parallel chunks: the first to isolate the key reports it
+                    if (what, item["key"]) in self._refused:
+                        return [], 0
+                    self._refused[(what, item["key"])] = _reason(exc)
+                return rejected, 0
         half = len(items) // 2
-        return self._log(what, items[:half]) + self._log(what, items[half:])
+        first, n1 = self._log(what, items[:half])
+        second, n2 = self._log(what, items[half:])
+        return first + second, n1 + n2
 
     def _upload_file(self, seq: int, path: str) -> list[Rejection]:
-        rel = PurePosixPath(path)
-        if rel.is_absolute() or ".." in rel.parts:
-            return [Rejection(seq, Refused.FILE, path, "path escapes files/")]
-        local = self._files_dir / rel
-        if not local.is_file():
-            return [Rejection(seq, Refused.FILE, path, f"missing on disk: {local}")]
+        def opener() -> IO[bytes]:  # each attempt opens it again, inside files/ only
+            return os.fdopen(open_run_file(self._run_dir, path), "rb")
+
         try:
-            self._put(str(rel), file=str(local))
+            self._put(path, opener=opener)
+        except RefusedPath as exc:
+            return [Rejection(seq, Refused.FILE, path, str(exc))]
         except _FATAL:
             raise
         except (ArtifactsUnsupported, ServerRejected) as exc:
             return [Rejection(seq, Refused.FILE, path, _reason(exc))]
         return []
 
-    def _put(self, path: str, *, data: bytes | None = None, file: str | None = None) -> None:
+    def _put(
+        self, path: str, *, data: bytes | None = None,
+        opener: Callable[[], IO[bytes]] | None = None,
+    ) -> None:
         if self._artifact_root is None:
             raise ArtifactsUnsupported("the server run has no mlflow-artifacts: artifact URI")
-        self.rest.put_artifact(self._artifact_root, path, data=data, file=file)
+        self.rest.put_artifact(self._artifact_root, path, data=data, opener=opener)
 
     def end_pass(self) -> list[Rejection]:
         out: list[Rejection] = []
         spool = self._spool
-        pending = spool is not None and self._map.console_bytes > self._map.console_uploaded
-        if pending and self._artifact("output.log", out, file=str(spool)):
-            self._map.console_uploaded = self._map.console_bytes
+        if spool is not None and spool.pending and self._artifact(
+                "output.log", out, opener=spool.open):
+            spool.uploaded()
         if self._map.config_dirty:
             body = json.dumps(self._map.config, indent=2, sort_keys=True, default=str)
             if self._artifact("config.json", out, data=body.encode()):
@@ -239,11 +232,12 @@ class MlflowSink:
         return out
 
     def _artifact(
-        self, name: str, out: list[Rejection], *, data: bytes | None = None, file: str | None = None
+        self, name: str, out: list[Rejection], *, data: bytes | None = None,
+        opener: Callable[[], IO[bytes]] | None = None,
     ) -> bool:
         """Upload one artifact of the sink's own; a refusal goes to ``out``."""
         try:
-            self._put(name, data=data, file=file)
+            self._put(name, data=data, opener=opener)
         except _FATAL:
             raise
         except (ArtifactsUnsupported, ServerRejected) as exc:

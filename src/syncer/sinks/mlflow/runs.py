@@ -1,0 +1,116 @@
+"""The MLflow run of a runwal run: found by its ``runwal.run_id`` tag, created once.
+
+A runwal run is one MLflow run for good, whatever the network does. The tag
+``runwal.run_id`` (set in the same runs/create request, so a run never exists
+without it) is its identity on the server:
+
+* before creating, the run is looked up by that tag (a lost checkpoint, or a
+  run dir synced from a second copy, finds the run it already has);
+* runs/create and experiments/create are not idempotent, so they are never
+  retried blindly: when an attempt's answer is lost (a reset, a timeout, a
+  5xx from a gateway that may have passed it on) the thing is looked up
+  again before another attempt (`syncer.sinks.mlflow.retry.create_once`);
+* the engine writes the server run id into the checkpoint as soon as the
+  sink returns from `open_run`, and later passes use that id.
+
+If duplicates exist anyway (made by an older runwal), the oldest one (by start
+time, then run id) is the run: every pass picks the same one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncer.errors import ServerRejected
+from syncer.sinks.mlflow.rest import MlflowRest
+from syncer.sinks.mlflow.retry import create_once
+
+RUN_ID_TAG = "runwal.run_id"
+SCAN_PAGES = 20  # pages of 1000 runs read when a run id cannot be put in a filter
+
+
+def experiment_id(rest: MlflowRest, name: str) -> str:
+    """The id of experiment ``name``, created if missing (once, even when answers are lost)."""
+
+    def find() -> dict[str, Any] | None:
+        return rest.get_experiment_by_name(name)
+
+    def create() -> dict[str, Any] | None:
+        eid = rest.create_experiment(name)
+        return {"experiment_id": eid} if eid is not None else find()  # None: it exists
+
+    exp = find()
+    if exp is None:
+        exp = create_once(create, find, rest.retry, what=f"experiments/create {name!r}",
+                          stop=rest.stop)
+    if exp is None or "experiment_id" not in exp:
+        raise ServerRejected(f"experiment {name!r} could not be created or found")
+    if exp.get("lifecycle_stage") == "deleted":
+        raise ServerRejected(
+            f"experiment {name!r} is deleted on the server",
+            hint="restore it in the MLflow UI or pick another project name",
+        )
+    return str(exp["experiment_id"])
+
+
+def _filter_for(run_id: str) -> str | None:
+    """A search filter matching tag ``runwal.run_id`` = ``run_id``, or None when the id
+    cannot be quoted (MLflow's filter strings have no escapes: a value must not hold
+    its own quote character, and a backslash may be read as one)."""
+    if "\\" in run_id:
+        return None
+    for quote in ("'", '"'):
+        if quote not in run_id:
+            return f"tags.`{RUN_ID_TAG}` = {quote}{run_id}{quote}"
+    return None
+
+
+def _tag(run: dict[str, Any], key: str) -> str | None:
+    for t in run.get("data", {}).get("tags", []) or []:
+        if isinstance(t, dict) and t.get("key") == key:
+            return str(t.get("value", ""))
+    return None
+
+
+def _order(run: dict[str, Any]) -> tuple[int, str]:
+    info = run.get("info", {})
+    try:
+        start = int(info.get("start_time") or 0)
+    except (TypeError, ValueError):
+        start = 0
+    return start, str(info.get("run_id") or info.get("run_uuid") or "")
+
+
+def find_run(rest: MlflowRest, exp_id: str, run_id: str) -> dict[str, Any] | None:
+    """The active server run tagged ``runwal.run_id`` = ``run_id`` (the oldest if several)."""
+    flt = _filter_for(run_id)
+    if flt is not None:
+        found = rest.search_runs(exp_id, flt)
+    else:  # an id no filter can hold: compare the tag of every run of the experiment
+        found = rest.search_runs(exp_id, "", pages=SCAN_PAGES)
+    mine = [r for r in found if _tag(r, RUN_ID_TAG) == run_id]
+    return min(mine, key=_order) if mine else None
+
+
+def find_or_create_run(
+    rest: MlflowRest, exp_id: str, run_id: str, name: str, start_ms: int
+) -> dict[str, Any]:
+    """The server run of ``run_id``: looked up first, created at most once."""
+    run = find_run(rest, exp_id, run_id)
+    if run is not None:
+        return run
+
+    def create() -> dict[str, Any]:
+        return rest.create_run(exp_id, name, start_ms, {RUN_ID_TAG: run_id})
+
+    return create_once(create, lambda: find_run(rest, exp_id, run_id), rest.retry,
+                       what=f"runs/create for {run_id!r}", stop=rest.stop)
+
+
+def server_run_id(run: dict[str, Any]) -> str:
+    """The run's id; ServerRejected for an answer that has none."""
+    info = run.get("info", {})
+    rid = info.get("run_id") or info.get("run_uuid") if isinstance(info, dict) else None
+    if not rid:
+        raise ServerRejected(f"the server's run has no id: {run!r:.200}")
+    return str(rid)
