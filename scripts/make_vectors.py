@@ -25,7 +25,7 @@ another libzstd version may compress the same input differently.
     python scripts/make_vectors.py --check    # exit 1 if tests/vectors/ is stale
     python scripts/make_vectors.py --out DIR  # write somewhere else
 
-One file of ~840 lines on purpose: it is the spec's second implementation and
+One file of ~1200 lines on purpose: it is the spec's second implementation and
 every vector is a short function next to the encoder it uses; the test loads
 it as one script, and a reader porting runwal reads it top to bottom.
 """
@@ -90,7 +90,8 @@ def to_json(value: Any) -> Any:
     ints, strs, bools, None and arrays as themselves; finite floats as JSON
     numbers (always with "." or "e", so never confused with ints); NaN, +-inf
     and -0.0 as {"$float": "nan"|"inf"|"-inf"|"-0.0"}; bin as {"$bytes": hex};
-    a map as an object, or as {"$map": [[k, v], ...]} when a key is not a str
+    ext as {"$ext": [code, hex of its data]}; a map as an object, or as
+    {"$map": [[k, v], ...]} when a key is not a str
     (or the object would look like one of these tags).
     """
     if isinstance(value, float):
@@ -103,6 +104,10 @@ def to_json(value: Any) -> Any:
         return value
     if isinstance(value, bytes):
         return {"$bytes": value.hex()}
+    if isinstance(value, msgpack.ExtType):  # a tuple: before the array case
+        return {"$ext": [value.code, value.data.hex()]}
+    if isinstance(value, msgpack.Timestamp):  # ext -1, as a msgpack library decodes it
+        return {"$ext": [-1, value.to_bytes().hex()]}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
@@ -125,6 +130,10 @@ def from_json(value: Any) -> Any:
                 return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0}[inner]
             if tag == "$bytes":
                 return bytes.fromhex(inner)
+            if tag == "$ext":
+                code, data = inner[0], bytes.fromhex(inner[1])
+                return msgpack.Timestamp.from_bytes(data) if code == -1 else msgpack.ExtType(
+                    code, data)
             if tag == "$map":
                 return {_hashable(from_json(k)): from_json(v) for k, v in inner}
         return {k: from_json(v) for k, v in value.items()}
@@ -170,12 +179,15 @@ class Seg:
                 "base_seq": self.base_seq}
 
 
-def frame_event(offset: int, size: int, flags: int, base_seq: int,
-                recs: list[Rec]) -> dict[str, Any]:
+def frame_event(offset: int, size: int, flags: int, base_seq: int, recs: list[Rec],
+                count: int | None = None, seqs: list[int] | None = None) -> dict[str, Any]:
+    """A frame event; ``seqs`` are the seqs of ``recs`` when some of the frame's
+    ``count`` records were malformed (and so are not listed)."""
+    seqs = list(range(base_seq, base_seq + len(recs))) if seqs is None else seqs
     return {"event": "frame", "offset": offset, "size": size, "flags": flags,
-            "base_seq": base_seq,
-            "records": [[base_seq + i, t, to_json(ts), to_json(body)] for i, (t, ts, body) in
-                        enumerate(recs)]}
+            "base_seq": base_seq, "count": len(recs) if count is None else count,
+            "records": [[seq, t, to_json(float(ts)), to_json(body)]  # ts reads as a double
+                        for seq, (t, ts, body) in zip(seqs, recs, strict=True)]}
 
 
 def corrupt(offset: int, skipped: int, first_lost: int, last_lost: int | None) -> dict[str, Any]:
@@ -591,6 +603,326 @@ def unknown_flag() -> Vector:
                           "mean it is not a frame this version can read.")
 
 
+# -- the zstd frame inside a payload (docs/FORMAT.md, "Payload") ---------------------
+
+
+def zstd_raw(content: bytes, *, window: int | None = None) -> bytes:
+    """One zstd frame (RFC 8878) holding ``content`` as a single raw block.
+
+    Without ``window``: Single_Segment with a 1- or 2-byte Frame_Content_Size
+    (content under 65792 bytes). With ``window`` (a power of two >= 1 KiB): a
+    Window_Descriptor instead and no content size.
+    """
+    out = [struct.pack("<I", 0xFD2FB528)]
+    if window is None and len(content) < 256:
+        out.append(bytes([0x20, len(content)]))  # Single_Segment, 1-byte Frame_Content_Size
+    elif window is None:
+        assert len(content) < 65792
+        out.append(bytes([0x60]) + struct.pack("<H", len(content) - 256))  # 2-byte FCS - 256
+    else:
+        log = window.bit_length() - 1
+        assert window == 1 << log and log >= 10
+        out.append(bytes([0x00, (log - 10) << 3]))  # no FCS, no checksum; exponent, mantissa 0
+    out.append(((len(content) << 3) | 1).to_bytes(3, "little"))  # last block, raw
+    out.append(content)
+    return b"".join(out)
+
+
+def zstd_frame_vector(name: str, description: str, payload: bytes, recs: list[Rec], *,
+                      valid: bool) -> Vector:
+    """Good frame, a zstd frame of ``recs`` (valid or corrupt), good frame."""
+    seg = Seg(0)
+    seg.frame([history(0, T0, a=1.0)])
+    if valid:
+        seg.frame(recs, payload=payload, flags=1)
+        return make(name, description, seg.data, seg.events, seg.header_json())
+    return forged_between(payload, count=len(recs), flags=1, name=name, reason=description)
+
+
+ZSTD_SMALL: list[Rec] = [(CONSOLE, T0 + 1.0, {"stream": "stdout", "text": "a" * 300}),
+                         history(1, T0 + 2.0, loss=0.5)]
+
+
+@vector
+def zstd_trailing_bytes() -> Vector:
+    raw = b"".join(pack(r) for r in ZSTD_SMALL)
+    return zstd_frame_vector("zstd_trailing_bytes", "A zstd frame of the records followed by 4 "
+                             "more bytes (valid CRCs): the payload must be exactly one zstd "
+                             "frame, so the frame is corrupt.", zstd_raw(raw) + b"junk",
+                             ZSTD_SMALL, valid=False)
+
+
+@vector
+def zstd_two_frames() -> Vector:
+    first, second = pack(ZSTD_SMALL[0]), pack(ZSTD_SMALL[1])
+    return zstd_frame_vector("zstd_two_frames", "Two zstd frames back to back, the records "
+                             "split between them (valid CRCs): not one zstd frame, corrupt "
+                             "even though each decodes.", zstd_raw(first) + zstd_raw(second),
+                             ZSTD_SMALL, valid=False)
+
+
+@vector
+def zstd_window_max() -> Vector:
+    raw = b"".join(pack(r) for r in ZSTD_SMALL)
+    return zstd_frame_vector("zstd_window_max", "A zstd frame whose Window_Descriptor asks for "
+                             "8 MiB (= MAX_FRAME), the largest window a reader must accept.",
+                             zstd_raw(raw, window=MAX_FRAME), ZSTD_SMALL, valid=True)
+
+
+@vector
+def zstd_window_too_big() -> Vector:
+    raw = b"".join(pack(r) for r in ZSTD_SMALL)
+    return zstd_frame_vector("zstd_window_too_big", "A zstd frame whose Window_Descriptor asks "
+                             "for 16 MiB (> MAX_FRAME), content fine: a reader refuses it "
+                             "before allocating the window; corrupt.",
+                             zstd_raw(raw, window=2 * MAX_FRAME), ZSTD_SMALL, valid=False)
+
+
+# zstandard.ZstdCompressor(level=3, write_content_size=True, write_checksum=True)
+#     .compress(msgpack of ZSTD_SMALL): a frame with a Content_Checksum.
+ZSTD_CHECKSUMMED = bytes.fromhex(
+    "28b52ffd64740075020034049307cb41d954fc4040000082a673747265616da67374646f7574a474"
+    "657874da012c61930380000082a47374657001a46461746181a46c6f7373cb3fe000000000000002"
+    "00516bc04351c113eb29a9e9")
+
+
+def checksummed_payload() -> bytes:
+    import zstandard  # only to check that the stored frame still matches the records
+
+    raw = b"".join(pack(r) for r in ZSTD_SMALL)
+    assert zstandard.ZstdDecompressor().decompress(ZSTD_CHECKSUMMED) == raw, "stale checksum"
+    return ZSTD_CHECKSUMMED
+
+
+@vector
+def zstd_checksum() -> Vector:
+    return zstd_frame_vector("zstd_checksum", "A zstd frame with a Content_Checksum (the "
+                             "reference writer writes none): a reader verifies it; here it "
+                             "matches.", checksummed_payload(), ZSTD_SMALL, valid=True)
+
+
+@vector
+def zstd_bad_checksum() -> Vector:
+    good = checksummed_payload()
+    bad = good[:-4] + bytes(b ^ 0xFF for b in good[-4:])
+    return zstd_frame_vector("zstd_bad_checksum", "The same zstd frame with its Content_Checksum "
+                             "inverted (the frame CRCs recomputed, so they pass): corrupt.", bad,
+                             ZSTD_SMALL, valid=False)
+
+
+# -- seqs: the plausibility window and the u64 bound --------------------------------
+
+
+@vector
+def seq_window() -> Vector:
+    seg = Seg(1000)
+    seg.frame([history(0, T0, a=1.0)])  # seq 1000; 1001 is due next
+    seg.next_seq = 1001 + (1 << 40)
+    far = seg.frame([history(1, T0 + 1, a=2.0)])  # base_seq = due + 2^40: noise
+    seg.next_seq = 1000 + (1 << 40)
+    edge = seg.frame([history(2, T0 + 2, a=3.0)])  # base_seq = due + 2^40 - 1: plausible
+    return make("seq_window", "A frame whose base_seq is exactly 2^40 past the seq due is not "
+                "plausible (damage, skipped); one at 2^40 - 1 past it is, and the seqs before "
+                "it count as lost.", seg.data,
+                [seg.events[0], corrupt(far["offset"], far["size"], 1001, (1 << 40) + 999), edge],
+                seg.header_json())
+
+
+@vector
+def seq_overflow() -> Vector:
+    top = 1 << 64
+    seg = Seg(top - 4)
+    seg.frame([history(0, T0, a=1.0)])  # seq 2^64 - 4
+    at = seg.raw(frame_bytes(pack(history(1, T0 + 1, a=2.0)) * 4, count=4, base_seq=top - 3))
+    seg.next_seq = top - 3
+    last = seg.frame([history(i, T0 + 2, a=3.0) for i in range(3)])  # seqs up to 2^64 - 1
+    return make("seq_overflow", "A frame (valid CRCs) whose last seq would be 2^64, past the "
+                "u64 range: not a frame header; the frame after it ends exactly at seq "
+                "2^64 - 1 and is read.", seg.data,
+                [seg.events[0], corrupt(at, last["offset"] - at, top - 3, top - 4), last],
+                seg.header_json())
+
+
+# -- torn tails with a header on disk ---------------------------------------------
+
+
+@vector
+def zero_filled_frame() -> Vector:
+    seg, _ = multi()
+    end = len(seg.data)
+    whole = frame_bytes(pack(history(4, T0 + 7, loss=1.0)), count=1, base_seq=1007)
+    tail = whole[:19] + bytes(len(whole) - 19 + 16)
+    return make("zero_filled_frame", "A fifth frame's 19-byte header, then zeros where its "
+                "payload, payload_crc and 16 more bytes should be (the header's block reached "
+                "the disk, the rest of a preallocated or extended file did not): a torn tail.",
+                seg.data + tail, [*seg.events, incomplete(end, len(tail))], seg.header_json())
+
+
+@vector
+def half_written_frame() -> Vector:
+    seg, _ = multi()
+    end = len(seg.data)
+    whole = frame_bytes(pack(history(4, T0 + 7, loss=1.0, note="x" * 60)), count=1,
+                        base_seq=1007)
+    keep = 19 + (len(whole) - 23) // 2
+    tail = whole[:keep] + bytes(len(whole) - keep)
+    return make("half_written_frame", "A fifth frame whose header and first half of payload "
+                "are on disk, the rest (payload_crc included) zeros: a torn tail, not damage.",
+                seg.data + tail, [*seg.events, incomplete(end, len(tail))], seg.header_json())
+
+
+# -- well-formed records (docs/FORMAT.md, "Records") --------------------------------
+
+
+class Bad:
+    """A complete msgpack value in a payload that is not a well-formed record."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+Item = Rec | Bad
+
+
+def mixed_frame(seg: Seg, items: list[Item]) -> list[dict[str, Any]]:
+    """Append one frame of ``items``; the events a reader must give for it: one
+    corrupt event (0 bytes) per run of consecutive malformed records, then the frame
+    listing the well-formed ones."""
+    payload = b"".join(i.raw if isinstance(i, Bad) else pack(i) for i in items)
+    base, offset = seg.next_seq, len(seg.data)
+    raw = frame_bytes(payload, count=len(items), base_seq=base)
+    seg.data += raw
+    seg.next_seq += len(items)
+    events: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Bad):
+            if events and events[-1]["last_lost"] == base + i - 1:
+                events[-1]["last_lost"] = base + i
+            else:
+                events.append(corrupt(offset, 0, base + i, base + i))
+    good = [(base + i, r) for i, r in enumerate(items) if not isinstance(r, Bad)]
+    events.append(frame_event(offset, len(raw), 0, base, [r for _, r in good], len(items),
+                              [q for q, _ in good]))
+    seg.events += events
+    return events
+
+
+def mp_str(data: bytes) -> bytes:
+    """A msgpack str (fixstr or str8) whose payload is ``data`` as is, UTF-8 or not."""
+    return (bytes([0xA0 | len(data)]) if len(data) < 32 else b"\xd9" + bytes([len(data)])) + data
+
+
+def history_with(raw_value: bytes, *, key: bytes = b"\xa1v") -> bytes:
+    """[3, T0, {"step": 9, "data": {<key>: <raw_value>}}] with both spliced in as bytes."""
+    return (b"\x93\x03\xcb" + struct.pack(">d", T0) + b"\x82\xa4step\x09\xa4data\x81"
+            + key + raw_value)
+
+
+@vector
+def malformed_records() -> Vector:
+    seg = Seg(0)
+    body = {"step": 5, "data": {"x": 1.0}}
+    mixed_frame(seg, [
+        history(0, T0, x=0.0),
+        Bad(msgpack.packb([True, T0, {"host": "h"}])),  # type: bool, not an integer
+        Bad(msgpack.packb([-1, T0, {}])),  # negative type
+        history(1, T0 + 1, x=1.0),
+        Bad(msgpack.packb([3.0, T0, body])),  # a float type, even one equal to 3
+        Bad(msgpack.packb([3, True, body])),  # ts: bool
+        Bad(msgpack.packb([3, "now", body])),  # ts: str
+        Bad(msgpack.packb([3, None, body])),  # ts: nil
+        history(2, T0 + 2, x=2.0),
+        Bad(msgpack.packb({"type": 3})),  # a map, not an array
+        Bad(msgpack.packb([3, T0])),  # 2 elements
+        Bad(msgpack.packb([3, T0, body, "extra"])),  # 4 elements
+        Bad(msgpack.packb(7)),  # a bare int
+        (3, T0 + 3, [1, 2]),  # well formed: a body of any kind is the consumer's business
+        (CONFIG, 1, {"int ts": True}),  # well formed: an int ts reads as a double
+    ])
+    return make("malformed_records", "One frame (valid CRCs) mixing good records with complete "
+                "msgpack values that are no well-formed record: a bool, negative or float type; "
+                "a ts that is a bool, str or nil; a map, a 2- or 4-element array, a bare int. "
+                "Each costs its own seq (one corrupt event of 0 bytes per run of them, before "
+                "the frame); the frame's other records are read.", seg.data, seg.events,
+                seg.header_json())
+
+
+@vector
+def invalid_utf8() -> Vector:
+    seg = Seg(0)
+    mixed_frame(seg, [
+        history(0, T0, x=0.0),
+        Bad(history_with(mp_str(b"\xff\xfe"))),  # not UTF-8 at all
+        Bad(history_with(mp_str(b"x\xed\xa0\x80y"))),  # a surrogate in UTF-8 form (CESU)
+        history(1, T0 + 1, x=1.0),
+        Bad(history_with(b"\x01", key=mp_str(b"k\xc3"))),  # a key cut mid-character
+        history(2, T0 + 2, x=2.0),
+    ])
+    return make("invalid_utf8", "Records holding a str that is not valid UTF-8 (in a value, "
+                "in a key, an encoded surrogate): each is malformed and costs its own seq; "
+                "its neighbours in the frame are read.", seg.data, seg.events,
+                seg.header_json())
+
+
+def nested(depth: int) -> bytes:
+    """A value of ``depth`` nested one-element arrays around the int 1."""
+    return b"\x91" * depth + b"\x01"
+
+
+@vector
+def nesting_limit() -> Vector:
+    seg = Seg(0)
+    # The record's array, its body map and the data map are 3 levels: 61 more make 64.
+    deepest: Any = 1
+    for _ in range(61):
+        deepest = [deepest]
+    mixed_frame(seg, [
+        history(0, T0, deep=deepest),  # depth 64: the most a reader must accept
+        Bad(history_with(nested(62))),  # depth 65
+        history(1, T0 + 1, x=1.0),
+        Bad(history_with(nested(2000))),  # far deeper than msgpack libraries' own stacks
+        history(2, T0 + 2, x=2.0),
+    ])
+    return make("nesting_limit", "A record nested exactly MAX_DEPTH (64) levels deep, counting "
+                "its own array, is read; one of 65 levels and one of 2003 are malformed and "
+                "cost their own seq only.", seg.data, seg.events, seg.header_json())
+
+
+@vector
+def container_map_key() -> Vector:
+    seg = Seg(0)
+    mixed_frame(seg, [
+        history(0, T0, x=0.0),
+        Bad(history_with(b"\x01", key=b"\x92\x01\x02")),  # key [1, 2]
+        Bad(history_with(b"\x01", key=b"\x81\xa1a\x01")),  # key {"a": 1}
+        (CONFIG, T0 + 1, {1: "int", None: "nil", False: "bool", 2.5: "float", b"k": "bin"}),
+    ])
+    return make("container_map_key", "Map keys that are an array or a map make a record "
+                "malformed (many languages cannot key a map by one); keys of every other kind "
+                "(int, nil, bool, float, bin) are well formed.", seg.data, seg.events,
+                seg.header_json())
+
+
+@vector
+def invalid_msgpack() -> Vector:
+    good, after = pack(history(1, T0, x=1.0)), pack(history(2, T0, x=2.0))
+    return forged_between(good + b"\xc1" + after, count=3, name="invalid_msgpack",
+                          reason="A payload (valid CRCs) whose second value starts with 0xc1, a "
+                          "byte msgpack never uses: the record boundaries are lost, so the "
+                          "whole frame is corrupt (unlike a malformed record).")
+
+
+@vector
+def ext_values() -> Vector:
+    seg = Seg(0)
+    seg.frame([(CONFIG, T0, {"ext": msgpack.ExtType(5, b"\x00\x01"),
+                             "when": msgpack.Timestamp(1_700_000_000, 0),
+                             "blob": b"\x00\xff"})])
+    return make("ext_values", "Ext values (code 5, and the msgpack timestamp, ext -1) and bin "
+                "in a body: readers pass them through as opaque values.", seg.data, seg.events,
+                seg.header_json(), canonical=True)
+
+
 @vector
 def bad_magic() -> Vector:
     seg, _ = multi()
@@ -735,6 +1067,20 @@ def lost_last_segment() -> Vector:
                     "as 0 known lost).", [(0, a.data), (3, b"RWAX" + b.data[4:])],
                     [*in_segment(seg_name(0), a.events),
                      segment_damaged(seg_name(3), "bad_magic", 3, None)], 0)
+
+
+@log_vector
+def damaged_segment_tail() -> Vector:
+    a, b = steps(Seg(0), 2, 2), steps(Seg(4), 2)
+    last = a.events[-1]
+    spoiled = flipped(a.data, last["offset"] + 25, 1)  # in the last frame's payload
+    return make_log("damaged_segment_tail", "The first segment's last frame (seqs 2..3) is "
+                    "damaged, so its damage runs to the end of that file; the next segment's "
+                    "base_seq closes the range (last_lost 3, not null), and no gap is reported "
+                    "again before it.", [(0, spoiled), (4, b.data)],
+                    [*in_segment(seg_name(0), [a.events[0],
+                                               corrupt(last["offset"], last["size"], 2, 3)]),
+                     *in_segment(seg_name(4), b.events)], 2)
 
 
 # -- writing -------------------------------------------------------------------------

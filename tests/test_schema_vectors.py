@@ -78,6 +78,7 @@ def read_vector(name: str) -> tuple[Any, list[dict[str, Any]]]:
         if isinstance(ev, Frame):
             out.append({"event": "frame", "offset": ev.offset, "size": ev.size,
                         "flags": raw[ev.offset + 4], "base_seq": ev.base_seq,
+                        "count": ev.count,
                         "records": [[r.seq, r.type, gen.to_json(r.ts), gen.to_json(r.body)]
                                     for r in ev.records]})
         elif isinstance(ev, Corrupt):
@@ -105,6 +106,7 @@ def read_log(log_dir: Path) -> list[dict[str, Any]]:
         if isinstance(ev, Frame):
             out.append({"event": "frame", "segment": ev.segment, "offset": ev.offset,
                         "size": ev.size, "flags": raw[ev.offset + 4], "base_seq": ev.base_seq,
+                        "count": ev.count,
                         "records": [[r.seq, r.type, gen.to_json(r.ts), gen.to_json(r.body)]
                                     for r in ev.records]})
         elif isinstance(ev, Corrupt):

@@ -8,7 +8,8 @@ Reading a log yields, position by position and in seq order, one event each
 * `Incomplete`     -- the bytes end mid-frame: a torn tail, not damage;
 * `Corrupt`        -- bytes that fail the checks and were skipped, or seqs
   missing between two frames or two segments (``skipped == 0``);
-* `SegmentDamaged` -- a segment whose header is unreadable, lost whole.
+* `SegmentDamaged` -- a segment whose header is unreadable (or that is no
+  regular file), lost whole.
 
 `Corrupt` and `SegmentDamaged` are `Damage`. Each names the seqs it may have
 lost, ``first_lost .. last_lost`` (``last_lost`` None: up to the end of the

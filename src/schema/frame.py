@@ -7,6 +7,7 @@ Layout, little-endian (the same table is in docs/FORMAT.md)::
     4       1     flags        u8   bit 0: payload is zstd-compressed; bits 1-7: 0
     5       2     count        u16  records in the payload (>= 1)
     7       8     base_seq     u64  seq of the first record; record i has base_seq + i
+                                    (base_seq + count <= 2**64: every seq fits a u64)
     15      4     header_crc   u32  salted CRC-32 of bytes 0..14
     19      N     payload           `count` concatenated msgpack records [type, ts, body]
     19+N    4     payload_crc  u32  salted CRC-32 of the stored payload bytes
@@ -19,6 +20,8 @@ Payloads are kept near TARGET_PAYLOAD raw bytes (a group commit of many records
 becomes several frames) so that one damaged frame costs few records. MAX_FRAME
 bounds both the stored length and the decompressed size: a reader never
 allocates more than that for one frame, whatever a damaged length field says.
+A compressed payload is exactly one zstd frame whose window and declared size
+are checked against MAX_FRAME before anything is allocated (`decode_payload`).
 """
 
 from __future__ import annotations

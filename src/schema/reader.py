@@ -13,10 +13,14 @@ For each position the reader yields one of:
 
 A tail made only of zero bytes is reported as `Incomplete`, not `Corrupt`: that
 is what a filesystem leaves when a machine crashes after extending a file but
-before its data reached the disk. A frame that runs past the end of the file is
-a torn tail only if no complete frame follows its start: a valid frame inside
-its claimed extent means bytes were *deleted* from it, which is corruption (and
-must not cost the frames after it).
+before its data reached the disk; so is a valid frame header whose
+payload_crc and everything after it are zero (only its first block landed).
+A malformed record inside a valid frame (schema.records) is a `Corrupt` of 0
+bytes naming its seq, yielded just before the frame, which keeps the others.
+A frame that runs past the end of the file is a torn tail only if no complete
+frame follows its start: a valid frame inside its claimed extent means bytes
+were *deleted* from it, which is corruption (and must not cost the frames
+after it).
 
 Seqs are dense, so a frame whose base_seq is past the next seq due means whole
 frames are missing (e.g. deleted exactly on frame boundaries); that is reported
@@ -27,12 +31,15 @@ a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 `SegmentReader` keeps an offset so the syncer can tail a live segment with
 repeated `poll()` calls; `iter_run_log` walks every segment of a run directory.
 Between segments, `segment_gap` and `lost_segment` decide which seqs a missing
-or unreadable segment cost, each seq reported once; a caller that walks the
+or unreadable segment cost, and damage to the end of a segment is closed at the
+next one's base_seq, so each seq is reported once; a caller that walks the
 segments itself (the syncer's cursor) uses them too. The event types, and what
 a piece of damage cost, are in `schema.events` (re-exported here).
 
 The rules are specified in docs/FORMAT.md ("Reader semantics") and pinned by the
-conformance vectors in tests/vectors/.
+conformance vectors in tests/vectors/. About 330 lines on purpose: the reading
+algorithm within a segment and across segments is one specification, and the
+two halves hand each other the seq due.
 """
 
 from __future__ import annotations

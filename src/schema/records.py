@@ -10,6 +10,13 @@ which keeps records small and makes seqs dense by construction.
 A reader that meets a type it does not know keeps it as a `Record` whose
 ``kind`` is None; consumers skip such records with a note. New types can thus
 be added without a format version bump.
+
+A *well-formed* record (docs/FORMAT.md, "Records") is a 3-array with an int
+type >= 0 (not a bool), a number ts, valid UTF-8, no array or map as a map
+key and at most MAX_DEPTH levels of nesting. `unpack_records` returns the
+others as `Malformed`: each costs its own seq, not its frame. A well-formed
+record whose body is not the documented shape is returned as is;
+`body_problem` says what a consumer will skip.
 """
 
 from __future__ import annotations
