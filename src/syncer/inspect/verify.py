@@ -57,9 +57,10 @@ class VerifyReport:
                         unusable += 1
                         if unusable <= MAX_BODY_NOTES:
                             report.notes.append(f"seq {rec.seq}: {problem} (consumers skip it)")
-                if report.first_seq is None:
-                    report.first_seq = ev.base_seq
-                report.last_seq = ev.next_seq - 1
+                if ev.records:  # the seqs of records read, as show counts them
+                    if report.first_seq is None:
+                        report.first_seq = ev.records[0].seq
+                    report.last_seq = ev.records[-1].seq
             elif isinstance(ev, Incomplete):
                 report.torn.append(ev)
             else:
