@@ -162,3 +162,14 @@ def test_real_processes_print_no_traceback(runs: Path, case: str, tmp_path: Path
         errors = [ln for ln in proc.stderr.splitlines()
                   if ln and not ln.startswith("runwal: note:")]
         assert len(errors) <= 1, (case, command, errors[:5])
+
+
+def test_text_output_never_drives_the_terminal(tmp_path: Path) -> None:
+    rd = hostile.make_dir(tmp_path, "escapes", run_json=hostile.ident(
+        tmp_path, "escapes", name="\x1b[2J\x1b]0;owned\x07", project="p\x00q"))
+    hostile.write_segment(rd, hostile.around([hostile.history(50, **{"k\x1b[31m": 1.0})]))
+    for command in (("show",), ("ls",), ("verify",)):
+        result = invoke([*command, str(rd)])
+        assert result.exit_code == 0
+        assert not any(c in result.stdout for c in "\x1b\x00\x07"), command
+    assert "\\x1b[2J" in invoke(["show", str(rd)]).stdout

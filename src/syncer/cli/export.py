@@ -8,7 +8,7 @@ import click
 
 from syncer.cli.common import open_run, user_errors
 from syncer.errors import ExportError
-from syncer.inspect.spelling import clean_text
+from syncer.inspect.spelling import terminal_text
 from syncer.inspect.tensorboard import export_run
 
 
@@ -34,10 +34,10 @@ def export(run: Path, tb_dir: Path) -> None:
         res = export_run(run, tb_dir)
     except OSError as exc:
         raise ExportError(f"cannot write: {exc.strerror or exc}", path=str(tb_dir)) from exc
-    click.echo(clean_text(f"wrote {res.events} events, {res.scalars} scalars, "
+    click.echo(terminal_text(f"wrote {res.events} events, {res.scalars} scalars, "
                           f"{len(res.tags)} tags to {res.path}"))
     for note in res.notes:
-        click.echo(clean_text(f"runwal: note: {note}"), err=True)
+        click.echo(terminal_text(f"runwal: note: {note}"), err=True)
     if res.skipped:
         click.echo(f"runwal: note: {res.skipped} non-numeric values skipped", err=True)
     if res.damaged:

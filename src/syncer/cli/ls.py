@@ -12,7 +12,7 @@ from schema.layout import child_runs, is_run_dir
 from syncer.cli.common import echo_json, json_option, require_dir, user_errors
 from syncer.cli.text import ls_table
 from syncer.inspect.runview import RunView, disk_usage, sync_checkpoints, sync_state
-from syncer.inspect.spelling import clean_text, spell
+from syncer.inspect.spelling import spell, terminal_text
 
 
 def find_runs(directory: Path) -> list[Path]:
@@ -31,7 +31,7 @@ def ls_entry(path: Path) -> dict[str, Any]:
                 "created": None}
     ckpts = sync_checkpoints(path)
     if view.identity_error:
-        click.echo(clean_text(f"runwal: note: {view.identity_error}"), err=True)
+        click.echo(terminal_text(f"runwal: note: {view.identity_error}"), err=True)
     return {
         "run_id": view.run_id,
         "path": str(path),
@@ -77,9 +77,9 @@ def ls(directory: Path, as_json: bool) -> None:
         echo_json(spell(rows))
         return
     if not rows:
-        click.echo(clean_text(f"no runs under {directory}"))
+        click.echo(terminal_text(f"no runs under {directory}"))
         return
     click.echo(ls_table(rows))
     for r in rows:
         if r["status"] == "unreadable":
-            click.echo(clean_text(f"runwal: note: {r['error']}"), err=True)
+            click.echo(terminal_text(f"runwal: note: {r['error']}"), err=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from syncer.cli import render
 from syncer.inspect.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
-from syncer.inspect.spelling import clean_text, key_text, spell
+from syncer.inspect.spelling import key_text, spell, terminal_text
 from syncer.inspect.verify import VerifyReport, damage_json
 
 SPARK_WIDTH = 30
@@ -31,7 +31,7 @@ def ls_table(rows: list[dict[str, Any]]) -> str:
     ]
     heads = ("RUN", "PROJECT", "NAME", "CREATED", "STATUS", "STEPS", "RECORDS", "SIZE",
              "HEALTH", "SYNC")
-    return clean_text(render.table(body, heads, right={5, 6, 7}))
+    return terminal_text(render.table(body, heads, right={5, 6, 7}))
 
 
 # -- show ---------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def show_text(view: RunView) -> str:
     notes += [f"{n} records of type {t}, unknown to this runwal, skipped"
               for t, n in sorted(view.unknown_types.items())]
     out += _section("notes", [f"  {n}" for n in notes])
-    return clean_text("\n".join(out))
+    return terminal_text("\n".join(out))
 
 
 def _span(first: int | None, last: int | None) -> str:
@@ -202,4 +202,4 @@ def verify_text(report: VerifyReport) -> str:
                      f"{report.lost_records} records known lost")
     elif not report.torn:
         lines.append("clean")
-    return clean_text("\n".join(lines))
+    return terminal_text("\n".join(lines))

@@ -21,6 +21,9 @@ a lone surrogate in a str   U+FFFD (a surrogate pair: its character)
 deeper than MAX_DEPTH       ``"<nested too deep>"``
 ==========================  ==========================================
 
+Text output (`terminal_text`) also shows control characters as ``\\xNN``,
+so a forged name cannot clear or drive the terminal.
+
 Records never nest deeper than `schema.records.MAX_DEPTH` (the reader
 reports deeper ones as malformed), but run.json may, so `spell` keeps its
 own bound and the recursion stays far from Python's limit.
@@ -95,6 +98,16 @@ def clean_text(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+# C0 and C1 control characters but newline and tab, as \xNN: a run's names and
+# values must not drive the terminal (an escape sequence that clears it, a NUL).
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (9, 10)}
+
+
+def terminal_text(text: str) -> str:
+    """`clean_text`, and control characters shown as ``\\xNN``: for text output."""
+    return clean_text(text).translate(_CONTROLS)
 
 
 def number(value: Any) -> float | None:
