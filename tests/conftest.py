@@ -15,7 +15,6 @@ import pytest
 
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 
-
 SERVER_FIXTURES = frozenset({"mlflow_server", "mlflow_uri"})
 
 
