@@ -48,6 +48,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from schema.layout import LOG_DIR, RUN_JSON, SYNC_DIR, is_run_dir
+from schema.errors import NotARunDir
 from schema.segment import list_segments
 
 MODES = ("auto", "events", "poll")
@@ -105,7 +106,10 @@ def signature(run: Path) -> Signature | None:
     run.json's mtime. None when ``run`` is not (or no longer) a run directory."""
     if not is_run_dir(run):
         return None
-    segs = list_segments(run / LOG_DIR)
+    try:
+        segs = list_segments(run / LOG_DIR)
+    except NotARunDir:  # log/ is a file or a symlink loop: its pass reports the run as bad
+        segs = []
     size = mtime = 0
     if segs:
         try:
