@@ -47,8 +47,8 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from schema.layout import LOG_DIR, RUN_JSON, SYNC_DIR, is_run_dir
 from schema.errors import NotARunDir
+from schema.layout import LOG_DIR, RUN_JSON, SYNC_DIR, is_run_dir
 from schema.segment import list_segments
 
 MODES = ("auto", "events", "poll")
