@@ -171,7 +171,7 @@ def test_resume_continues_step_config_and_summary(tmp_path: Path) -> None:
     again.log({"loss": 5.0})
     again.finish()
     records = read_clean(again.dir)
-    segs = sorted(os.listdir(Path(again.dir) / "log"))
+    segs = sorted(p.name for p in (Path(again.dir) / "log").glob("*.seg"))
     assert len(segs) == 2
     first_of_second = int(segs[1].split(".")[0])
     assert records[first_of_second].kind == "resume"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -94,7 +93,7 @@ def test_crashed_run_resumes_in_a_new_segment(tmp_path: Path) -> None:
 
     records, events = read_run(tmp_path / "crashres")
     assert damage(events) == []  # a torn tail in segment 0 at most, then a clean segment
-    segs = sorted(os.listdir(tmp_path / "crashres" / "log"))
+    segs = sorted(p.name for p in (tmp_path / "crashres" / "log").glob("*.seg"))
     assert len(segs) == 2 and int(segs[1].split(".")[0]) == before[-1].seq + 1
     assert [r.seq for r in records] == list(range(len(records)))
     assert history(records)[last_step + 1] == {"after": 1}

@@ -30,8 +30,8 @@ def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
     run = logwriter.init(dir=tmp_path, **QUIET)
     writer = run._writer
     assert writer is not None
-    writer.max_queue = 50
-    writer.put_timeout = 0.05
+    writer.queue.max_records = 50
+    writer.queue.put_timeout = 0.05
     entered, release = threading.Event(), threading.Event()
 
     def stuck_disk(fd: int, data: Any, offset: int) -> int:
@@ -111,7 +111,7 @@ def test_segments_rotate_and_read_back_in_order(tmp_path: Path) -> None:
         _wait(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
               "a flush")
     run.finish()
-    segs = sorted(os.listdir(Path(run.dir) / "log"))
+    segs = sorted(p.name for p in (Path(run.dir) / "log").glob("*.seg"))
     assert len(segs) >= 4 and run.stats()["segments"] == len(segs)
     records = read_clean(run.dir)
     assert len(history(records)) == 400

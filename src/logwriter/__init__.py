@@ -12,7 +12,39 @@ Step semantics (wandb's): each ``log()`` commits one row at the current step
 and advances it. ``commit=False`` adds to the pending row without advancing.
 With an explicit ``step=``, rows at that step accumulate until a call with a
 higher step (or finish()) commits them; a step lower than the current one is
-ignored with one StepWarning.
+ignored with one StepWarning. Steps are ints in [0, 2**63) (MLflow's int64).
+
+Values: int, float (NaN/inf too), bool, str, None, lists/dicts of those;
+numpy/torch scalars are converted. Nested dicts are flattened with "/", and a
+key named twice that way (``{"a/b": 1, "a": {"b": 2}}``) is a ValueError. Keys
+must be valid text (a lone surrogate, from undecodable bytes, is a
+ValueError naming the key); str values, argv, console text and saved file
+names are stored as valid UTF-8 with undecodable bytes escaped (``\\xe9``).
+Every such error is raised in the calling thread before anything of the
+call is queued: the run goes on.
+
+One process writes a run. A second process that init()s a run another live
+process is writing (the same ``id=`` with ``resume=``: DDP ranks, spawned
+workers) gets a RunDirError at init() naming that process; give each process
+its own run, ``init(id=f"{base}-rank{rank}", group=base)``. A forked child
+inherits the parent's run but its calls are ignored (one ForkedRunWarning);
+it may init() a run of its own. Threads of one process share its run freely.
+
+What a crash costs: ``kill -9`` (or the OOM killer) loses at most about one
+``flush_interval`` (0.1 s) of what log() acknowledged, whatever the logging
+rate: when the writer falls behind, log() waits for it instead of queueing
+further ahead. Two exceptions: while the disk refuses writes, records are
+kept in memory (bounded, below) for a retry; and the very first records wait
+for the RUN record's metadata (git) with the writer. A power cut loses about
+two flush intervals (fsync="commit" fsyncs at most once per interval, on its
+own thread). Memory: the queue holds at most 64 MiB (its estimate: the
+strings and lists logged plus ~64 bytes a value) and 100k records, the retry
+buffer of a failing disk 64 MiB of frames, console capture 8 MiB of text.
+Every record dropped past those bounds (a stuck or full disk, the run
+directory deleted under the run) is counted in ``run.stats()['dropped']`` and
+warned once (DroppedRecordsWarning); ``save()`` on a full disk warns
+(SaveWarning) and goes on; finish() always writes the EXIT record when the
+disk takes it.
 
 Modes (``init(mode=)`` or RUNWAL_MODE; the default is ``hybrid`` when a server
 is configured for runwal, by ``init(server=)`` or RUNWAL_SERVER, and

@@ -8,16 +8,28 @@ then fails ``init()`` loudly).
 * Sequence numbers are assigned here, in queue order, which is call order: a
   record's seq is its frame's base_seq plus its index, so seqs are dense by
   construction, even when records were dropped before they got here.
-* ``encode()`` packs a batch and cuts it into ~64 KiB frames
-  (schema.frame.split_frames); the frames stay *pending* until ``commit()``
-  writes every pending frame with one ``pwrite`` and fsyncs by policy.
+* ``encode()`` packs a chunk of records and cuts it into ~64 KiB frames
+  (schema.frame.split_frames); the frames stay *pending* until ``write()``
+  writes every pending frame with one ``pwrite``. The writer calls the two
+  per chunk (a few thousand records or a few MiB), so records reach the
+  kernel while later ones are still being packed. ``sync()`` fsyncs by
+  policy, at most once per ``sync_every`` seconds, on the FsyncThread
+  (fsyncer.py) so that a slow fsync never holds back a write.
 * Write error (ENOSPC, EIO, ...): the bytes written by the failed group are
-  truncated away, the encoded frames stay pending (``has_room()`` turns False
-  past ``max_pending_bytes``, and the writer stops draining its queue), the
-  error is reported through ``on_error``, and the next ``commit()`` retries
-  at the same offset.
+  truncated away, the encoded frames stay pending (``room()`` turns 0 as they
+  reach ``max_pending_bytes``, and the writer stops taking records
+  from its queue), the error is reported through ``on_error``, and the next
+  ``write()`` retries at the same offset. The bound holds to within one chunk.
+* The run directory deleted under a live run: the segment's link count drops
+  to 0 (or the write fails with ENOENT/ESTALE). The records of that write and
+  every later one can only go into a file nobody will read, so the Appender
+  stops writing (``gone``) and reports them through ``on_lost``; it never
+  re-creates the directory (the SDK writes only inside a run directory that
+  exists).
 * A record that cannot be packed, or is bigger than a frame, is reported
   through ``on_lost`` and skipped: a validation gap must not kill the thread.
+  One that fails only because of a lone surrogate (a str that is no valid
+  UTF-8) is written with the surrogate escaped (values.clean_text) instead.
 * Rotation: a new segment (header written and fsynced, directory fsynced)
   once the current one passed ``segment_bytes`` and nothing is pending.
 """
@@ -33,6 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from logwriter.fsyncer import FsyncThread, datasync
+from logwriter.text import clean_text_deep
 from schema.atomic import fsync_dir
 from schema.frame import MAX_FRAME, OVERHEAD, split_frames
 from schema.records import pack_record
@@ -44,6 +58,9 @@ OnLost = Callable[[int, str], None]
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_PENDING_BYTES = 64 * 1024 * 1024
+CHUNK_RECORDS = 4096  # records the writer packs between two writes
+CHUNK_BYTES = 4 * 1024 * 1024  # ... or this many estimated bytes
+_GONE_ERRNOS = (errno.ENOENT, errno.ESTALE)
 
 
 class Appender:
@@ -57,12 +74,15 @@ class Appender:
         fsync: str,
         on_error: OnError,
         on_lost: OnLost,
+        sync_every: float = 0.1,
         segment_bytes: int = SEGMENT_BYTES,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         pwrite: PWrite | None = None,
+        name: str = "runwal",
     ) -> None:
         self.log_dir = Path(log_dir)
         self.fsync_policy = fsync
+        self.sync_every = sync_every
         self.segment_bytes = segment_bytes
         self.max_pending_bytes = max_pending_bytes
         # Fault-injection seam: tests swap in a pwrite that fails or blocks.
@@ -76,34 +96,42 @@ class Appender:
         # can read it (Writer.backlog) while this one changes the deque.
         self.pending_records = 0
         self._dirty = False  # written since the last fsync
+        self._synced_at = 0.0  # monotonic time of the last fsync request
+        self.failing = False  # the last write failed: pending frames wait for a retry
+        self.gone = False  # the segment was deleted: nothing more is written
         self.written = 0
         self.bytes_written = 0
         self.segments = 0
         self._fd = -1
         self._seed = 0
         self._offset = 0
+        self.log_dir.mkdir(exist_ok=True)  # not its parents: the run directory must exist
         self._open_segment(base_seq)
+        self._fsyncer = FsyncThread(on_error, f"{name}-fsync") if fsync == "commit" else None
 
     @property
     def is_open(self) -> bool:
-        return self._fd >= 0
+        return self._fd >= 0 and not self.gone
 
-    def has_room(self) -> bool:
-        """False while failed writes hold ``max_pending_bytes`` in memory."""
-        return self.pending_bytes < self.max_pending_bytes
+    def room(self) -> int:
+        """Estimated bytes the next chunk may hold: 0 while failed writes keep about
+        ``max_pending_bytes`` in memory (the bound holds to within one chunk)."""
+        if not self._pending:
+            return CHUNK_BYTES
+        return max(0, min(CHUNK_BYTES, self.max_pending_bytes - self.pending_bytes))
 
     def rotate_if_full(self) -> None:
         """Start a new segment when this one is full and nothing is pending for it."""
         if not self._pending and self._offset >= self.segment_bytes:
             self._rotate()
 
-    def encode(self, batch: list[tuple[int, float, Any]]) -> None:
+    def encode(self, batch: list[tuple[int, float, Any, int]]) -> None:
         """Pack ``(type, ts, body)`` records into pending frames, assigning their seqs.
 
         A callable ``body`` is evaluated here, on the writer thread.
         """
         packed: list[bytes] = []
-        for rtype, ts, body in batch:
+        for rtype, ts, body, _ in batch:
             if callable(body):
                 try:
                     body = body()
@@ -111,6 +139,8 @@ class Appender:
                     body = {"error": f"{type(exc).__name__}: {exc}"}
             try:
                 rec = pack_record(rtype, ts, body)
+            except UnicodeEncodeError:  # a lone surrogate that got past the checks
+                rec = pack_record(rtype, ts, clean_text_deep(body))
             except Exception as exc:  # a validation gap must not kill us
                 self._on_lost(1, f"unpackable record of type {rtype}: {exc}")
                 continue
@@ -126,12 +156,23 @@ class Appender:
         self.pending_bytes += len(data)
         self.pending_records += len(packed)
 
-    def commit(self) -> None:
-        """Write what is pending, then fsync when the policy is ``commit``."""
+    def write(self) -> bool:
+        """Write what is pending with one pwrite; False when it is still pending (a
+        write error: retried at the next call) or the segment is gone."""
+        if self.gone:
+            return False
         if self._pending:
             self._write_pending()
-        if self._dirty and self.fsync_policy == "commit":
-            self._sync()
+        return not self._pending
+
+    def sync(self, now: float) -> None:
+        """fsync=commit: ask for an fsync of what was written, at most once per
+        ``sync_every`` seconds (the FsyncThread does it)."""
+        if self._dirty and self._fsyncer is not None and now - self._synced_at >= \
+                self.sync_every:
+            self._dirty = False
+            self._synced_at = now
+            self._fsyncer.request(self._fd)
 
     def discard(self) -> int:
         """Drop the pending frames (the thread is stopping); returns how many records."""
@@ -143,10 +184,14 @@ class Appender:
     def close(self) -> None:
         """fsync (unless the policy is ``never``) and close the segment."""
         fd, self._fd = self._fd, -1
+        if self._fsyncer is not None:
+            self._fsyncer.stop()
         self._close_fd(fd)
 
     def detach(self) -> None:
-        """In a forked child: close this copy of the fd, no fsync, no more writes."""
+        """In a forked child: close this copy of the fd, no fsync, no more writes (the
+        fsync thread did not survive the fork)."""
+        self._fsyncer = None
         self._pending = deque()
         self.pending_bytes = self.pending_records = 0
         if self._fd >= 0:
@@ -171,25 +216,32 @@ class Appender:
                     raise OSError(errno.EIO, "write returned 0 bytes")
                 done += n
         except OSError as exc:
+            if exc.errno in _GONE_ERRNOS:
+                self._gone(count)
+                return
             if done:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, start)
+            self.failing = True
             self._on_error("write", exc)
             return
+        self.failing = False
         self._offset += done
         self._pending.clear()
         self.pending_bytes = self.pending_records = 0
         self.written += count
         self.bytes_written += done
         self._dirty = True
+        if _unlinked(self._fd):
+            self.written -= count
+            self._gone(count)
 
-    def _sync(self) -> None:
-        try:
-            os.fdatasync(self._fd) if hasattr(os, "fdatasync") else os.fsync(self._fd)
-        except OSError as exc:
-            self._on_error("fsync", exc)
-            return
-        self._dirty = False
+    def _gone(self, count: int) -> None:
+        """The segment was deleted (the run directory removed under the live run)."""
+        self.gone = True
+        self._pending.clear()
+        self.pending_bytes = self.pending_records = 0
+        self._on_lost(count, f"the run directory {self.log_dir.parent} was deleted")
 
     def _rotate(self) -> None:
         old = self._fd
@@ -201,7 +253,6 @@ class Appender:
         self._close_fd(old)
 
     def _open_segment(self, base_seq: int) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir / segment_name(base_seq)
         if path.exists():
             # A segment with this base holds no valid record (the caller found the
@@ -225,10 +276,20 @@ class Appender:
     def _close_fd(self, fd: int) -> None:
         if fd < 0:
             return
+        if self._fsyncer is not None:
+            self._fsyncer.forget(fd)
         try:
-            if self.fsync_policy != "never":
-                os.fsync(fd)
+            if self.fsync_policy != "never" and not self.gone:
+                datasync(fd)
         except OSError as exc:
             self._on_error("fsync", exc)
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def _unlinked(fd: int) -> bool:
+    """True when the file behind ``fd`` has no name any more (deleted)."""
+    try:
+        return os.fstat(fd).st_nlink == 0
+    except OSError:
+        return False

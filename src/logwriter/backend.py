@@ -6,9 +6,11 @@ order by init() and stopped in order by finish():
 
 * ``open()``: check the run directory against the resume policy (nothing
   written yet); online mode: start the follower and wait for the server, so
-  that a refusal leaves no run behind; create the directory; start the writer
-  thread; queue the RUN record (its body, metadata and git, is built on the
-  writer thread) or the RESUME record; start the file saver.
+  that a refusal leaves no run behind; create the directory and take its
+  writer lock (dirlock.py: a second process writing the same run gets a
+  RunDirError here); start the writer thread; queue the RUN record (its body,
+  metadata and git, is built on the writer thread) or the RESUME record;
+  start the file saver.
 * ``start_hybrid()``, after the Run queued its config: the follower of a
   hybrid run, which never waits for the server.
 * ``start_watchers()``: the check that the follower still lives, console
@@ -16,8 +18,9 @@ order by init() and stopped in order by finish():
 * ``stop_capture()``, first thing in finish(): the helpers that produce
   records stop and hand over what they hold. The Run then writes SUMMARY
   and EXIT.
-* ``close_writer()`` (bounded), then ``finish_sync()``: wait (bounded, with
-  progress on stderr) for the follower to deliver the EXIT.
+* ``close_writer()`` (bounded; the lock is released once the writer stopped),
+  then ``finish_sync()``: wait (bounded, with progress on stderr) for the
+  follower to deliver the EXIT.
 
 The optional helpers (monitor.py, console.py, and metadata.py for the RUN
 record) are imported lazily and guarded, so a missing or broken
@@ -35,14 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logwriter.errors import SyncWarning
-from logwriter.resume import ResumeState, create_run_dir, plan_run_dir
-from logwriter.savefiles import LIVE_CHECK_S, FileSaver
+from logwriter.resume import ResumeState, open_run_dir, plan_run_dir
+from logwriter.savefiles import FileSaver
 from logwriter.settings import RECORDED_SETTINGS, Settings
+from logwriter.text import clean_text_deep
 from logwriter.writer import Writer
 from schema.records import RecordType
 
 if TYPE_CHECKING:
     from logwriter.console import ConsoleBuffer
+    from logwriter.dirlock import RunLock
     from logwriter.follower import Follower
 
 FOLLOWER_CHECK_S = 2.0
@@ -57,6 +62,7 @@ class Backend:
         self.writer: Writer | None = None
         self.saver: FileSaver | None = None
         self.follower: Follower | None = None
+        self._lock: RunLock | None = None
         self._monitor: Any = None
         self._console: Any = None
         self._console_buf: ConsoleBuffer | None = None
@@ -71,19 +77,20 @@ class Backend:
         the first record (RUN, or RESUME); returns (resumed, state replayed from the log)."""
         s = self.settings
         root = Path(self.dir)
-        resumed, state = plan_run_dir(root, s)
-        self._base_seq = state.next_seq
+        planned = plan_run_dir(root, s)
         if s.mode == "online":  # before anything is written: a refusal leaves no run behind
             from logwriter.follower import start_online  # subprocess & co: syncing modes only
 
-            self.follower = start_online(self.dir, s, state.next_seq)
+            self.follower = start_online(self.dir, s, planned[1].next_seq)
         try:
-            create_run_dir(root, s)
+            self._lock, resumed, state = open_run_dir(root, s, planned)
+            self._base_seq = state.next_seq
             self.writer = writer = Writer(
                 root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
                 name=f"runwal-writer-{s.run_id}",
             )
         except BaseException:
+            self._release_lock()
             self.stop_follower()
             raise
         now = time.time()
@@ -94,8 +101,7 @@ class Backend:
         else:
             settings_dict = s.as_dict()
             writer.put(int(RecordType.RUN), now, lambda: _run_record(settings_dict))
-        self.saver = FileSaver(root, writer.put)
-        writer.add_periodic(self.saver.tick, LIVE_CHECK_S)
+        self.saver = FileSaver(root, writer.put, name=f"runwal-files-{s.run_id}")
         return resumed, state
 
     def start_hybrid(self) -> None:
@@ -169,9 +175,10 @@ class Backend:
 
     # -- stop ----------------------------------------------------------------
 
-    def stop_capture(self) -> None:
+    def stop_capture(self) -> str | None:
         """finish(), before the last records: stop the monitor and console capture and
-        queue what they and the saver (``end`` and changed ``live`` files) still hold."""
+        queue what they and the saver (``end`` and changed ``live`` files) still hold;
+        returns the saver's one line about files it could not snapshot."""
         self._stopping = True
         for helper in (self._monitor, self._console):
             if helper is not None:
@@ -179,17 +186,16 @@ class Backend:
                     helper.stop()
         if self._console_buf is not None:
             self._console_buf.drain()
-        if self.saver is not None and self.writer is not None:
-            try:
-                self.saver.finish()
-            except OSError as exc:
-                self.writer.last_error = f"save at finish failed: {exc}"
+        if self.saver is not None:
+            return self.saver.finish()
+        return None
 
     def close_writer(self, timeout: float) -> str | None:
         """Close the writer within ``timeout`` s: None when it stopped, else a warning
         that says how many records may not be on disk, and where."""
         writer = self.writer
         if writer is None or writer.close(timeout):
+            self._release_lock()
             return None
         return (
             f"runwal: finish() stopped waiting after {timeout:g}s for the writer of run "
@@ -206,16 +212,28 @@ class Backend:
             return None
         timeout = self.settings.sync_timeout if sync_wait is None else sync_wait
         last_seq = int(writer.stats()["next_seq"]) - 1
-        return follower.finish(timeout, last_seq, self.settings.run_id, say)
+        return follower.finish(timeout, last_seq, self.settings.run_id, say,
+                               not_when_down=self.settings.mode == "hybrid")
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def detach_after_fork(self) -> None:
-        """In a forked child: drop the parent's follower and writer (no writes through the
-        parent's fd; the helper threads did not survive the fork)."""
+        """In a forked child: drop the parent's follower, writer and lock (no writes through
+        the parent's fd; the helper threads did not survive the fork; the parent's copy of
+        the lock's fd keeps the run locked)."""
         follower, self.follower = self.follower, None
         if follower is not None:
             follower.forget()
         if self.writer is not None:
             self.writer.detach()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.forget()
+        if self.saver is not None:
+            self.saver.detach()
         self._monitor = self._console = None
 
 
@@ -240,4 +258,4 @@ def _run_record(settings: dict[str, Any]) -> dict[str, Any]:
         body = {key: settings.get(key) for key in RECORDED_SETTINGS}
         body.update(started=time.time(), host=os.uname().nodename, pid=os.getpid(),
                     python=sys.version.split()[0], argv=list(sys.argv), cwd=os.getcwd())
-        return body
+        return clean_text_deep(body)

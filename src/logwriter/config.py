@@ -3,16 +3,20 @@
 A CONFIG record holds only the keys whose value changed since the previous
 one, so a resumed or replayed run rebuilds the full config by applying the
 deltas in seq order. Values are validated on the caller's thread (a bad one
-raises and changes nothing), like everything the Run queues.
+raises and changes nothing), like everything the Run queues. The syncer
+flattens nested values into "a/b" params, so two keys that would name one
+param (``"opt/lr"`` and ``{"opt": {"lr": ...}}``) are refused with a
+ValueError naming both, never one value kept silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from logwriter.values import MISSING, changed, check_key, convert
+from logwriter.values import MISSING, changed, check_flat_collisions, check_key, convert
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -24,6 +28,7 @@ class Config:
         object.__setattr__(self, "_data", {})
         object.__setattr__(self, "_emit", emit)
         object.__setattr__(self, "_lock", threading.RLock())
+        object.__setattr__(self, "_flat", {})  # flattened key -> the key it comes from
 
     def update(self, data: Any = None, allow_val_change: bool = True, **kwargs: Any) -> None:
         """Set many keys; values are validated first, so a bad one changes nothing."""
@@ -43,6 +48,7 @@ class Config:
             key = check_key(key, "config")
             clean[key], _ = convert(value, key, "config")
         with self._lock:
+            flat = check_flat_collisions(clean, "config", self._flat)
             delta = {k: v for k, v in clean.items() if changed(self._data.get(k, MISSING), v)}
             if not allow_val_change:
                 bad = [k for k in delta if k in self._data]
@@ -51,6 +57,7 @@ class Config:
                         f"runwal: config: key {bad[0]!r} already set to "
                         f"{self._data[bad[0]]!r}; pass allow_val_change=True to change it"
                     )
+            object.__setattr__(self, "_flat", flat)
             if not delta:
                 return
             self._data.update(delta)
@@ -60,6 +67,9 @@ class Config:
     def restore(self, data: Mapping[str, Any]) -> None:
         """Load state from a resumed run's log without emitting records."""
         self._data.update(data)
+        # An older log may hold such keys: keep them, and check the new ones.
+        with contextlib.suppress(ValueError):
+            object.__setattr__(self, "_flat", check_flat_collisions(self._data, "config"))
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:

@@ -52,9 +52,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+from logwriter.text import clean_text
 from schema.records import RecordType
 
 MAX_CHUNK = 64 * 1024
+MAX_BUFFER = 8 * 1024 * 1024  # characters held between two drains; past it, writes are dropped
 _CONSOLE = int(RecordType.CONSOLE)
 
 # Bumped in every forked child, so a capture started in the parent can tell
@@ -175,6 +177,12 @@ class ConsoleCapture:
 class ConsoleBuffer:
     """Collects (stream, text) writes; ``drain`` turns them into CONSOLE records.
 
+    Bounded: while the writer is stuck (it drains this buffer), at most
+    ``MAX_BUFFER`` characters wait here; later writes still reach the terminal
+    but are not recorded, and ``dropped`` counts them. Text that is no valid
+    UTF-8 (a ``surrogateescape`` stream) is recorded with the bad bytes escaped
+    (text.clean_text), so it never costs the lines coalesced with it.
+
     Args:
         put: the writer's ``put(rtype, ts, body, block=...)``.
     """
@@ -183,10 +191,16 @@ class ConsoleBuffer:
         self._put = put
         self._chunks: deque[tuple[str, str, float]] = deque()
         self._lock = threading.Lock()
+        self._held = 0  # characters in _chunks (approximate: no lock on add)
+        self.dropped = 0
 
     def add(self, stream: str, text: str) -> None:
         if not text:
             return
+        if self._held + len(text) > MAX_BUFFER:
+            self.dropped += 1
+            return
+        self._held += len(text)
         now = time.time()
         for i in range(0, len(text), MAX_CHUNK):
             self._chunks.append((stream, text[i : i + MAX_CHUNK], now))
@@ -204,13 +218,16 @@ class ConsoleBuffer:
             ts = 0.0
             while chunks:
                 name, text, when = chunks.popleft()
+                self._held -= len(text)
                 if parts and (name != stream or size + len(text) > MAX_CHUNK):
-                    self._put(_CONSOLE, ts, {"stream": stream, "text": "".join(parts)},
-                              block=block)
+                    self._put(_CONSOLE, ts, {"stream": stream,
+                                             "text": clean_text("".join(parts))}, block=block)
                     parts, size = [], 0
                 if not parts:
                     stream, ts = name, when
                 parts.append(text)
                 size += len(text)
             if parts:
-                self._put(_CONSOLE, ts, {"stream": stream, "text": "".join(parts)}, block=block)
+                self._put(_CONSOLE, ts, {"stream": stream, "text": clean_text("".join(parts))},
+                          block=block)
+            self._held = 0  # drained: forget any drift of the unlocked count

@@ -15,7 +15,9 @@ Tree::
     ├── StepWarning               log(step=) went backwards; the call was ignored (like wandb)
     ├── ForkedRunWarning          a forked child used the parent's run; the call was ignored
     ├── FinishTimeoutWarning      finish() stopped waiting for a stuck writer thread; the last
-                                  records may not be on disk
+    │                             records may not be on disk
+    ├── SaveWarning               run.save() could not snapshot a file (disk full, file gone);
+    │                             the run goes on without it
     └── SyncWarning               online/hybrid: the syncer could not start, or finish() stopped
                                   waiting for it; the run is safe on disk, `runwal sync` uploads it
 
@@ -79,6 +81,11 @@ class ForkedRunWarning(RunwalWarning):
 class FinishTimeoutWarning(RunwalWarning):
     """finish() gave up waiting for the writer thread (a slow or stuck disk); the message
     says how many records may be missing and where the run is."""
+
+
+class SaveWarning(RunwalWarning):
+    """run.save() (or finish(), for ``end``/``live`` files) could not snapshot a file;
+    ``run.stats()['save_errors']`` counts them."""
 
 
 class SyncWarning(RunwalWarning):

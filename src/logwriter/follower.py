@@ -13,6 +13,9 @@ The follower's stdout is a pipe that carries one line: ``ready <checkpoint>``
 which it opens itself (the syncer owns sync/; the SDK writes nothing there).
 Progress at finish() is read from that checkpoint as plain JSON: its ``seq``
 is the highest seq the server acknowledged, ``finished`` says the EXIT got there.
+A hybrid run's finish() also reads ``sync/follow.state``: while the follower
+says the server is down, waiting would only cost the training its
+``sync_timeout``, so finish() returns at once and the follower carries on.
 
 The server URI is passed with ``--to`` unless it carries credentials, which
 then travel in the child's environment (RUNWAL_SERVER), never on a command
@@ -178,10 +181,11 @@ class Follower:
     # -- the end -------------------------------------------------------------
 
     def finish(self, timeout: float, last_seq: int, run_id: str,
-               say: Callable[[str], None]) -> str | None:
+               say: Callable[[str], None], *, not_when_down: bool = False) -> str | None:
         """Wait up to ``timeout`` s for the follower to deliver through ``last_seq`` and
-        exit, saying progress at most once a second. None when the server has it all,
-        else a warning for the user. Never raises (KeyboardInterrupt excepted)."""
+        exit, saying progress at most once a second; with ``not_when_down`` (hybrid),
+        not at all once the follower says the server is down. None when the server has
+        it all, else a warning for the user. Never raises (KeyboardInterrupt excepted)."""
         t0 = time.monotonic()
         shown: int | None = None
         next_line = t0 + PROGRESS_EVERY
@@ -194,6 +198,10 @@ class Follower:
                 now = time.monotonic()
                 if now >= t0 + timeout:
                     return self._left_running(run_id)
+                down = protocol.read_server_down(self.run_dir, self.pid) if not_when_down \
+                    else None
+                if down is not None:
+                    return self._left_running(run_id, down)
                 if now >= next_line:
                     next_line = now + PROGRESS_EVERY
                     seq, _ = self.acked()
@@ -221,10 +229,11 @@ class Follower:
         return (f"runwal: syncing run {run_id} to {self.server}: {seq + 1}/{last_seq + 1} "
                 "records acknowledged")
 
-    def _left_running(self, run_id: str) -> str:
+    def _left_running(self, run_id: str, down: str | None = None) -> str:
         _detached.append(self.proc)
         self._close_pipe()
-        return (f"runwal: run {run_id} is not all on {self.server} yet; the syncer keeps "
+        why = f" (the server does not answer: {down})" if down else ""
+        return (f"runwal: run {run_id} is not all on {self.server} yet{why}; the syncer keeps "
                 f"trying in the background (pid {self.pid}, log {self.run_dir}/sync/follow.log); "
                 f"if it gives up, {self.sync_hint()}")
 

@@ -8,7 +8,9 @@ directory is inside a git work tree. The syncer maps ``git`` onto MLflow's
 so neither this module nor git slows down ``init()``.
 
 Never raises: any failure just means fewer keys. Every value is a plain
-msgpack type (str, int, float, bool, None, list, dict).
+msgpack type (str, int, float, bool, None, list, dict), and every str valid
+UTF-8: argv, cwd or a branch name with undecodable bytes is recorded with
+them escaped (text.clean_text) rather than costing the whole record.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from logwriter.gitinfo import git_info
 from logwriter.settings import RECORDED_SETTINGS
+from logwriter.text import clean_text_deep
 
 
 def os_name() -> str:
@@ -45,7 +48,7 @@ def run_record(settings: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {key: _plain(settings.get(key)) for key in RECORDED_SETTINGS}
     for key, value in collect(settings).items():
         body.setdefault(key, value)
-    return body
+    return clean_text_deep(body)
 
 
 def collect(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,11 @@ A resumed run never appends to an old segment (its tail may be torn by the
 crash that ended the previous process); it opens a new segment whose base_seq
 is one past the last record on disk, and rebuilds the user-visible state --
 step counter, config, summary, metric rules -- by replaying the deltas.
+
+Who may continue a run: one process at a time (dirlock.py). ``open_run_dir``
+takes the run's lock and, under it, checks the log again: what
+``plan_run_dir`` read before the lock (online mode reads it before it may
+create anything) is used only if no other process changed the log since.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from logwriter.dirlock import RunLock
 from logwriter.errors import RunDirError
 from logwriter.settings import Settings
+from logwriter.text import clean_text
 from schema.atomic import write_json_atomic
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
@@ -29,10 +36,23 @@ class ResumeState:
         self.last: dict[str, Any] = {}
         self.metric_defs: list[dict[str, Any]] = []
         self.records = 0
+        self.seen: tuple[Any, ...] = ()  # what the log looked like when this was read
 
 
 def has_log(run_dir: Path) -> bool:
     return bool(list_segments(run_dir / "log"))
+
+
+def _fingerprint(run_dir: Path) -> tuple[Any, ...]:
+    """run.json's presence and each segment's name and size: changes when anyone
+    created, resumed or appended to the run."""
+    out: list[Any] = [(run_dir / "run.json").exists()]
+    for path in list_segments(run_dir / "log"):
+        try:
+            out.append((path.name, path.stat().st_size))
+        except OSError:
+            out.append((path.name, -1))
+    return tuple(out)
 
 
 def read_state(run_dir: Path) -> ResumeState:
@@ -94,9 +114,32 @@ def plan_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
                           hint="pass resume=True to continue it, or a new id=")
     if not exists and s.resume == "must":
         raise RunDirError(f"runwal: resume='must' but there is no run at {root}")
-    if not exists:
-        return False, ResumeState()
-    return True, read_state(root)
+    seen = _fingerprint(root)
+    state = read_state(root) if exists else ResumeState()
+    state.seen = seen
+    return exists, state
+
+
+def open_run_dir(root: Path, settings: Settings, planned: tuple[bool, ResumeState]
+                 ) -> tuple[RunLock | None, bool, ResumeState]:
+    """Create the run directory, take its writer lock, and create what is missing
+    (files/, run.json); returns the lock and the (resumed, state) that hold under it:
+    ``planned`` when the log did not change since, else read again."""
+    try:
+        (root / "log").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
+    lock = RunLock.acquire(root / "log", settings.run_id)
+    try:
+        resumed, state = planned
+        if _fingerprint(root) != state.seen:  # another process got there first
+            resumed, state = plan_run_dir(root, settings)
+        create_run_dir(root, settings)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return lock, resumed, state
 
 
 def create_run_dir(root: Path, settings: Settings) -> None:
@@ -108,7 +151,8 @@ def create_run_dir(root: Path, settings: Settings) -> None:
         (root / "files").mkdir(exist_ok=True)
         if not (root / "run.json").exists():
             write_json_atomic(root / "run.json", {
-                "run_id": s.run_id, "project": s.project, "name": s.name,
+                "run_id": s.run_id, "project": clean_text(s.project),
+                "name": clean_text(s.name),
                 "created": time.time(), "format": FORMAT_VERSION,
             })
     except OSError as exc:

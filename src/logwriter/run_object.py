@@ -42,13 +42,15 @@ from logwriter.errors import (
     ForkedRunWarning,
     RunFinishedError,
     RunwalWarning,
+    SaveWarning,
     StepWarning,
     SyncWarning,
 )
 from logwriter.resume import ResumeState
 from logwriter.settings import Settings
 from logwriter.summary import SUMMARY_MODES, Summary
-from logwriter.values import flatten
+from logwriter.text import clean_text
+from logwriter.values import STEP_LIMIT, check_key, check_step, flatten
 from logwriter.writer import Writer
 from schema.records import EXIT_STATUSES, RecordType
 
@@ -78,6 +80,7 @@ class Run:
         self._lock = threading.RLock()
         self._step = 0
         self._row: dict[str, Any] = {}
+        self._row_bytes = 0  # the pending row's size estimate, for the queue's memory bound
         self._step_warned = False
         self._finished = False
         self._inert = settings.mode == "disabled"
@@ -193,9 +196,9 @@ class Run:
         """Log one row of metrics; see the module docs of logwriter for step semantics."""
         if (self._inert or self._finished) and self._inert_call():
             return
-        flat, _ = flatten(data)
-        if step is not None and type(step) is not int:
-            step = _as_step(step)
+        flat, size = flatten(data)
+        if step is not None and (type(step) is not int or not 0 <= step < STEP_LIMIT):
+            step = check_step(step)
         with self._lock:
             if step is not None and step != self._step:
                 if step < self._step:
@@ -204,10 +207,14 @@ class Run:
                 if self._row:
                     self._commit_row()
                 self._step = step
+            elif self._step >= STEP_LIMIT:
+                raise ValueError(f"runwal: log(): the step counter reached 2**63 after "
+                                 f"step {self._step - 1}; steps must stay below 2**63")
             if self._row:
                 self._row.update(flat)
             else:
                 self._row = flat
+            self._row_bytes += size + 64 * len(flat)
             if commit is False or (commit is None and step is not None):
                 return
             self._commit_row()
@@ -218,7 +225,8 @@ class Run:
         row, self._row = self._row, {}
         if row:
             self._writer.put(_HISTORY, time.time(),  # type: ignore[union-attr]
-                             {"step": self._step, "data": row})
+                             {"step": self._step, "data": row}, self._row_bytes)
+            self._row_bytes = 0
             self.summary.observe(row)
         self._step += 1
 
@@ -238,23 +246,30 @@ class Run:
         """Declare how a metric (or a glob like "val/*") is summarised and plotted."""
         if not isinstance(name, str) or not name:
             raise TypeError("runwal: define_metric(): name must be a non-empty str")
+        check_key(name, "define_metric()")
         if summary is not None and summary not in SUMMARY_MODES:
             raise ValueError(f"runwal: define_metric(summary={summary!r}): expected one of "
                              f"{', '.join(SUMMARY_MODES)}")
-        if step_metric is not None and not isinstance(step_metric, str):
-            raise TypeError("runwal: define_metric(): step_metric must be a str")
+        if step_metric is not None:
+            if not isinstance(step_metric, str):
+                raise TypeError("runwal: define_metric(): step_metric must be a str")
+            check_key(step_metric, "define_metric(step_metric=)")
         self.summary.define(name, summary)
         self._put(int(RecordType.METRIC_DEF), {"name": name, "step_metric": step_metric,
                                                "summary": summary, "hidden": bool(hidden)})
 
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] |
              None = None, policy: str = "now") -> list[str]:
-        """Snapshot files into the run's files/ dir; returns their paths there."""
+        """Snapshot files into the run's files/ dir; returns their paths there. A file
+        that cannot be snapshot (disk full, gone) is left out with a SaveWarning."""
         if self._inert_call():
             return []
         saver = self._backend.saver
         assert saver is not None
-        return saver.save(glob_str, base_path, policy)
+        saved, problem = saver.save(glob_str, base_path, policy)
+        if problem is not None:
+            warnings.warn(problem, SaveWarning, stacklevel=2)
+        return saved
 
     def alert(self, title: str, text: str, level: str = "INFO") -> None:
         if not isinstance(title, str) or not isinstance(text, str):
@@ -262,12 +277,15 @@ class Run:
         level = str(level).upper()
         if level not in ALERT_LEVELS:
             raise ValueError(f"runwal: alert(level={level!r}): expected one of {ALERT_LEVELS}")
-        self._put(int(RecordType.ALERT), {"title": title, "text": text, "level": level})
+        self._put(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
+                                          "level": level})
 
     def stats(self) -> dict[str, Any]:
         """Writer counters: written, dropped, write_errors, last_error, queued, ..."""
         out: dict[str, Any] = self._writer.stats() if self._writer is not None else {}
         out["step"] = self._step
+        saver = self._backend.saver
+        out["save_errors"] = saver.errors if saver is not None else 0
         return out
 
     @property
@@ -319,7 +337,7 @@ class Run:
             if self._row:
                 self._commit_row()
         backend = self._backend
-        backend.stop_capture()
+        self._report(backend.stop_capture(), SaveWarning, quiet)
         now = time.time()
         delta = self.summary.delta()
         if delta:
@@ -360,11 +378,3 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} project={self.project!r} mode={self.mode} dir={self.dir!r}>"
 
-
-def _as_step(step: Any) -> int:
-    if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise TypeError(f"runwal: log(step=...) must be an int, got {type(step).__name__}")
-    value = int(step.__index__())
-    if value < 0:
-        raise ValueError(f"runwal: log(step={value}) must be >= 0")
-    return value

@@ -7,12 +7,23 @@ Policies (wandb's names):
 * ``end``  -- snapshot at finish(). Always copied: the user may keep writing
   the source, and a hard link would follow those writes.
 * ``live`` -- snapshot now, then again whenever mtime or size changes
-  (checked by the writer thread every few seconds) and at finish(). Copied to
-  a temp name and renamed, so a syncer never reads a half-copied file.
+  (checked every few seconds) and at finish(). Copied to a temp name and
+  renamed, so a syncer never reads a half-copied file.
 
-The sha256 of a ``now`` snapshot is computed on the writer thread (the FILE
-body is a callable), so saving a large checkpoint costs the training loop a
-link or a copy, not a hash. Nothing is ever written outside ``files/``.
+Slow work happens on the saver's own thread (``runwal-files-<id>``, started
+by the first save() that needs it, joined by finish()): the sha256 of a
+``now`` snapshot, and the re-snapshots of changed ``live`` files. Never on
+the writer thread, whose every stalled moment would hold back log() (see
+backlog.py), and never twice on the caller: saving a large checkpoint costs
+the training loop a link or a copy, not a hash. The FILE record of a ``now``
+snapshot is therefore queued when its hash is known, after records logged
+meanwhile, with the ts of the save() call.
+
+A failed snapshot (disk full, a file that vanished, a directory removed) is
+never raised into training: save() returns the paths it did save, counts the
+others in ``errors`` and hands back one line about them, which the Run warns
+with (SaveWarning). Nothing is ever written outside ``files/``, which is
+never re-created if the run directory was removed.
 """
 
 from __future__ import annotations
@@ -22,15 +33,19 @@ import glob
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from logwriter.text import clean_text
 from schema.records import RecordType
 
 Put = Callable[..., Any]
 POLICIES = ("now", "end", "live")
 LIVE_CHECK_S = 2.0
+JOIN_TIMEOUT = 120.0  # finish() waits this long for hashes and live copies in flight
+_FILE = int(RecordType.FILE)
 
 
 def sha256_of(path: Path) -> str:
@@ -43,61 +58,149 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _copy(src: Path, dest: Path) -> None:
+    import shutil  # only a save() pays for it
+
+    shutil.copy2(src, dest)
+
+
 class FileSaver:
     """Tracks saved files of one run; ``put(rtype, ts, body)`` queues records."""
 
-    def __init__(self, run_dir: Path, put: Put) -> None:
+    def __init__(self, run_dir: Path, put: Put, name: str = "runwal-files") -> None:
         self.files_dir = (run_dir / "files").resolve()
         self.run_dir = run_dir.resolve()
         self._put = put
+        self._name = name
         self._lock = threading.Lock()
         self._end: dict[Path, str] = {}  # source -> relative path
         self._live: dict[Path, tuple[str, tuple[int, int] | None]] = {}
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+        self.last_error: str | None = None
+        # Seams for fault tests: how a snapshot links and copies.
+        self.link: Callable[[Path, Path], None] = os.link
+        self.copy: Callable[[Path, Path], None] = _copy
 
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None,
-             policy: str) -> list[str]:
-        """Resolve the glob and act per policy; returns the relative paths under files/."""
+             policy: str) -> tuple[list[str], str | None]:
+        """Resolve the glob and act per policy; returns the relative paths under files/
+        that were saved (or registered), and one line about those that failed, if any."""
         if policy not in POLICIES:
             raise ValueError(f"runwal: save(policy={policy!r}): expected one of {POLICIES}")
         pattern = os.fspath(glob_str)
         base = self._base(pattern, base_path)
-        out = []
+        out: list[str] = []
+        failed: list[str] = []
         for name in sorted(glob.glob(pattern, recursive=True)):
             src = Path(name).resolve()
             if not src.is_file() or src.is_relative_to(self.run_dir):
                 continue
             rel = self._relative(src, base)
+            try:
+                if policy == "now":
+                    self._snapshot(src, rel, policy, link=True)
+                elif policy == "end":
+                    with self._lock:
+                        self._end[src] = rel
+                else:
+                    stamp = self._snapshot(src, rel, policy, link=False)
+                    with self._lock:
+                        self._live[src] = (rel, stamp)
+            except OSError as exc:
+                failed.append(self._failed(name, exc))
+                continue
             out.append(rel)
-            if policy == "now":
-                self._snapshot(src, rel, policy, link=True)
-            elif policy == "end":
-                with self._lock:
-                    self._end[src] = rel
-            else:
-                stamp = self._snapshot(src, rel, policy, link=False)
-                with self._lock:
-                    self._live[src] = (rel, stamp)
-        return out
+        if not failed:
+            return out, None
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return out, (f"runwal: save() could not snapshot {failed[0]}{more}; the run goes on "
+                     "without it (counted in run.stats()['save_errors'])")
 
-    def tick(self) -> None:
-        """Re-snapshot live files that changed (writer thread, every few seconds)."""
-        with self._lock:
-            live = list(self._live.items())
-        for src, (rel, stamp) in live:
-            now = self._stamp(src)
-            if now is not None and now != stamp:
-                new = self._snapshot(src, rel, "live", link=False, block=False)
-                with self._lock:
-                    self._live[src] = (rel, new)
-
-    def finish(self) -> None:
-        """Snapshot ``end`` files and changed ``live`` files (caller thread, at finish)."""
-        self.tick()
+    def finish(self) -> str | None:
+        """finish(), on the caller: let the thread finish its work, then snapshot
+        ``end`` files and changed ``live`` files; one line about failures, if any."""
+        thread = self._thread
+        if thread is not None:
+            self._stopping = True
+            self._wake.set()
+            thread.join(JOIN_TIMEOUT)
+        before = self.errors
+        self._check_live()
         with self._lock:
             end = list(self._end.items())
             self._end.clear()
         for src, rel in end:
-            self._snapshot(src, rel, "end", link=False)
+            try:
+                self._snapshot(src, rel, "end", link=False)
+            except OSError as exc:
+                self._failed(str(src), exc)
+        if thread is not None and thread.is_alive():
+            return (f"runwal: finish() stopped waiting after {JOIN_TIMEOUT:g}s for saved "
+                    "files to be hashed or copied; their FILE records may be missing")
+        if self.errors > before:
+            return (f"runwal: finish() could not snapshot a saved file ({self.last_error}); "
+                    "the run finished without it")
+        return None
+
+    def detach(self) -> None:
+        """In a forked child: the thread did not survive; forget pending work."""
+        self._thread = None
+        self._jobs.clear()
+        self._live.clear()
+        self._end.clear()
+
+    # -- the saver thread ------------------------------------------------------
+
+    def _submit(self, job: Callable[[], None] | None) -> None:
+        if job is not None:
+            self._jobs.append(job)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name=self._name, daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _main(self) -> None:
+        while True:
+            self._wake.wait(LIVE_CHECK_S)
+            self._wake.clear()
+            while self._jobs:
+                job = self._jobs.popleft()
+                try:
+                    job()
+                except OSError as exc:
+                    self._failed("a saved file", exc)
+                except Exception as exc:  # a bug here must not kill the thread
+                    self._failed("a saved file", OSError(str(exc)))
+            if self._stopping:
+                return
+            self._check_live()
+
+    def _check_live(self) -> None:
+        """Re-snapshot live files that changed."""
+        with self._lock:
+            live = list(self._live.items())
+        for src, (rel, stamp) in live:
+            now = self._stamp(src)
+            if now is None or now == stamp:
+                continue
+            try:
+                new = self._snapshot(src, rel, "live", link=False)
+            except OSError as exc:
+                self._failed(str(src), exc)
+                continue
+            with self._lock:
+                self._live[src] = (rel, new)
+
+    def _failed(self, name: str, exc: OSError) -> str:
+        self.errors += 1
+        self.last_error = f"{name}: {exc.strerror or exc}"
+        return self.last_error
+
+    # -- snapshots ---------------------------------------------------------------
 
     @staticmethod
     def _base(pattern: str, base_path: str | os.PathLike[str] | None) -> Path:
@@ -116,7 +219,8 @@ class FileSaver:
         dest = (self.files_dir / rel).resolve()
         if not dest.is_relative_to(self.files_dir):
             rel = Path(src.name)
-        return rel.as_posix()
+        # Stored under a name that is valid text, so the FILE record can name it.
+        return clean_text(rel.as_posix())
 
     @staticmethod
     def _stamp(src: Path) -> tuple[int, int] | None:
@@ -126,12 +230,13 @@ class FileSaver:
             return None
         return (st.st_mtime_ns, st.st_size)
 
-    def _snapshot(self, src: Path, rel: str, policy: str, *, link: bool,
-                  block: bool = True) -> tuple[int, int] | None:
-        """Copy or link ``src`` to files/rel and queue its FILE record."""
-        import shutil  # only a save() pays for it
-
+    def _snapshot(self, src: Path, rel: str, policy: str, *, link: bool
+                  ) -> tuple[int, int] | None:
+        """Copy or link ``src`` to files/rel and queue its FILE record (a ``now``
+        snapshot's record once the saver thread hashed it)."""
         dest = self.files_dir / rel
+        if not self.files_dir.is_dir():  # the run directory is gone: never re-create it
+            raise FileNotFoundError(2, "the run's files/ directory is gone", str(self.files_dir))
         dest.parent.mkdir(parents=True, exist_ok=True)
         stamp = self._stamp(src)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
@@ -139,26 +244,28 @@ class FileSaver:
             linked = False
             if link:
                 try:
-                    os.link(src, tmp)
+                    self.link(src, tmp)
                     linked = True
                 except OSError:
                     linked = False
             if not linked:
-                shutil.copy2(src, tmp)
+                self.copy(src, tmp)
             os.replace(tmp, dest)
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            if block:
-                raise
-            return stamp  # live re-snapshot failed: try again at the next tick
+            raise
         ts = time.time()
         size = dest.stat().st_size
-
-        def body() -> dict[str, Any]:
-            return {"path": rel, "size": size, "sha256": sha256_of(dest), "policy": policy}
-
-        # A "now" snapshot is never rewritten, so its hash can wait for the
-        # writer thread; live/end copies may be replaced again, so hash them now.
-        self._put(int(RecordType.FILE), ts, body if policy == "now" else body(), block=block)
+        if policy == "now":
+            # Never rewritten, so its hash can wait for the saver thread.
+            self._submit(lambda: self._put(_FILE, ts, _body(dest, rel, size, policy)))
+        else:  # live/end copies may be replaced again: hash them now
+            self._put(_FILE, ts, _body(dest, rel, size, policy))
+            if policy == "live":
+                self._submit(None)  # the thread watches live files from now on
         return stamp
+
+
+def _body(dest: Path, rel: str, size: int, policy: str) -> dict[str, Any]:
+    return {"path": rel, "size": size, "sha256": sha256_of(dest), "policy": policy}

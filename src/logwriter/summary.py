@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from logwriter.values import MISSING, changed, check_key, convert
+from logwriter.values import MISSING, changed, check_flat_collisions, check_key, convert
 
 Emit = Callable[[dict[str, Any]], None]
 SUMMARY_MODES = ("min", "max", "mean", "last", "none")
@@ -144,6 +144,7 @@ class Summary:
             clean[key], _ = convert(value, key, "summary")
         if not clean:
             return
+        check_flat_collisions(clean, "summary")
         with self._lock:
             self._explicit.update(clean)
             self._emitted.update(clean)

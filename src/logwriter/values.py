@@ -11,8 +11,17 @@ lists/dicts of those. numpy and torch scalars and single-element arrays are
 turned into Python scalars with ``.item()``, recognised by their type's module
 so this module never imports numpy or torch (importing torch costs seconds).
 
+Keys must be valid text (ValueError naming the key), str values are stored
+as valid UTF-8 with lone surrogates escaped: text.py says why.
+
+Nested dicts are flattened with "/" (the syncer does the same with config and
+summary), so ``{"a/b": 1, "a": {"b": 2}}`` names one key twice: ValueError
+naming it, never one value silently kept. Steps are ints in [0, 2**63), what
+MLflow stores; see `check_step`.
+
 ``flatten`` is on the hot path of ``log()``: the common case, a dict of plain
-floats, is one loop of exact type checks with no function calls per value.
+floats under ASCII keys, is one loop of exact type checks and no other
+function call than ``str.isascii`` per value.
 """
 
 from __future__ import annotations
@@ -21,11 +30,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from logwriter.text import check_text_key, clean_text
+
 MAX_STR_BYTES = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
+STEP_LIMIT = 1 << 63  # steps are in [0, STEP_LIMIT): MLflow's int64
 _NONE = type(None)
 _PLAIN = frozenset((float, bool, _NONE))
 _ARRAY_MODULES = ("numpy", "torch", "jax", "jaxlib", "tensorflow", "cupy")
@@ -49,10 +61,51 @@ def changed(old: Any, new: Any) -> bool:
 
 
 def check_key(key: Any, where: str) -> str:
-    """A config/summary key: a str, or a TypeError naming it."""
+    """A config/summary key: a str of valid text, or a TypeError/ValueError naming it."""
     if not isinstance(key, str):
         raise TypeError(f"runwal: {where}: keys must be str, got {type(key).__name__} {key!r}")
-    return str(key)
+    key = str(key)
+    if not key.isascii():
+        check_text_key(key, where)
+    return key
+
+
+def check_step(step: Any) -> int:
+    """A step: an int (or int-like: numpy, torch) in [0, 2**63), else a TypeError or
+    ValueError saying so. MLflow stores steps as int64, and a step msgpack cannot
+    pack would cost this row and every later one."""
+    if type(step) is not int:
+        if isinstance(step, bool) or not hasattr(step, "__index__"):
+            raise TypeError(f"runwal: log(step=...) must be an int, got {type(step).__name__}")
+        step = int(step.__index__())
+    if not 0 <= step < STEP_LIMIT:
+        raise ValueError(f"runwal: log(step={step}) must be an int in [0, 2**63)")
+    return step
+
+
+def flat_keys(key: str, value: Any, depth: int = 0) -> list[str]:
+    """The "/"-joined keys a nested value is flattened into (by the syncer, for
+    config and summary): ``("a", {"b": 1})`` -> ``["a/b"]``."""
+    if type(value) is dict and value and depth < MAX_DEPTH:
+        return [f for k, v in value.items() for f in flat_keys(f"{key}/{k}", v, depth + 1)]
+    return [key]
+
+
+def check_flat_collisions(keys: Mapping[str, Any], where: str,
+                          owners: dict[str, str] | None = None) -> dict[str, str]:
+    """Raise ValueError when two keys (here, or in ``owners``: flat key -> the key it
+    came from) flatten to the same name; returns the updated owners."""
+    out = {f: o for f, o in (owners or {}).items() if o not in keys}
+    for key, value in keys.items():
+        for f in flat_keys(key, value):
+            other = out.get(f)
+            if other is not None and other != key:
+                raise ValueError(
+                    f"runwal: {where}: keys {other!r} and {key!r} both name {f!r} once "
+                    "nested dicts are flattened with '/'; use one spelling"
+                )
+            out[f] = key
+    return out
 
 
 def _type_error(where: str, key: str, value: Any, why: str = "") -> TypeError:
@@ -86,7 +139,7 @@ def flatten(data: Any, where: str = "log()") -> tuple[dict[str, Any], int]:
     # pass of exact type checks, then a C-level copy.
     plain = _PLAIN
     for k, v in data.items():
-        if type(k) is not str or type(v) not in plain:
+        if type(k) is not str or type(v) not in plain or not k.isascii():
             break
     else:
         return dict(data), 0
@@ -112,7 +165,14 @@ def _flatten_into(out: dict[str, Any], data: Mapping[Any, Any], prefix: str, whe
                     f"{' under ' + repr(prefix[:-1]) if prefix else ''}"
                 )
             k = str(k)
+        if not k.isascii():
+            check_text_key(prefix + k, where)
         key = prefix + k if prefix else k
+        if key in out:
+            raise ValueError(
+                f"runwal: {where}: key {key!r} is given twice (once with '/' in its name, "
+                "once as a nested dict); use one spelling"
+            )
         t = type(v)
         if t in plain:
             out[key] = v
@@ -147,6 +207,8 @@ def convert(value: Any, key: str, where: str, depth: int = 0) -> tuple[Any, int]
             )
         return value, 9
     if t is str:
+        if not value.isascii():
+            value = clean_text(value)
         n = len(value)
         if n * 4 > MAX_STR_BYTES:
             n = len(value.encode("utf-8", "surrogatepass"))
@@ -174,7 +236,8 @@ def convert(value: Any, key: str, where: str, depth: int = 0) -> tuple[Any, int]
                     f"runwal: {where}: keys must be str, got {type(k).__name__} {k!r} "
                     f"inside {key!r}"
                 )
-            inner[str(k)], n = convert(item, f"{key}/{k}", where, depth + 1)
+            k = check_key(k, where)
+            inner[k], n = convert(item, f"{key}/{k}", where, depth + 1)
             size += n + len(k)
         return inner, size
     module = t.__module__.partition(".")[0]

@@ -1,23 +1,29 @@
 """The writer thread: drains the record queue into WAL segments by group commit.
 
 Why a thread and a deque. ``log()`` must cost microseconds, so the caller's
-thread only validates, stamps ``ts`` and appends ``(type, ts, body)`` to a
-``collections.deque`` (append is atomic under the GIL; no lock, no syscall,
-no msgpack). Every ``flush_interval`` (or sooner when the queue passes
-``wake_at``) this thread pops everything and hands it to the Appender
-(appender.py: seqs, frames, one ``pwrite``, fsync by policy, rotation,
-write-error retries). A SIGKILL therefore loses at most about one flush
-interval of records.
+thread only validates, stamps ``ts`` and appends ``(type, ts, body, bytes)``
+to the queue (backlog.py: a deque, no lock, no syscall, no msgpack). Every
+half flush interval (sooner when the queue passes ``wake_at`` records) this
+thread takes the queue in chunks and hands each to the Appender (appender.py:
+seqs, frames, one ``pwrite`` per chunk, rotation, write-error retries), then
+asks for an fsync by policy (at most once per flush interval, on its own
+thread: fsyncer.py).
+
+What a ``kill -9`` can lose is what the queue and the chunk in hand hold, and
+the queue's back-pressure (backlog.py) keeps the oldest of those younger than
+one flush interval: ``log()`` waits for this thread rather than run ahead of
+it. The figures are in tests/test_reliability_logwriter.py.
 
 Failure policy (training must never die because of logging):
 
-* queue full: ``put()`` waits up to ``put_timeout`` for room, then drops the
-  record, counts it and queues a one-time warning; later puts drop at once
-  ("shedding") until the writer has drained the queue again, so a stuck disk
-  costs the training loop one short stall, not one per call.
-* write error: the Appender keeps the frames and retries at each flush; past
-  its ``max_pending_bytes`` this thread stops draining the queue and
-  ``put()`` sheds. The error is counted and warned once.
+* a stuck disk: ``put()`` waits up to ``put_timeout`` for the writer to move,
+  then drops the record, counts it and queues a one-time warning, and sheds
+  later records at once until the writer moved again.
+* write error (ENOSPC, EIO): the Appender keeps the frames and retries at each
+  flush, up to ``max_pending_bytes``; meanwhile the queue keeps records up to
+  its size bounds, then sheds. The error is counted and warned once.
+* the run directory deleted: every record from then on is dropped, counted,
+  and warned once (appender.py says how it is seen).
 * ``close(timeout)`` returns False when the thread did not stop in time (a
   stuck disk); ``backlog()`` then says how many records may not be on disk.
 
@@ -31,23 +37,34 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logwriter.appender import MAX_PENDING_BYTES, SEGMENT_BYTES, Appender, PWrite
+from logwriter.appender import (
+    CHUNK_RECORDS,
+    MAX_PENDING_BYTES,
+    SEGMENT_BYTES,
+    Appender,
+    PWrite,
+)
+from logwriter.backlog import MAX_BYTES, MAX_RECORDS, PUT_TIMEOUT, Backlog
 from logwriter.errors import DroppedRecordsWarning, RunwalWarning, WriteErrorWarning
 
 Periodic = Callable[[], None]
+Put = Callable[..., bool]
 
-MAX_QUEUE = 100_000
-PUT_TIMEOUT = 0.5
 CLOSE_RETRIES = 3
 
 
 class Writer:
     """One run's WAL writer: a bounded queue in front of one background thread."""
+
+    put: Put
+    """``put(rtype, ts, body, nbytes=0, block=True)``: queue one record; False when it
+    was dropped. Never raises, never does I/O. ``body`` may be a zero-argument
+    callable, evaluated on the writer thread (the RUN record's git metadata).
+    ``nbytes`` is the caller's size estimate, for the queue's memory bound."""
 
     def __init__(
         self,
@@ -56,7 +73,8 @@ class Writer:
         *,
         flush_interval: float = 0.1,
         fsync: str = "commit",
-        max_queue: int = MAX_QUEUE,
+        max_queue: int = MAX_RECORDS,
+        max_queue_bytes: int = MAX_BYTES,
         segment_bytes: int = SEGMENT_BYTES,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         put_timeout: float = PUT_TIMEOUT,
@@ -65,20 +83,15 @@ class Writer:
     ) -> None:
         self.log_dir = Path(log_dir)
         self.flush_interval = flush_interval
-        self.max_queue = max_queue
-        self.wake_at = max(1, min(8192, max_queue // 4))
-        self.put_timeout = put_timeout
-        self._queue: deque[tuple[int, float, Any]] = deque()
-        self._wake = threading.Event()
-        self._space = threading.Event()
+        self.queue = Backlog(max_lag=flush_interval, on_drop=self._on_drop,
+                             max_records=max_queue, max_bytes=max_queue_bytes,
+                             put_timeout=put_timeout)
+        self.put = self.queue.put  # the hot path: one call, no wrapper
         self._stop = threading.Event()
-        self._shedding = False
-        self._closed = False
         self._detached = False
-        self._drop_lock = threading.Lock()
         self._periodic: list[list[Any]] = []  # [fn, interval, next_due]
         # Counters, read by stats().
-        self.dropped = 0
+        self.lost = 0  # records the writer could not write (the queue counts its own drops)
         self.write_errors = 0
         self.last_error: str | None = None
         self.notices: list[tuple[type[RunwalWarning], str]] = []
@@ -86,53 +99,14 @@ class Writer:
         # The first segment is opened here, in the caller: a bad run dir fails init().
         self.appender = Appender(
             log_dir, base_seq, fsync=fsync, on_error=self._error, on_lost=self._count_lost,
-            segment_bytes=segment_bytes, max_pending_bytes=max_pending_bytes, pwrite=pwrite,
+            sync_every=flush_interval, segment_bytes=segment_bytes,
+            max_pending_bytes=max_pending_bytes, pwrite=pwrite, name=name,
         )
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.queue.writer_thread = self._thread
         self._thread.start()
 
     # -- caller side -------------------------------------------------------
-
-    def put(self, rtype: int, ts: float, body: Any, *, block: bool = True) -> bool:
-        """Queue one record; False when it was dropped. Never raises, never does I/O.
-
-        ``body`` may be a zero-argument callable, evaluated on the writer
-        thread (for slow bodies such as the RUN record's git metadata).
-        """
-        q = self._queue
-        if len(q) >= self.max_queue and not self._make_room(block):
-            return False
-        q.append((rtype, ts, body))
-        if len(q) >= self.wake_at and not self._wake.is_set():
-            self._wake.set()
-        return True
-
-    def _make_room(self, block: bool) -> bool:
-        if self._closed or self._detached:
-            return False
-        if block and not self._shedding and threading.current_thread() is not self._thread:
-            self._wake.set()
-            deadline = time.monotonic() + self.put_timeout
-            while len(self._queue) >= self.max_queue:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._space.clear()
-                if len(self._queue) < self.max_queue:
-                    break
-                self._space.wait(min(left, 0.05))
-            if len(self._queue) < self.max_queue:
-                return True
-            self._shedding = True
-        with self._drop_lock:
-            self.dropped += 1
-        self._notice(
-            "drop",
-            DroppedRecordsWarning,
-            "runwal: the log queue is full (the disk is slower than logging, or failing); "
-            "records are being dropped and counted in run.stats()['dropped']",
-        )
-        return False
 
     def add_periodic(self, fn: Periodic, interval: float) -> None:
         """Call ``fn()`` on the writer thread about every ``interval`` seconds."""
@@ -143,31 +117,35 @@ class Writer:
         if self._detached:
             return True
         self._stop.set()
-        self._wake.set()
+        self.queue.wake.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
-        self._closed = True
+        self.queue.close()
         return not self._thread.is_alive()
 
     def backlog(self) -> int:
         """Records accepted by put() and not yet on disk (queued, or encoded and pending)."""
-        return len(self._queue) + self.appender.pending_records
+        return len(self.queue.items) + self.appender.pending_records
 
     def detach(self) -> None:
         """Forget the parent's run in a forked child: no thread, no writes, fd closed."""
         self._detached = True
-        self._closed = True
-        self._queue = deque()
+        self.queue.after_fork()
         self.appender.detach()
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._detached
 
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped + self.lost
+
     def stats(self) -> dict[str, Any]:
         out = self.appender
         return {
-            "queued": len(self._queue),
+            "queued": len(self.queue.items),
+            "queued_bytes": self.queue.queued_bytes(),
             "written": out.written,
             "dropped": self.dropped,
             "bytes_written": out.bytes_written,
@@ -183,13 +161,23 @@ class Writer:
             self._noticed.add(key)
             self.notices.append((category, message))
 
+    def _on_drop(self) -> None:
+        self._notice(
+            "drop",
+            DroppedRecordsWarning,
+            "runwal: the writer cannot keep up (the disk is stuck, slow or failing); records "
+            "are being dropped and counted in run.stats()['dropped']",
+        )
+
     # -- writer thread -----------------------------------------------------
 
     def _main(self) -> None:
+        tick = self.flush_interval / 2
+        wake = self.queue.wake
         try:
             while True:
-                self._wake.wait(self.flush_interval)
-                self._wake.clear()
+                wake.wait(tick)
+                wake.clear()
                 stopping = self._stop.is_set()
                 self._flush()
                 if self._periodic and not stopping:
@@ -197,7 +185,7 @@ class Writer:
                 if stopping:
                     break
             for _ in range(CLOSE_RETRIES):
-                if not self.appender.pending_records and not self._queue:
+                if not self.appender.pending_records and not self.queue.items:
                     break
                 time.sleep(self.flush_interval)
                 self._flush()
@@ -205,18 +193,39 @@ class Writer:
             self._shutdown()
 
     def _flush(self) -> None:
-        out = self.appender
+        """Write the queue, chunk by chunk, each chunk with one pwrite; then fsync by policy."""
+        out, queue = self.appender, self.queue
+        if out.gone:
+            n = queue.discard()
+            if n:
+                self._count_lost(n, "")
+            return
         if not out.is_open:
             return
-        q = self._queue
-        if q:
+        if queue.items:
             out.rotate_if_full()
-        while q and out.has_room():
-            out.encode([q.popleft() for _ in range(min(len(q), 16384))])
-        if len(q) < self.max_queue // 2:
-            self._shedding = False
-        self._space.set()
-        out.commit()
+        while True:
+            room = out.room()
+            chunk = queue.take(CHUNK_RECORDS, room) if room else []
+            if chunk:
+                queue.busy = True  # packing, and perhaps a slow body: not stuck
+                try:
+                    out.encode(chunk)
+                finally:
+                    queue.busy = False
+            if out.pending_records:
+                ok = out.write()
+                queue.written(ok)
+                if not ok:
+                    if out.gone:
+                        self._count_lost(queue.discard(), "")
+                    break
+            elif chunk:
+                queue.written(True)  # nothing of it could be packed (counted)
+            if not chunk:
+                break
+            out.rotate_if_full()
+        out.sync(time.monotonic())
 
     def _error(self, op: str, exc: OSError) -> None:
         self.write_errors += 1
@@ -229,8 +238,19 @@ class Writer:
         )
 
     def _count_lost(self, n: int, why: str) -> None:
-        with self._drop_lock:
-            self.dropped += n
+        if not n:
+            return
+        self.lost += n
+        if self.appender.gone:  # the first report names the cause; later ones only count
+            self.last_error = f"the run directory {self.log_dir.parent} was deleted"
+            self._notice(
+                "gone",
+                DroppedRecordsWarning,
+                f"runwal: the run directory {self.log_dir.parent} was deleted while the run "
+                "was logging; what was logged since, and everything logged from now on, is "
+                "dropped and counted in run.stats()['dropped']",
+            )
+            return
         self.last_error = why
         self._notice("lost", DroppedRecordsWarning, f"runwal: dropped a record: {why}")
 
@@ -246,11 +266,9 @@ class Writer:
                     self.last_error = f"periodic task failed: {exc}"
 
     def _shutdown(self) -> None:
-        lost = self.appender.discard() + len(self._queue)
+        lost = self.appender.discard() + self.queue.discard()
         if lost and not self._detached:
             self._count_lost(lost, f"{lost} records could not be written before close")
-        self._queue.clear()
-        self._closed = True
+        self.queue.close()
         if not self._detached:
             self.appender.close()
-        self._space.set()

@@ -12,13 +12,24 @@ follower against the SDK's parser):
 * Progress is read from that checkpoint file as JSON: `CKPT_SEQ` is the
   highest seq the server acknowledged, `CKPT_FINISHED` is true once the EXIT
   record was acknowledged.
+* Whether the server answers: ``<run>/sync/follow.state`` (`STATE_NAME`), a
+  JSON object ``{"pid": <follower pid>, "server": "up"|"down", "why": str,
+  "at": unix time}`` that the follower replaces (`write_server_state`) each
+  time its view changes: ``down`` when a contact or a pass failed because the
+  server cannot be reached and it is going to retry, ``up`` when the server
+  answered again. A hybrid run's finish() returns at once, instead of
+  waiting its whole ``sync_timeout``, while the follower it started says
+  ``down`` (`read_server_down`); the follower keeps retrying by itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
+from schema.atomic import write_json_atomic
 from schema.layout import SYNC_DIR
 
 READY = "ready"  # the kind parse_line returns, and the ready line's first word
@@ -26,6 +37,9 @@ ERROR = "error"  # the kind parse_line returns; the line starts with "error:"
 LOG_NAME = "follow.log"
 CKPT_SEQ = "seq"
 CKPT_FINISHED = "finished"
+STATE_NAME = "follow.state"
+SERVER_UP = "up"
+SERVER_DOWN = "down"
 
 
 def ready_line(checkpoint: str) -> str:
@@ -58,3 +72,32 @@ def read_progress(checkpoint_file: str | Path) -> tuple[int, bool]:
         return int(data.get(CKPT_SEQ, -1)), bool(data.get(CKPT_FINISHED, False))
     except (OSError, ValueError, TypeError, AttributeError):
         return -1, False
+
+
+def state_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SYNC_DIR / STATE_NAME
+
+
+def write_server_state(run_dir: str | Path, *, up: bool, why: str = "",
+                       pid: int | None = None) -> None:
+    """The follower: say whether the server answers (atomic replace; never raises).
+    ``pid`` is the follower's own (the default); tests pass another."""
+    body = {"pid": os.getpid() if pid is None else pid, "server": SERVER_UP if up else SERVER_DOWN,
+            "why": " ".join(why.split()), "at": time.time()}
+    try:
+        state_path(run_dir).parent.mkdir(exist_ok=True)
+        write_json_atomic(state_path(run_dir), body)
+    except OSError:
+        pass
+
+
+def read_server_down(run_dir: str | Path, pid: int) -> str | None:
+    """The SDK: why follower ``pid`` last said the server is down; None when it said
+    ``up``, said nothing, or the file is another (older) follower's."""
+    try:
+        data = json.loads(state_path(run_dir).read_text())
+        if data.get("pid") != pid or data.get("server") != SERVER_DOWN:
+            return None
+        return str(data.get("why") or "the server does not answer")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
