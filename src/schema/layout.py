@@ -28,6 +28,8 @@ RUN_JSON = "run.json"
 LOG_DIR = "log"
 FILES_DIR = "files"
 SYNC_DIR = "sync"
+DAMAGED_RUN_JSON = ("run.json is damaged; the log may still be intact: `runwal verify RUN` "
+                    "checks it, and restoring run.json from a copy makes the run syncable")
 RUN_JSON_KEYS = ("run_id", "project", "name", "created", "format")
 
 
@@ -86,9 +88,11 @@ class RunDir:
         except FileNotFoundError:
             return {"run_id": self.path.name, "format": FORMAT_VERSION}
         except (OSError, ValueError) as exc:
-            raise NotARunDir(f"unreadable run.json: {exc}", path=str(self.run_json)) from exc
+            raise NotARunDir(f"unreadable run.json: {exc}", path=str(self.run_json),
+                             hint=DAMAGED_RUN_JSON) from exc
         if not isinstance(data, dict):
-            raise NotARunDir("run.json is not an object", path=str(self.run_json))
+            raise NotARunDir("run.json is not an object", path=str(self.run_json),
+                             hint=DAMAGED_RUN_JSON)
         return data
 
 
