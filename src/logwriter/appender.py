@@ -138,9 +138,10 @@ class Appender:
                 except Exception as exc:  # keep the run alive
                     body = {"error": f"{type(exc).__name__}: {exc}"}
             try:
-                rec = pack_record(rtype, ts, body)
-            except UnicodeEncodeError:  # a lone surrogate that got past the checks
-                rec = pack_record(rtype, ts, clean_text_deep(body))
+                try:
+                    rec = pack_record(rtype, ts, body)
+                except UnicodeEncodeError:  # a lone surrogate that got past the checks
+                    rec = pack_record(rtype, ts, clean_text_deep(body))
             except Exception as exc:  # a validation gap must not kill us
                 self._on_lost(1, f"unpackable record of type {rtype}: {exc}")
                 continue
