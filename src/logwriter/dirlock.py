@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -73,7 +72,7 @@ class RunLock:
                 time.sleep(0.05)
         with contextlib.suppress(OSError):  # who holds it, for the next one's message
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} host {socket.gethostname()} since "
+            os.pwrite(fd, f"pid {os.getpid()} host {os.uname().nodename} since "
                           f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
         return cls(fd, path)
 
