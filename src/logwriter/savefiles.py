@@ -75,6 +75,7 @@ class FileSaver:
         self._lock = threading.Lock()
         self._end: dict[Path, str] = {}  # source -> relative path
         self._live: dict[Path, tuple[str, tuple[int, int] | None]] = {}
+        self._live_sha: dict[str, str] = {}  # rel -> sha256 of its last FILE record
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -261,7 +262,14 @@ class FileSaver:
             # Never rewritten, so its hash can wait for the saver thread.
             self._submit(lambda: self._put(_FILE, ts, _body(dest, rel, size, policy)))
         else:  # live/end copies may be replaced again: hash them now
-            self._put(_FILE, ts, _body(dest, rel, size, policy))
+            body = _body(dest, rel, size, policy)
+            with self._lock:
+                # A live file seen changing mid-copy is looked at again; the same
+                # bytes a second time are not a new version.
+                same = policy == "live" and self._live_sha.get(rel) == body["sha256"]
+                self._live_sha[rel] = body["sha256"]
+            if not same:
+                self._put(_FILE, ts, body)
             if policy == "live":
                 self._submit(None)  # the thread watches live files from now on
         return stamp
