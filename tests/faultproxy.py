@@ -66,6 +66,40 @@ class Rules:
         return rule
 
     @staticmethod
+    def nth(path_part: str, k: int, action: str) -> Rule:
+        """``action`` for the k-th request (1-based) whose path contains ``path_part``."""
+        seen = [0]
+        lock = threading.Lock()
+
+        def rule(n: int, method: str, path: str) -> str:
+            if path_part not in path:
+                return "pass"
+            with lock:
+                seen[0] += 1
+                return action if seen[0] == k else "pass"
+
+        return rule
+
+    @staticmethod
+    def hook(path_part: str, call: Callable[[], object], action: str, k: int = 1) -> Rule:
+        """At the k-th request whose path contains ``path_part``: ``call()`` (in the
+        proxy's thread, before anything is forwarded), then ``action``; later ones pass."""
+        seen = [0]
+        lock = threading.Lock()
+
+        def rule(n: int, method: str, path: str) -> str:
+            if path_part not in path:
+                return "pass"
+            with lock:
+                seen[0] += 1
+                if seen[0] != k:
+                    return "pass"
+            call()
+            return action
+
+        return rule
+
+    @staticmethod
     def every(k: int, action: str) -> Rule:
         """``action`` for every k-th request."""
         return lambda n, method, path: action if n % k == 0 else "pass"
@@ -88,7 +122,7 @@ class FaultProxy:
             protocol_version = "HTTP/1.1"
             timeout = 10  # an idle keep-alive connection ends its thread
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _body(self) -> bytes:

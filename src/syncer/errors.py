@@ -17,7 +17,7 @@ Tree::
     │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
     │   │   └── RunGone         the server run is deleted (or no longer active)
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
-    │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link: the syncer will not follow
+    │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link or a file: not followed
     └── LoopbackServerError     the throwaway MLflow server of tests/demo/bench did not start
 
 Usage mistakes and sync failures differ by *class*, so `syncer.cli.common`
@@ -139,8 +139,8 @@ class ArtifactsUnsupported(SyncError):
 
 
 class UnsafeRunDir(SyncError):
-    hint = ("the syncer reads and writes nothing outside the run directory; replace the "
-            "link with a real directory")
+    hint = ("the syncer reads and writes nothing outside the run directory: log/ and sync/ "
+            "must be real directories")
 
 
 # -- the loopback server -----------------------------------------------------

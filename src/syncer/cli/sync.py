@@ -26,13 +26,14 @@ from typing import IO
 
 import click
 
+from schema import uri as tracking_uri
 from schema.layout import RunDir, child_runs, is_run_dir
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
 from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
 from syncer.engine.unit import sync_path
-from syncer.errors import EXIT_PROBLEM, NoServerConfigured, NoSuchDir
+from syncer.errors import EXIT_PROBLEM, NoSuchDir
 from syncer.sinks.mlflow.connect import open_server, server_uri
 from syncer.sinks.mlflow.mapping import count_points
 from syncer.sinks.mlflow.sink import sink_name_for
@@ -219,12 +220,9 @@ def sync(
                    configured, bad option).
     """
     require_paths(run_dirs)
-    try:
-        uri = server_uri(to)
-    except NoServerConfigured:
-        if not dry_run:
-            raise
-        uri = ""
+    # --dry-run needs no server, but a URI given (--to or the environment) must be
+    # one: the same one line and exit 2 as without --dry-run, never a password.
+    uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""
     paths = [p for p in expand(run_dirs) if selected(p, include, exclude)]
     if dry_run:
         name, shown = (sink_name_for(uri), public_uri(uri)) if uri else ("", "")

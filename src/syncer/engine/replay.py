@@ -31,7 +31,7 @@ from schema.records import Record
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor, Note
 from syncer.engine.result import SyncResult
-from syncer.engine.runfiles import is_plain_dir
+from syncer.engine.runfiles import dir_problem
 from syncer.errors import SyncError, UnsafeRunDir
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
@@ -65,9 +65,9 @@ class _Pass:
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
         self.stop = stop
         for sub in (rd.sync_dir, rd.log_dir):
-            if not is_plain_dir(sub):
-                raise UnsafeRunDir(f"{sub.name}/ is a symbolic link or not a directory",
-                                   path=str(rd.path))
+            problem = dir_problem(sub)
+            if problem is not None:
+                raise UnsafeRunDir(f"{sub.name}/ {problem}", path=str(rd.path))
         self.ident = RunIdentity.read(rd)
         result.run_id = self.ident.run_id
         ckpt = checkpoint.load(rd, sink.name, sink.uri)

@@ -95,9 +95,13 @@ def _why(exc: OSError, where: str, *, directory: bool, link: bool = False) -> st
     return f"{where} cannot be opened ({exc.strerror})"
 
 
-def is_plain_dir(path: Path) -> bool:
-    """True for a real directory (not a link to one) or a path that does not exist yet."""
+def dir_problem(path: Path) -> str | None:
+    """Why ``path`` is no real directory (a link to one, a file), or None: it is one,
+    or it does not exist yet."""
     try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return True
+        return None
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    return None if stat.S_ISDIR(mode) else "is not a directory"

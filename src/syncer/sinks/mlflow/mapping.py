@@ -199,7 +199,7 @@ def map_config(plan: Plan, rec: Record, state: MapState, server_params: dict[str
     for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
         text = as_text(value)[:MAX_PARAM_VALUE]
         previous = state.config.get(key, _MISSING)
-        state.config[key] = value
+        state.config[key] = _storable(value, text)
         if key not in server_params and key not in plan.params:
             plan.params[key] = (rec.seq, text)
             continue
@@ -213,6 +213,18 @@ def map_config(plan: Plan, rec: Record, state: MapState, server_params: dict[str
 
 
 _MISSING = object()
+
+
+def _storable(value: Any, text: str) -> Any:
+    """``value`` if the checkpoint (JSON) can hold it, else its text: bytes, msgpack
+    ext values or maps with odd keys must not make the checkpoint unwritable."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return text
+    return value
 
 
 def map_history(plan: Plan, rec: Record, state: MapState) -> None:
