@@ -3,7 +3,13 @@
 ``sync_run`` reads the log from the checkpoint on, groups records into
 batches at frame boundaries, hands each batch to the sink and, only after the
 sink returns (the server acknowledged), writes the checkpoint. A crash between
-the two re-sends one batch, which the sink makes harmless.
+the two re-sends one batch, which the sink makes harmless. A batch is also cut
+by the time it would take to send (`BATCH_SECONDS`), so a syncer killed every
+few seconds still moves its checkpoint. The checkpoint never points past a
+record the server has not acknowledged: the batch before an EXIT resumes at
+the EXIT's frame (records up to the checkpoint's seq are skipped when it is
+read again), so a pass that dies before the final status update reads the
+EXIT again and the server run does not stay RUNNING.
 
 One pass (``follow=False``) reads what is on disk now: a run still being
 written is synced up to its last complete frame and left running on the
@@ -30,7 +36,7 @@ from schema.reader import Frame
 from schema.records import Record
 from syncer.engine import checkpoint
 from syncer.engine.cursor import LogCursor, Note
-from syncer.engine.result import SyncResult
+from syncer.engine.result import SyncResult, verdict
 from syncer.engine.runfiles import dir_problem
 from syncer.errors import SyncError, UnsafeRunDir
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
@@ -269,7 +275,7 @@ def sync_run(
         result.retryable = isinstance(exc, SyncError) and exc.retryable
     else:
         if result.status != "skipped":
-            result.status, result.reason = _verdict(result)
+            result.status, result.reason = verdict(result)
     result.values_skipped = getattr(sink, "values_skipped", 0)
     result.seconds = time.monotonic() - t0
     return result
@@ -292,19 +298,3 @@ def _follow(
             last_flush = time.monotonic()
         if not got:
             stop.wait(poll_interval)
-
-
-def _verdict(r: SyncResult) -> tuple[str, str]:
-    reasons = []
-    if not r.finished:
-        reasons.append("not finished")
-    if r.rejected:
-        reasons.append(f"{len(r.rejected)} rejected by server")
-    if r.damaged:
-        reasons.append(f"{r.damaged} damaged region(s) skipped")
-    if r.unknown:
-        reasons.append(f"{r.unknown} unknown record(s) skipped")
-    if r.damaged and r.last_seq < 0:
-        return "failed", "no readable records; " + "; ".join(reasons)
-    status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
-    return status, "; ".join(reasons)

@@ -53,3 +53,20 @@ def not_a_run(path: Path) -> SyncResult:
         status="failed",
         reason="not a run directory (no run.json, no log/)",
     )
+
+
+def verdict(r: SyncResult) -> tuple[str, str]:
+    """The status and reason of a pass that ran to its end (synced, partial or failed)."""
+    reasons = []
+    if not r.finished:
+        reasons.append("not finished")
+    if r.rejected:
+        reasons.append(f"{len(r.rejected)} rejected by server")
+    if r.damaged:
+        reasons.append(f"{r.damaged} damaged region(s) skipped")
+    if r.unknown:
+        reasons.append(f"{r.unknown} unknown record(s) skipped")
+    if r.damaged and r.last_seq < 0:
+        return "failed", "no readable records; " + "; ".join(reasons)
+    status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
+    return status, "; ".join(reasons)
