@@ -30,7 +30,7 @@ from schema.records import RecordType, pack_record
 from schema.segment import read_header, segment_name
 from syncer.cli import main
 
-VECTORS = Path(__file__).resolve().parent / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 INDEX = json.loads((VECTORS / "index.json").read_text())["vectors"]
 LOGS = json.loads((VECTORS / "index.json").read_text())["logs"]
 EXIT = {"clean": 0, "torn": 0, "damaged": 1}

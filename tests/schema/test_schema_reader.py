@@ -1,6 +1,6 @@
 """The reader's edge cases, each pinned by a hand-made segment.
 
-Regressions found by the damage property (tests/test_schema_properties.py):
+Regressions found by the damage property (tests/schema/test_schema_properties.py):
 bytes deleted from a large frame used to read as a torn tail (exit 0 in
 `verify`) and cost every frame after it; a whole frame deleted on frame
 boundaries left a silent seq gap; a frame with valid CRCs but a bad zstd
@@ -120,7 +120,7 @@ def test_a_caller_starting_mid_segment_gives_a_lower_bound_not_a_gap(tmp_path: P
 def test_valid_crcs_around_garbage_are_corrupt_not_a_crash() -> None:
     # Payload-level failures: the record boundaries are lost, the frame is corrupt.
     # (A record-level one, e.g. a map keyed by an array, costs only its own seq:
-    # tests/test_schema_records.py.)
+    # tests/schema/test_schema_records.py.)
     good = encode_frame([history(1)], 1, SEED)
     for payload, flags in [(b"\x00not zstd", FLAG_ZSTD), (b"\x91\xc1", 0),
                            (b"\x93\x01\xcb", 0), (history(0) + b"\x00", 0)]:

@@ -30,7 +30,7 @@ from schema.reader import Corrupt, Frame, Incomplete, SegmentReader, iter_run_lo
 from schema.records import pack_record
 from schema.segment import SegmentHeader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 
 
