@@ -16,7 +16,7 @@ The bytes are built here from the spec alone (struct, zlib, msgpack), not with
 src/schema, and the expected events are worked out from what was written and
 which bytes were damaged, not by running the reader: the vectors are a second
 implementation checking the first. Everything is fixed (salt, timestamps), so
-the output is byte-for-byte reproducible; tests/test_schema_vectors.py
+the output is byte-for-byte reproducible; tests/schema/test_schema_vectors.py
 regenerates it and fails if the committed files differ. The one compressed
 payload is stored below as bytes (what zstd level 3 made of it once), because
 another libzstd version may compress the same input differently.

@@ -275,6 +275,7 @@ def test_forked_child_leaves_the_parents_follower_alone(tmp_path: Path, mlflow_u
 # -- hybrid -----------------------------------------------------------------
 
 
+@pytest.mark.server  # starts its own MLflow server
 def test_hybrid_with_the_server_down_logs_locally_then_catches_up_once(tmp_path: Path) -> None:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"

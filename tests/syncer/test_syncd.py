@@ -194,6 +194,7 @@ def test_existing_and_new_runs_reach_the_server_exactly(tmp_path: Path, mlflow_u
     assert_exact(mlflow_uri, "p-syncd", runs / run.id, ("loss", "acc"))
 
 
+@pytest.mark.server  # starts its own MLflow server
 def test_server_down_and_back_ends_exact(tmp_path: Path) -> None:
     port = free_port()
     srv_root = tmp_path / "srv"
