@@ -14,6 +14,7 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       cursor.py            `LogCursor`: a read position across segments, polled again and again
       checkpoint.py        `sync/<sink>.json`: what the server already has
       runlock.py           `sync/<sink>.lock`: one syncer per run and server at a time
+      runfiles.py          opening `files/<path>` for upload without ever leaving the run dir
 
     sinks/                 destinations
       base.py              the protocols the engine programs against: `Sink`, `Destination`,
@@ -21,6 +22,10 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       mlflow/              the MLflow destination (httpx lives here and nowhere else)
         connect.py         URI -> `MlflowServer` (a `Destination`): what sync/syncd/follow share
         sink.py            `MlflowSink`: records -> idempotent MLflow requests, 400s bisected
+        runs.py            find or create the server run by `runwal.run_id`, exactly once
+        names.py           keys MLflow refuses, refused client-side (one rejection per key)
+        spool.py           `sync/<sink>.output.log`: the console log uploaded as `output.log`
+        client.py          the `httpx.Client` and its credentials from the environment
         mapping.py         which record becomes which param, tag, metric or artifact (pure)
         rest.py            `MlflowRest`: the REST calls; turns HTTP trouble into `SyncError`s
         retry.py           backoff with full jitter, bounded by a deadline
@@ -36,6 +41,7 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       metricstats.py       streaming statistics of one metric series
       verify.py            what `verify` finds: frames, seqs, damage, torn tails
       dumpformat.py        how `dump` spells a record as JSON, and its --type names
+      spelling.py          strict JSON and terminal text for any value a record can hold
       tensorboard.py       `export --tensorboard`: event files in pure Python
 
     cli/                   the `runwal` command (`python -m syncer.cli`): one module per subcommand
