@@ -43,6 +43,7 @@ from logwriter.savefiles import FileSaver
 from logwriter.settings import RECORDED_SETTINGS, Settings
 from logwriter.text import clean_text_deep
 from logwriter.writer import Writer
+from schema.layout import LOG_DIR
 from schema.records import RecordType
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Backend:
             self._lock, resumed, state = open_run_dir(root, s, planned)
             self._base_seq = state.next_seq
             self.writer = writer = Writer(
-                root / "log", state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
+                root / LOG_DIR, state.next_seq, flush_interval=s.flush_interval, fsync=s.fsync,
                 name=f"runwal-writer-{s.run_id}",
             )
         except BaseException:

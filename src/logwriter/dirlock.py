@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 
 from logwriter.errors import RunDirError
+from schema.layout import WRITER_LOCK
 
-LOCK_NAME = "writer.lock"
+LOCK_NAME = WRITER_LOCK
 LOCK_WAIT = 1.0  # a run that is finishing releases it within moments
 _UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 

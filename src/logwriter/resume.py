@@ -22,6 +22,7 @@ from logwriter.errors import RunDirError
 from logwriter.settings import Settings
 from logwriter.text import clean_text
 from schema.atomic import write_json_atomic
+from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
 
@@ -40,14 +41,14 @@ class ResumeState:
 
 
 def has_log(run_dir: Path) -> bool:
-    return bool(list_segments(run_dir / "log"))
+    return bool(list_segments(run_dir / LOG_DIR))
 
 
 def _fingerprint(run_dir: Path) -> tuple[Any, ...]:
     """run.json's presence and each segment's name and size: changes when anyone
     created, resumed or appended to the run."""
-    out: list[Any] = [(run_dir / "run.json").exists()]
-    for path in list_segments(run_dir / "log"):
+    out: list[Any] = [(run_dir / RUN_JSON).exists()]
+    for path in list_segments(run_dir / LOG_DIR):
         try:
             out.append((path.name, path.stat().st_size))
         except OSError:
@@ -60,7 +61,7 @@ def read_state(run_dir: Path) -> ResumeState:
     from schema.reader import Corrupt, Frame, iter_run_log  # only a resume reads the log
 
     state = ResumeState()
-    log_dir = run_dir / "log"
+    log_dir = run_dir / LOG_DIR
     top = -1
     for event in iter_run_log(log_dir):
         if isinstance(event, Corrupt):
@@ -108,7 +109,7 @@ def plan_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
     refused server leaves no half-made run behind.
     """
     s = settings
-    exists = (root / "run.json").exists() or has_log(root)
+    exists = (root / RUN_JSON).exists() or has_log(root)
     if exists and s.resume == "never":
         raise RunDirError(f"runwal: run directory {root} already exists",
                           hint="pass resume=True to continue it, or a new id=")
@@ -126,10 +127,10 @@ def open_run_dir(root: Path, settings: Settings, planned: tuple[bool, ResumeStat
     (files/, run.json); returns the lock and the (resumed, state) that hold under it:
     ``planned`` when the log did not change since, else read again."""
     try:
-        (root / "log").mkdir(parents=True, exist_ok=True)
+        (root / LOG_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
-    lock = RunLock.acquire(root / "log", settings.run_id)
+    lock = RunLock.acquire(root / LOG_DIR, settings.run_id)
     try:
         resumed, state = planned
         if _fingerprint(root) != state.seen:  # another process got there first
@@ -147,10 +148,10 @@ def create_run_dir(root: Path, settings: Settings) -> None:
     new; a resumed run keeps its original identity file."""
     s = settings
     try:
-        (root / "log").mkdir(parents=True, exist_ok=True)
-        (root / "files").mkdir(exist_ok=True)
-        if not (root / "run.json").exists():
-            write_json_atomic(root / "run.json", {
+        (root / LOG_DIR).mkdir(parents=True, exist_ok=True)
+        (root / FILES_DIR).mkdir(exist_ok=True)
+        if not (root / RUN_JSON).exists():
+            write_json_atomic(root / RUN_JSON, {
                 "run_id": s.run_id, "project": clean_text(s.project),
                 "name": clean_text(s.name),
                 "created": time.time(), "format": FORMAT_VERSION,

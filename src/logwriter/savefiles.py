@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from logwriter.text import clean_text
+from schema.layout import FILES_DIR
 from schema.records import RecordType
 
 Put = Callable[..., Any]
@@ -68,7 +69,7 @@ class FileSaver:
     """Tracks saved files of one run; ``put(rtype, ts, body)`` queues records."""
 
     def __init__(self, run_dir: Path, put: Put, name: str = "runwal-files") -> None:
-        self.files_dir = (run_dir / "files").resolve()
+        self.files_dir = (run_dir / FILES_DIR).resolve()
         self.run_dir = run_dir.resolve()
         self._put = put
         self._name = name

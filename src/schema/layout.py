@@ -28,6 +28,7 @@ RUN_JSON = "run.json"
 LOG_DIR = "log"
 FILES_DIR = "files"
 SYNC_DIR = "sync"
+WRITER_LOCK = "writer.lock"  # in log/: flock-held by the one process writing the run
 DAMAGED_RUN_JSON = ("run.json is damaged; the log may still be intact: `runwal verify RUN` "
                     "checks it, and restoring run.json from a copy makes the run syncable")
 RUN_JSON_KEYS = ("run_id", "project", "name", "created", "format")
