@@ -1,57 +1,17 @@
-"""Helpers for the sync tests: build run directories with the schema API and
-read a server back with MlflowClient (tests only; runwal never imports mlflow)."""
+"""Helpers for the sync tests: typical training records, and reading a server
+back with MlflowClient (tests only; runwal never imports mlflow). Run dirs are
+built by tests/runbuilder.py, the one run builder (re-exported here)."""
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from schema.frame import split_frames
-from schema.records import RecordType, pack_record
-from schema.segment import SegmentHeader, segment_name
+from runbuilder import T0, append_segment, write_run
+from schema.records import RecordType
 
-T0 = 1_700_000_000.0
 R = RecordType
-
-
-def write_run(
-    root: Path,
-    run_id: str,
-    records: Iterable[tuple[int, float, Any]],
-    *,
-    project: str | None = None,
-    name: str | None = None,
-    base_seq: int = 0,
-) -> Path:
-    """A run dir with one segment holding ``records`` ([type, ts, body], seq from base_seq)."""
-    rd = root / run_id
-    (rd / "log").mkdir(parents=True, exist_ok=True)
-    (rd / "files").mkdir(exist_ok=True)
-    ident = {
-        "run_id": run_id,
-        "project": project,
-        "name": name or run_id,
-        "created": T0,
-        "format": 1,
-    }
-    if not (rd / "run.json").exists():
-        (rd / "run.json").write_text(json.dumps(ident))
-    append_segment(rd, records, base_seq=base_seq)
-    return rd
-
-
-def append_segment(rd: Path, records: Iterable[tuple[int, float, Any]], *, base_seq: int) -> Path:
-    head = SegmentHeader.new(base_seq)
-    packed = [pack_record(t, ts, body) for t, ts, body in records]
-    path = rd / "log" / segment_name(base_seq)
-    with open(path, "wb") as fh:
-        fh.write(head.encode())
-        for frame in split_frames(packed, base_seq, head.seed):
-            fh.write(frame)
-    return path
 
 
 def training_records(
@@ -134,3 +94,7 @@ def artifact_names(uri: str, server_run_id: str) -> set[str]:
 
     resp = httpx.get(f"{uri}/api/2.0/mlflow/artifacts/list", params={"run_id": server_run_id})
     return {f["path"] for f in resp.json().get("files", [])}
+
+
+__all__ = ["T0", "R", "append_segment", "artifact", "artifact_names", "client", "runs_tagged",
+           "training_records", "write_run"]
