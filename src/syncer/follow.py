@@ -25,6 +25,14 @@ Its life:
    follower gives up after ``catch_up`` seconds if the server does not take
    the data.
 
+Throughout, the follower tells the SDK whether the server answers
+(``sync/follow.state``, `schema.follow_protocol.write_server_state`), on
+transitions only: ``down`` when a contact or a pass failed because the server
+cannot be reached and it is going to retry, ``up`` once the server answered
+again (a contact, an acknowledged batch, a pass that ended well). A hybrid
+run's finish() then returns at once while the server is down instead of
+waiting its whole ``sync_timeout``.
+
 ``abort`` (SIGTERM/SIGINT, or the catch-up deadline) stops the follower after
 the batch in flight. Nothing is ever lost by stopping: the checkpoint lets a
 later `runwal sync` finish the job exactly once. While delivering, the
@@ -34,6 +42,7 @@ follower holds ``sync/<sink>.lock`` (`syncer.engine.runlock`) so that such a
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +64,7 @@ EXIT_OK = 0  # EXIT acknowledged; or parent gone and what is on disk delivered; 
 EXIT_FAILED = 1  # server refused for good, or still unreachable at the catch-up deadline
 WATCH_INTERVAL = 0.25
 CONTACT_SLICE = 30.0  # one ping's retry budget while waiting for the server
+FIRST_TRY = 1.0  # the first ping's retry budget when waiting: say "down" before finish() waits
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ class Follower:
         self.gave_up = False
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._server_up: bool | None = None  # what sync/follow.state says; None: nothing yet
 
     @property
     def checkpoint_path(self) -> str:
@@ -165,18 +176,21 @@ class Follower:
         end = time.monotonic() + o.wait_server
         noted = False
         while True:
-            # a short first try, so that the log says at once what it is waiting for
-            budget = o.connect_timeout if not noted else max(
+            # a short first try, so that the log and sync/follow.state say at once what
+            # it is waiting for (a hybrid finish() right after init() reads the latter)
+            budget = min(o.connect_timeout, FIRST_TRY) if not noted else max(
                 o.connect_timeout, min(CONTACT_SLICE, end - time.monotonic()))
             try:
                 self.dest.check(budget)
             except ServerUnavailable as exc:
                 if self.abort.is_set() or time.monotonic() >= end:
                     raise
+                self._server_state(False, exc.message)
                 if not noted:
                     noted = True
                     self.say(f"{exc.message}; retrying until it answers")
                 continue
+            self._server_state(True)
             if noted:
                 self.say("the server answers")
             return
@@ -214,12 +228,14 @@ class Follower:
                 if not res.retryable:
                     self.say(f"cannot sync: {res.reason}")
                     return EXIT_FAILED
+                self._server_state(False, res.reason)
                 if res.records:
                     backoff = 1.0
                 self.say(f"{res.reason}; next try in {backoff:.0f}s")
                 self.abort.wait(backoff)
                 backoff = min(backoff * 2, self.opts.retry_cap)
                 continue
+            self._server_state(True)
             if following:
                 continue  # the parent died: one last pass reads what it left
             self.say(
@@ -240,9 +256,23 @@ class Follower:
                 stop=self.follow_stop if following else self.abort,
                 poll_interval=self.opts.poll_interval,
                 until_seq=self.opts.until_seq,
+                progress=lambda _res: self._server_state(True),  # a batch acknowledged
             )
         finally:
             sink.close()
+
+    def _server_state(self, up: bool, why: str = "") -> None:
+        """Tell the SDK whether the server answers, when that changed (never raises).
+
+        No file says "up" (the SDK's default) until a "down" needs retracting, and
+        nothing is noted before the run directory exists (online's first contact).
+        """
+        if self._server_up is up or not os.path.isdir(self.run_dir):
+            return
+        first, self._server_up = self._server_up is None, up
+        if up and first:
+            return
+        protocol.write_server_state(self.run_dir, up=up, why=why)
 
     def _done(self, res: SyncResult) -> int:
         extra = f"; {res.reason}" if res.reason else ""

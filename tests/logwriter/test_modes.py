@@ -310,6 +310,28 @@ def test_hybrid_with_the_server_down_logs_locally_then_catches_up_once(tmp_path:
         server.stop()
 
 
+def test_hybrid_finish_returns_at_once_when_the_follower_finds_the_server_down(
+        tmp_path: Path) -> None:
+    # the follower itself writes sync/follow.state (no server ever listens here); the
+    # catching up once a server appears is the test above
+    uri = f"http://127.0.0.1:{free_port()}"
+    run = logwriter.init(project="modes", id="hybrid-down", dir=tmp_path / "runs",
+                         mode="hybrid", server=uri, **QUIET)
+    follower = run._follower
+    assert follower is not None
+    try:
+        run.log({"x": 1.0})
+        t0 = time.monotonic()
+        with pytest.warns(SyncWarning, match=r"does not answer: cannot reach the MLflow server"):
+            run.finish()
+        took = time.monotonic() - t0
+        assert follower.proc.poll() is None  # still retrying by itself
+    finally:
+        follower.proc.terminate()
+        follower.proc.wait(30)
+    assert took < 3.0, took  # not its whole sync_timeout (5 s)
+
+
 # -- runwal follow, by hand -------------------------------------------------
 
 
