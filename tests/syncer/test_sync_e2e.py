@@ -173,6 +173,22 @@ def test_live_run_left_running_then_continued(
     assert log == b"part one\npart two\n"
 
 
+def test_a_param_value_mlflow_cuts_reaches_the_server_whole_in_config_json(
+    tmp_path: Path, rest: MlflowRest, mlflow_uri: str
+) -> None:
+    long = "".join(chr(ord("a") + i % 26) for i in range(10_000))
+    recs = training_records(3, config={"lr": 0.1, "prompt": long})
+    rd = write_run(tmp_path, "longprm1", recs, project="p-long")
+    res = sync(rd, rest)
+    assert res.status == "synced", res
+    run = client(mlflow_uri).get_run(res.server_run_id)
+    assert run.data.params["prompt"] == long[:6000]
+    assert run.data.params["lr"] == "0.1"
+    assert run.data.tags["runwal.truncated_params"] == "prompt"
+    cfg = json.loads(artifact(mlflow_uri, res.server_run_id, "config.json"))
+    assert cfg == {"lr": 0.1, "prompt": long}
+
+
 def test_corrupt_frame_skipped_and_reported(
     tmp_path: Path, rest: MlflowRest, mlflow_uri: str
 ) -> None:

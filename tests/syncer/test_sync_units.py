@@ -153,6 +153,19 @@ def test_config_param_once_per_batch_then_change_becomes_tag() -> None:
     assert state.config_dirty and state.config["lr"] == 0.2
 
 
+def test_a_cut_config_value_is_tagged_and_marks_config_json_even_on_replay() -> None:
+    state = MapState()
+    plan = _plan(Record(0, R.CONFIG, T0, {"a": "x" * 6001, "b": "y" * 6000, "c": 1}),
+                 Record(1, R.CONFIG, T0, {"c": "z" * 9000}), state=state)
+    assert plan.tags["runwal.truncated_params"] == (1, "a, c")
+    assert "config.c" in plan.tags and state.config["c"] == "z" * 9000
+    assert state.config_dirty and MapState.from_json(state.to_json()).truncated == {"a", "c"}
+    again, fresh = Plan(), MapState()  # checkpoint lost: the server has the cut param
+    map_record(again, Record(0, R.CONFIG, T0, {"a": "x" * 6001}), fresh, {"a": "x" * 6000})
+    assert not again.params and fresh.config_dirty
+    assert again.tags["runwal.truncated_params"] == (0, "a")
+
+
 def test_checkpoint_roundtrip_without_credentials(tmp_path: Path) -> None:
     rd = RunDir(write_run(tmp_path, "ck000001", training_records(1)))
     uri = "https://ann:secret@mlflow.example.com:8443/base"

@@ -9,7 +9,11 @@ run            tags: mlflow.source.name (argv[0]), mlflow.user, git ->
                group/job_type -> runwal.group / runwal.job_type, host -> runwal.host
 config         params (keys flattened with "/"). Params are immutable, so a key
                whose value changes later goes in as tag ``config.<key>`` and the
-               full current config is uploaded as artifact ``config.json``
+               full current config is uploaded as artifact ``config.json``. A
+               value longer than MLflow's 6000 characters (`MAX_PARAM_VALUE`)
+               goes in cut (param and ``config.<key>`` tag alike): its key is
+               listed in tag ``runwal.truncated_params`` (keys joined by ", ")
+               and ``config.json`` holds the whole value
 history        metrics with the record's own step and timestamp (ms), so a
                replay sends identical rows and the server stores them once.
                bool -> 0/1; NaN/inf as the strings MLflow parses; str/None/lists
@@ -43,6 +47,7 @@ INT64_MIN = -(1 << 63)
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_DEPTH = 64  # levels of nested dicts flattened into "a/b/c" keys
+TRUNCATED_TAG = "runwal.truncated_params"  # config keys whose param holds a cut value
 
 
 @dataclass
@@ -50,7 +55,8 @@ class MapState:
     """What must persist between passes (goes into the checkpoint's ``state``)."""
 
     config: dict[str, Any] = field(default_factory=dict)  # current flattened config
-    config_dirty: bool = False  # a changed key awaits a config.json upload
+    config_dirty: bool = False  # a changed (or cut) key awaits a config.json upload
+    truncated: set[str] = field(default_factory=set)  # keys sent cut (TRUNCATED_TAG)
     system_step: int = 0
     last_step: int = 0
     history_keys: set[str] = field(default_factory=set)
@@ -61,6 +67,7 @@ class MapState:
         return {
             "config": self.config,
             "config_dirty": self.config_dirty,
+            "truncated": sorted(self.truncated),
             "system_step": self.system_step,
             "last_step": self.last_step,
             "history_keys": sorted(self.history_keys),
@@ -73,6 +80,7 @@ class MapState:
         return cls(
             config=dict(data.get("config") or {}),
             config_dirty=bool(data.get("config_dirty", False)),
+            truncated=set(data.get("truncated") or ()),
             system_step=int(data.get("system_step", 0)),
             last_step=int(data.get("last_step", 0)),
             history_keys=set(data.get("history_keys") or ()),
@@ -197,9 +205,12 @@ def map_run(plan: Plan, rec: Record) -> None:
 
 def map_config(plan: Plan, rec: Record, state: MapState, server_params: dict[str, str]) -> None:
     for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
-        text = as_text(value)[:MAX_PARAM_VALUE]
+        full = as_text(value)
+        text = full[:MAX_PARAM_VALUE]
         previous = state.config.get(key, _MISSING)
-        state.config[key] = _storable(value, text)
+        state.config[key] = _storable(value, full)
+        if len(full) > MAX_PARAM_VALUE:
+            _cut(plan, rec.seq, key, state)
         if key not in server_params and key not in plan.params:
             plan.params[key] = (rec.seq, text)
             continue
@@ -213,6 +224,17 @@ def map_config(plan: Plan, rec: Record, state: MapState, server_params: dict[str
 
 
 _MISSING = object()
+
+
+def _cut(plan: Plan, seq: int, key: str, state: MapState) -> None:
+    """A value MLflow cannot hold whole: config.json must carry it, and a tag says so.
+
+    Marked every time such a value is set, even when the server has the param
+    already: a replay without checkpoint state must still upload config.json.
+    """
+    state.truncated.add(key)
+    state.config_dirty = True
+    _tag(plan, seq, TRUNCATED_TAG, ", ".join(sorted(state.truncated)))
 
 
 def _storable(value: Any, text: str) -> Any:
