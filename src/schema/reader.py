@@ -32,12 +32,12 @@ a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 repeated `poll()` calls; `iter_run_log` walks every segment of a run directory.
 Between segments, `segment_gap` and `lost_segment` decide which seqs a missing
 or unreadable segment cost, and damage to the end of a segment is closed at the
-next one's base_seq, so each seq is reported once; a caller that walks the
-segments itself (the syncer's cursor) uses them too. The event types, and what
-a piece of damage cost, are in `schema.events` (re-exported here).
+next one's base_seq (`close_tail`), so each seq is reported once; a caller that
+walks the segments itself (the syncer's cursor) uses them too. The event types,
+and what a piece of damage cost, are in `schema.events` (re-exported here).
 
 The rules are specified in docs/FORMAT.md ("Reader semantics") and pinned by the
-conformance vectors in tests/vectors/. About 330 lines on purpose: the reading
+conformance vectors in tests/vectors/. About 340 lines on purpose: the reading
 algorithm within a segment and across segments is one specification, and the
 two halves hand each other the seq due.
 """
@@ -284,13 +284,19 @@ def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:
             expected = reader.next_seq
         tail = events[-1] if events else None
         if later and isinstance(tail, Corrupt) and tail.last_lost is None:
-            # Damage to the end of a segment that has a successor: the successor's
-            # first seq closes the range, so the seqs are not reported again as a gap.
-            first = tail.first_lost if tail.first_lost is not None else 0
-            last = max(first, _base_of(later[0])) - 1
-            events[-1] = replace(tail, last_lost=last)
-            expected = max(expected or 0, last + 1)
+            events[-1] = closed = close_tail(tail, later[0])
+            assert closed.last_lost is not None
+            expected = max(expected or 0, closed.last_lost + 1)
         yield from events
+
+
+def close_tail(tail: Corrupt, successor: Path) -> Corrupt:
+    """Damage that ran to the end of its segment (``last_lost`` None), closed where
+    the next segment ``successor`` starts: the successor's first seq ends the range,
+    so a caller that takes ``last_lost + 1`` as the seq due there reports no second
+    gap for the same seqs."""
+    first = tail.first_lost if tail.first_lost is not None else 0
+    return replace(tail, last_lost=max(first, _base_of(successor)) - 1)
 
 
 def segment_gap(segment: str, expected: int | None, base_seq: int) -> Corrupt | None:
@@ -334,5 +340,5 @@ def _base_of(path: Path) -> int:
 
 
 __all__ = ["Corrupt", "Damage", "Event", "Frame", "Incomplete", "RunEvent", "SegmentDamaged",
-           "SegmentReader", "iter_run_log", "lost_segment", "records_lost", "scan",
+           "SegmentReader", "close_tail", "iter_run_log", "lost_segment", "records_lost", "scan",
            "segment_gap", "seqs_lost"]

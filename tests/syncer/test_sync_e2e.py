@@ -9,8 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from corruption import Damage, frame_spans
+from runbuilder import build_run, segment_path, typical_records
 from schema.layout import RunDir
+from syncer.cli import main
 from syncer.engine import checkpoint
 from syncer.engine.replay import sync_run
 from syncer.engine.result import SyncResult
@@ -187,6 +191,29 @@ def test_a_param_value_mlflow_cuts_reaches_the_server_whole_in_config_json(
     assert run.data.tags["runwal.truncated_params"] == "prompt"
     cfg = json.loads(artifact(mlflow_uri, res.server_run_id, "config.json"))
     assert cfg == {"lr": 0.1, "prompt": long}
+
+
+def test_damage_to_the_end_of_a_segment_is_one_loss_worded_as_verify_words_it(
+    tmp_path: Path, rest: MlflowRest, mlflow_uri: str
+) -> None:
+    recs = typical_records(40)
+    run = build_run(tmp_path, recs, run_id="tailcut1", segment_starts=[24], records_per_frame=2)
+    seg = segment_path(run, 0)
+    spans = frame_spans(seg.read_bytes())
+    for span in spans[-2:]:  # the last two frames: no good frame after them in the segment
+        Damage("flip", span.offset + span.size // 2).apply_to_file(seg)
+    lost = range(spans[-2].base_seq, 24)
+    verified = CliRunner().invoke(main, ["verify", str(run), "--json"])
+    (dmg,) = json.loads(verified.stdout)["damage"]
+    assert (dmg["first_lost"], dmg["last_lost"]) == (lost[0], lost[-1])
+    text = CliRunner().invoke(main, ["verify", str(run)]).stdout
+    (line,) = [ln.removeprefix("damage: ") for ln in text.splitlines() if ln.startswith("damage:")]
+    res = sync(run, rest)
+    assert res.status == "partial" and res.damaged == 1, res
+    assert [n for n in res.notes if "lost" in n] == [line]
+    assert f"lost seqs {lost[0]}..{lost[-1]} ({len(lost)} records)" in line
+    steps = {s for s, _, _ in history(mlflow_uri, res.server_run_id, "loss")}
+    assert steps == set(range(40)) - {q - 3 for q in lost}  # history step i is seq 3 + i
 
 
 def test_corrupt_frame_skipped_and_reported(

@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from corruption import Damage, frame_spans
 from runbuilder import build_run, typical_records
 from schema.layout import RunDir
+from schema.reader import Frame
 from schema.records import Record
 from syncer import errors
 from syncer.engine import checkpoint
@@ -220,6 +222,23 @@ def test_follow_tails_a_growing_run(tmp_path: Path, mlflow_uri: str) -> None:
     assert getattr(res, "finished", False) and getattr(res, "last_seq", 0) == 122
     hist = client(mlflow_uri).get_metric_history(getattr(res, "server_run_id", ""), "loss")
     assert sorted(m.step for m in hist) == list(range(120))
+
+
+def test_cursor_counts_damage_to_a_live_segments_end_once_when_it_rotates(
+        tmp_path: Path) -> None:
+    recs = typical_records(20)
+    run = build_run(tmp_path, recs[:12], records_per_frame=2)
+    seg = next((run / "log").iterdir())
+    spans = frame_spans(seg.read_bytes())
+    Damage("flip", spans[-1].offset + spans[-1].size // 2).apply_to_file(seg)
+    cursor = LogCursor(RunDir.open(run))
+    first = [ev.text for ev in cursor.poll() if isinstance(ev, Note)]
+    assert len(first) == 1 and first[0].endswith("lost seqs from 10 on")  # no successor yet
+    append_segment(run, recs[12:], base_seq=12)  # the writer rotated
+    later = cursor.poll()
+    assert [ev for ev in later if isinstance(ev, Note)] == []  # seqs 10..11: said already
+    seqs = [r.seq for ev in later if isinstance(ev, Frame) for r in ev.records]
+    assert seqs == list(range(12, len(recs)))
 
 
 def test_cursor_with_an_unusable_position_rereads_without_false_loss(tmp_path: Path) -> None:

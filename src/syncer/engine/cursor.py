@@ -8,10 +8,17 @@ place that knows how the syncer moves between segments:
 * a newer segment exists -> the current one is polled once more (its writer
   finished it before rotating) and left; a torn tail left there is a crash's
   leftover, reported as a note, not waited for;
-* a segment whose header is bad is reported and skipped;
-* a segment that is a symbolic link is reported and not read (the syncer
-  uploads nothing from outside the run directory);
+* a segment that cannot be read as a whole (bad header, a symbolic link, a
+  directory) is reported and skipped;
 * a seq gap between segments is reported like corruption.
+
+Losses are counted and worded as `schema.reader.iter_run_log` does for
+``runwal verify`` and ``show``, with the same helpers (`segment_gap`,
+`lost_segment`, `close_tail`, each event's ``describe()``), so each lost seq
+is in exactly one note: damage that runs to the end of a segment is closed at
+the next segment's first seq when that segment is already there. When it is
+not yet (a live run), the note says "seqs from N on" and the gap a later
+segment would show for the same seqs is not reported again.
 
 The log directory is listed once per poll (plus once more when the last
 segment listed has been read, to see whether a newer one appeared since), not
@@ -20,14 +27,20 @@ once per segment: a run of thousands of small segments costs one listing.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from schema.errors import BadSegmentHeader
 from schema.layout import RunDir
-from schema.reader import Corrupt, Frame, Incomplete, SegmentReader
+from schema.reader import (
+    Corrupt,
+    Frame,
+    Incomplete,
+    SegmentReader,
+    close_tail,
+    lost_segment,
+    segment_gap,
+)
 from schema.segment import SEGMENT_HEADER_SIZE, parse_segment_name
 from syncer.engine.checkpoint import Checkpoint
 
@@ -56,6 +69,8 @@ class LogCursor:
         self.expected = expected_seq
         self._done: str = ""  # name of the last segment left behind
         self._reader: SegmentReader | None = None
+        self._tail: Corrupt | None = None  # damage to the end of the reader's segment, unsaid
+        self._open: int | None = None  # first seq of a loss reported as running to the end
         if segment:
             path = run_dir.log_dir / segment
             named = parse_segment_name(segment) is not None and "/" not in segment
@@ -94,13 +109,15 @@ class LogCursor:
                 if self._reader is None:
                     return out
             reader = self._reader
-            if not self._read(reader, out):
+            if not self._read(reader, out, listing):
                 continue
             if not any(p.name > reader.name for p in listing):
                 listing = self.run_dir.segments()  # the last one known: did a newer appear?
                 if not any(p.name > reader.name for p in listing):
+                    self._say_tail(out, None)  # a one-off pass must hear it now
                     return out
-            self._read(reader, out)  # last look before moving on
+            self._read(reader, out, listing)  # last look before moving on
+            self._say_tail(out, next(p for p in listing if p.name > reader.name))
             pending = reader.pending
             if pending is not None and pending.available > 0:
                 out.append(
@@ -112,53 +129,71 @@ class LogCursor:
                 )
             self._done, self._reader = reader.name, None
 
-    def _read(self, reader: SegmentReader, out: list[CursorEvent]) -> bool:
+    def _read(self, reader: SegmentReader, out: list[CursorEvent], listing: list[Path]) -> bool:
         """Poll one reader into ``out``; False when the segment had to be skipped."""
         had_header = reader.header is not None
-        if not had_header and _is_link(reader.path):
-            out.append(Note(f"{reader.name}: a symbolic link, not read (the syncer reads "
-                            "nothing from outside the run directory)", damage=True))
-            self._done, self._reader = reader.name, None
-            return False
         try:
             events = reader.poll()
         except BadSegmentHeader as exc:
-            out.append(Note(f"{reader.name}: {exc}", damage=True))
-            self._done, self._reader = reader.name, None
+            self._lost(reader, exc, out, listing)
             return False
         except FileNotFoundError:
             self._done, self._reader = reader.name, None
             return False
         except IsADirectoryError:  # other errors (EIO, EACCES) may pass: they fail the pass
-            out.append(Note(f"{reader.name}: a directory named like a segment, skipped",
-                            damage=True))
-            self._done, self._reader = reader.name, None
+            self._lost(reader, BadSegmentHeader("not a regular file", path=str(reader.path)),
+                       out, listing)
             return False
-        if not had_header and reader.header is not None and self.expected is not None:
-            base = reader.header.base_seq
-            if base > self.expected:
-                out.append(
-                    Note(
-                        f"{reader.name}: seq gap between segments, "
-                        f"seqs {self.expected}..{base - 1} missing",
-                        damage=True,
-                    )
-                )
+        if not had_header and reader.header is not None:
+            gap = segment_gap(reader.name, self.expected, reader.header.base_seq)
+            if gap is not None:
+                self._damage(gap, out)
         for ev in events:
             if isinstance(ev, Frame):
+                self._say_tail(out, None)
+                self._open = None
                 self.expected = ev.next_seq
                 out.append(ev)
             elif isinstance(ev, Corrupt):
-                out.append(Note(ev.describe(), damage=True))
-                if ev.last_lost is not None:
-                    self.expected = ev.last_lost + 1
+                self._damage(ev, out)
             elif isinstance(ev, Incomplete):
                 pass  # torn tail: live writer or crash; decided by the caller/rotation
         return True
 
+    def _damage(self, ev: Corrupt, out: list[CursorEvent]) -> None:
+        """One loss into ``out``, unless its seqs were reported already."""
+        self._say_tail(out, None)
+        if ev.last_lost is None:
+            self._tail = ev  # said when it is known whether a segment follows
+            return
+        self.expected = ev.last_lost + 1
+        if ev.skipped == 0 and ev.first_lost is not None and ev.first_lost == self._open:
+            self._open = None  # a gap naming seqs an open-ended loss already counted
+            return
+        out.append(Note(ev.describe(), damage=True))
 
-def _is_link(path: Path) -> bool:
-    try:
-        return stat.S_ISLNK(os.lstat(path).st_mode)
-    except OSError:
-        return False
+    def _say_tail(self, out: list[CursorEvent], successor: Path | None) -> None:
+        """Report the damage held back at the end of a segment: closed at ``successor``
+        (the next segment), or running to the end when none follows (yet)."""
+        tail, self._tail = self._tail, None
+        if tail is None:
+            return
+        if successor is not None:
+            tail = close_tail(tail, successor)
+            assert tail.last_lost is not None
+            self.expected = max(self.expected or 0, tail.last_lost + 1)
+        else:
+            self._open = tail.first_lost
+        out.append(Note(tail.describe(), damage=True))
+
+    def _lost(self, reader: SegmentReader, exc: BadSegmentHeader, out: list[CursorEvent],
+              listing: list[Path]) -> None:
+        """A segment unreadable as a whole: every seq it held, as `iter_run_log` says it."""
+        later = [p for p in listing if p.name > reader.name]
+        lost = lost_segment(reader.path, exc, self.expected, later)
+        if lost.last_lost is not None:
+            self.expected = max(lost.last_lost + 1, self.expected or 0)
+        else:
+            self._open = lost.first_lost
+        out.append(Note(lost.describe(), damage=True))
+        self._done, self._reader = reader.name, None
