@@ -161,15 +161,15 @@ class MlflowRest:
             ok_codes=("RESOURCE_DOES_NOT_EXIST",),
         )
 
+    def _get_one(self, path: str, params: dict[str, str], key: str) -> dict[str, Any] | None:
+        """GET one object (``key`` of the answer); None when the server has none."""
+        data = self.request("GET", f"{API}/{path}", params=params,
+                            ok_codes=("RESOURCE_DOES_NOT_EXIST",))
+        found = data.get(key)
+        return found if isinstance(found, dict) else None
+
     def get_experiment_by_name(self, name: str) -> dict[str, Any] | None:
-        data = self.request(
-            "GET",
-            f"{API}/experiments/get-by-name",
-            params={"experiment_name": name},
-            ok_codes=("RESOURCE_DOES_NOT_EXIST",),
-        )
-        exp = data.get("experiment")
-        return exp if isinstance(exp, dict) else None
+        return self._get_one("experiments/get-by-name", {"experiment_name": name}, "experiment")
 
     def create_experiment(self, name: str) -> str | None:
         """New experiment id, or None when it exists already (another process, or an
@@ -227,14 +227,7 @@ class MlflowRest:
         return run
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        data = self.request(
-            "GET",
-            f"{API}/runs/get",
-            params={"run_id": run_id},
-            ok_codes=("RESOURCE_DOES_NOT_EXIST",),
-        )
-        run = data.get("run")
-        return run if isinstance(run, dict) else None
+        return self._get_one("runs/get", {"run_id": run_id}, "run")
 
     def update_run(self, run_id: str, *, status: str, end_time_ms: int | None = None) -> None:
         body: dict[str, Any] = {"run_id": run_id, "status": status}
