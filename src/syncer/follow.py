@@ -38,6 +38,9 @@ the batch in flight. Nothing is ever lost by stopping: the checkpoint lets a
 later `runwal sync` finish the job exactly once. While delivering, the
 follower holds ``sync/<sink>.lock`` (`syncer.engine.runlock`) so that such a
 `runwal sync` cannot run concurrently with it.
+
+One module (~310 lines) on purpose: the five phases above share the follower's
+state (parent watch, contact, server state, deadlines) and read in order.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """How runwal records become MLflow entities (pure: no network, no files).
 
+One module over ~300 lines on purpose: the table below and the functions that
+implement it row by row are read together, and each row is a few lines.
+
 =============  ==============================================================
 record         MLflow
 =============  ==============================================================
