@@ -19,6 +19,7 @@ from syncer.cli.dump import dump
 from syncer.cli.export import export
 from syncer.cli.follow import follow
 from syncer.cli.ls import ls
+from syncer.cli.run import run
 from syncer.cli.show import show
 from syncer.cli.sync import sync
 from syncer.cli.syncd import syncd
@@ -50,6 +51,7 @@ main.add_command(export)
 main.add_command(sync)
 main.add_command(syncd)
 main.add_command(follow)
+main.add_command(run)
 
 __all__ = ["main"]
 

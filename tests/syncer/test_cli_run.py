@@ -1,0 +1,154 @@
+"""`runwal run -- python script.py`: unchanged `import wandb` scripts, as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from syncer.cli.run import shim_dir
+
+PLAIN = """\
+import wandb
+wandb.init(project="p", config={"lr": 0.1})
+for i in range(5):
+    wandb.log({"loss": 1 / (i + 1)})
+wandb.summary["best"] = 1
+wandb.finish()
+"""
+
+
+def runwal(*args: object, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith(("WANDB_", "RUNWAL_"))}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "syncer.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env=full, cwd=cwd)
+
+
+def run_script(tmp_path: Path, source: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    return runwal("run", "--dir", tmp_path / "runs", "--", sys.executable, script,
+                  env=env, cwd=tmp_path)
+
+
+def dump(run_dir: Path) -> list[dict[str, Any]]:
+    proc = runwal("dump", run_dir)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def only_run(tmp_path: Path) -> Path:
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_plain_wandb_script_logs_a_finished_run(tmp_path: Path) -> None:
+    proc = run_script(tmp_path, PLAIN)
+    assert proc.returncode == 0, proc.stderr
+    recs = dump(only_run(tmp_path))
+    by_type = lambda t: [r for r in recs if r["type"] == t]  # noqa: E731
+    assert by_type("run")[0]["project"] == "p"
+    assert {"lr": 0.1} in [r["data"] for r in by_type("config")]
+    hist = by_type("history")
+    assert [(r["step"], r["data"]["loss"]) for r in hist] == [
+        (i, 1 / (i + 1)) for i in range(5)]
+    assert any(r["data"].get("best") == 1 for r in by_type("summary"))
+    assert [(r["code"], r["status"]) for r in by_type("exit")] == [(0, "finished")]
+
+
+def test_wandb_env_vars_are_honoured(tmp_path: Path) -> None:
+    proc = run_script(tmp_path, PLAIN.replace('project="p", ', ""),
+                      env={"WANDB_PROJECT": "envproj", "WANDB_RUN_ID": "abc123",
+                           "WANDB_TAGS": "a, b", "WANDB_RUN_GROUP": "g"})
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(tmp_path)
+    assert run_dir.name == "abc123"
+    head = dump(run_dir)[0]
+    assert (head["project"], head["tags"], head["group"]) == ("envproj", ["a", "b"], "g")
+
+
+def test_wandb_only_init_arguments_do_not_raise(tmp_path: Path) -> None:
+    source = """\
+import wandb
+assert wandb.run is None and wandb.login() is True
+run = wandb.init(project="p", entity="me", reinit=True, save_code=True, anonymous="allow",
+                 settings=wandb.Settings(start_method="thread"), resume="auto", mode="online",
+                 config={"a": 1, "b": 2}, config_exclude_keys=["b"], monitor_gym=True,
+                 sync_tensorboard=False)
+assert wandb.run is run
+wandb.log({"x": 1})
+try:
+    wandb.Image(None)
+except NotImplementedError as exc:
+    assert "issue 9" in str(exc)
+else:
+    raise AssertionError("wandb.Image did not raise")
+wandb.finish()
+assert wandb.run is None
+"""
+    proc = run_script(tmp_path, source)
+    assert proc.returncode == 0, proc.stderr
+    recs = dump(only_run(tmp_path))
+    assert recs[0]["tags"] == ["entity:me"] and recs[0]["mode"] == "offline"
+    config: dict[str, Any] = {}
+    for r in recs:
+        if r["type"] == "config":
+            config.update(r["data"])
+    assert config["a"] == 1 and "b" not in config
+    assert config["_wandb/settings"] == {"start_method": "thread"}
+    assert config["_wandb/anonymous"] == "allow" and config["_wandb/monitor_gym"] is True
+    assert [r["path"] for r in recs if r["type"] == "file"] == ["script.py"]
+
+
+def test_child_exit_code_is_passed_through(tmp_path: Path) -> None:
+    proc = run_script(tmp_path, "import sys\nsys.exit(3)\n")
+    assert proc.returncode == 3, proc.stderr
+
+
+def test_no_command_or_unknown_command_is_one_error_line(tmp_path: Path) -> None:
+    for args in (("run",), ("run", "--", "no-such-command-runwal")):
+        proc = runwal(*args, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("runwal: error: ") and proc.stderr.count("\n") == 1
+        assert "Traceback" not in proc.stderr
+
+
+def test_shim_is_not_on_this_process_path() -> None:
+    shim = os.path.realpath(shim_dir())
+    assert os.path.isfile(os.path.join(shim, "wandb", "__init__.py"))
+    assert not os.path.exists(os.path.join(shim, "__init__.py"))
+    assert shim not in {os.path.realpath(p) for p in sys.path if p}
+    assert "logwriter.wandb_compat" not in sys.modules
+
+
+def test_sigterm_is_forwarded_to_the_child(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    script = tmp_path / "script.py"
+    script.write_text(f"""\
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))
+open({str(ready)!r}, "w").close()
+time.sleep(60)
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "syncer.cli", "run", "--", sys.executable,
+                             str(script)], stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 7
+    finally:
+        proc.kill()
+        proc.wait()
