@@ -7,6 +7,7 @@
   ``GeneralTracker`` for ``Accelerator(log_with=RunwalTracker(...))``.
 * ``logwriter.integrations.transformers``: ``RunwalCallback``, a
   transformers ``TrainerCallback``.
+* ``logwriter.integrations.keras``: ``RunwalCallback``, a Keras 3 ``Callback``.
 
 This package imports nothing: ``import logwriter`` must never pull in torch
 or a training framework. Each module imports its framework at its own import,
