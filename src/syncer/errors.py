@@ -8,7 +8,8 @@ Tree::
     │   ├── NotARun             RUN is not a run directory (no run.json, no log/)
     │   ├── BadOption           an option value the command cannot use (unknown --type name)
     │   ├── ExportError         the export destination cannot be written
-    │   └── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
+    │   ├── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
+    │   └── BadCommand          `runwal run`: no command given, or it cannot be started
     ├── SyncError               exit 1: the command ran, a sync failed; ``retryable``
     │   ├── ServerUnavailable   connect errors / timeouts / 5xx / 429 past the retry deadline
     │   │   └── AnswerLost      a create's answer never came: it may or may not have happened
@@ -83,6 +84,10 @@ class ExportError(UsageError):
 
 class NoServerConfigured(UsageError):
     hint = "pass --to http://HOST:PORT or set RUNWAL_SERVER / MLFLOW_TRACKING_URI"
+
+
+class BadCommand(UsageError):
+    hint = "usage: runwal run [--dir DIR] -- python train.py ARGS..."
 
 
 # -- sync failures: exit 1 ---------------------------------------------------

@@ -20,18 +20,14 @@ from types import FrameType
 import click
 
 from syncer.cli.common import user_errors
-from syncer.errors import UsageError
-
-
-class _CommandError(UsageError):
-    hint = "usage: runwal run [--dir DIR] -- python train.py ARGS..."
+from syncer.errors import BadCommand
 
 
 def shim_dir() -> str:
     """``logwriter/wandb_compat``: the directory that holds the ``wandb`` shim package."""
     spec = importlib.util.find_spec("logwriter")
     if spec is None or not spec.submodule_search_locations:
-        raise _CommandError("the logwriter package is not installed here",
+        raise BadCommand("the logwriter package is not installed here",
                             hint="install runwal in the environment that runs the script")
     return os.path.join(next(iter(spec.submodule_search_locations)), "wandb_compat")
 
@@ -68,10 +64,10 @@ def run(runs_dir: Path | None, command: tuple[str, ...]) -> None:
     given, or it is not found.
     """
     if not command:
-        raise _CommandError("no command given")
+        raise BadCommand("no command given")
     exe = shutil.which(command[0])
     if exe is None:
-        raise _CommandError(f"command not found: {command[0]}",
+        raise BadCommand(f"command not found: {command[0]}",
                             hint="check the name, or pass its full path")
     env = dict(os.environ)
     shim = shim_dir()
@@ -81,7 +77,7 @@ def run(runs_dir: Path | None, command: tuple[str, ...]) -> None:
     try:
         child = subprocess.Popen([exe, *command[1:]], env=env)
     except OSError as exc:
-        raise _CommandError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+        raise BadCommand(f"cannot start {command[0]}: {exc.strerror or exc}") from None
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and _terminal_sends_sigint():
