@@ -46,3 +46,11 @@ def history(records: list[Record]) -> dict[int, dict[str, Any]]:
 
 
 __all__ = ["QUIET", "Incomplete", "damage", "history", "of_kind", "read_clean", "read_run"]
+
+
+def merged(records: list[Record], kind: str) -> dict[str, Any]:
+    """The CONFIG or SUMMARY deltas of a run folded into the final dict."""
+    out: dict[str, Any] = {}
+    for delta in of_kind(records, kind):
+        out.update(delta)
+    return out

@@ -17,7 +17,7 @@ import keras
 
 import logwriter
 from logwriter.integrations.keras import RunwalCallback
-from logwriter_util import QUIET, history, of_kind, read_clean
+from logwriter_util import QUIET, history, merged, of_kind, read_clean
 
 # Keras 3's torch-backend Variable.__array__ takes no copy= under numpy 2 (reading the
 # optimizer's learning rate in get_config); a framework warning, nothing of runwal's.
@@ -43,12 +43,6 @@ def run_dir_of(root: Path) -> Path:
     return run_dir
 
 
-def config_of(records: list[Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for delta in of_kind(records, "config"):
-        config.update(delta)
-    return config
-
 
 def test_fit_records_config_epoch_metrics_model_and_exit(tmp_path: Path) -> None:
     model = tiny()
@@ -60,7 +54,7 @@ def test_fit_records_config_epoch_metrics_model_and_exit(tmp_path: Path) -> None
     assert callback.run is not None and logwriter.run is None
     run_dir = run_dir_of(tmp_path / "runs")
     records = read_clean(run_dir)
-    config = config_of(records)
+    config = merged(records, "config")
     assert config["learning_rate"] == pytest.approx(0.001)
     assert config["optimizer"]["name"] == "adam"
     assert config["num_parameters"] == 5 == model.count_params()
@@ -91,7 +85,7 @@ def test_batch_logging_every_n_batches(tmp_path: Path) -> None:
     callback = RunwalCallback(dir=tmp_path / "runs", mode="offline", log_freq=2, **QUIET)
     model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[callback])
     records = read_clean(run_dir_of(tmp_path / "runs"))
-    assert config_of(records)["learning_rate"] == pytest.approx(0.01)
+    assert merged(records, "config")["learning_rate"] == pytest.approx(0.01)
     rows = history(records)
     # 4 batches an epoch, 8 in all: every 2nd (global index 1, 3, 5, 7); each epoch's
     # row joins its last batch's step.

@@ -17,7 +17,7 @@ from logwriter.integrations.transformers import (  # noqa: E402
     jsonable,
     rewrite_logs,
 )
-from logwriter_util import QUIET, history, of_kind, read_clean  # noqa: E402
+from logwriter_util import QUIET, history, merged, of_kind, read_clean  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -60,18 +60,6 @@ def trainer(tmp_path: Path, callback: RunwalCallback, max_steps: int = 6, **more
                                 eval_dataset=RandomTokens(8, 2), callbacks=[callback])
 
 
-def config_of(records: list[Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for delta in of_kind(records, "config"):
-        config.update(delta)
-    return config
-
-
-def summary_of(records: list[Any]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    for delta in of_kind(records, "summary"):
-        summary.update(delta)
-    return summary
 
 
 def only_run(runs: Path) -> Path:
@@ -108,7 +96,7 @@ def test_trainer_run_lands_in_the_run_dir(tmp_path: Path) -> None:
     assert logwriter.run is None  # the callback started the run and finished it
 
     records = read_clean(only_run(runs))
-    config = config_of(records)
+    config = merged(records, "config")
     assert config["learning_rate"] == 3e-4
     assert config["max_steps"] == 6
     assert config["model"]["hidden_size"] == 16
@@ -122,7 +110,7 @@ def test_trainer_run_lands_in_the_run_dir(tmp_path: Path) -> None:
     assert not any(k in row for row in rows.values() for k in ("train/train_runtime",
                                                                 "train_runtime"))
 
-    summary = summary_of(records)
+    summary = merged(records, "summary")
     assert summary["train_runtime"] > 0
     assert {"train_samples_per_second", "train_loss", "total_flos"} <= set(summary)
     assert summary["eval/loss"] == rows[6]["eval/loss"]
@@ -152,7 +140,7 @@ def test_evaluate_and_predict_after_train_reopen_the_run(tmp_path: Path) -> None
     rows = history(records)
     assert "eval/loss" in rows[2]  # the eval during train()
     assert rows[3]["train/global_step"] == 2 and "eval/loss" in rows[3]  # evaluate() after
-    assert "test/loss" in summary_of(records)
+    assert "test/loss" in merged(records, "summary")
     assert not of_kind(records, "file")  # log_checkpoints defaults to off
 
 
@@ -161,7 +149,7 @@ def test_evaluate_alone_gets_a_finished_run(tmp_path: Path) -> None:
     trainer(tmp_path, RunwalCallback(dir=runs, **QUIET)).evaluate()
     assert logwriter.run is None
     records = read_clean(only_run(runs))
-    assert config_of(records)["model"]["hidden_size"] == 16
+    assert merged(records, "config")["model"]["hidden_size"] == 16
     assert "eval/loss" in history(records)[0]
     assert [e["status"] for e in of_kind(records, "exit")] == ["finished"]
 
@@ -176,7 +164,7 @@ def test_a_run_the_script_started_is_used_and_left_open(tmp_path: Path) -> None:
     finally:
         run.finish()
     records = read_clean(only_run(runs))
-    config = config_of(records)
+    config = merged(records, "config")
     assert config["mine"] == 1 and config["max_steps"] == 2
     assert len(of_kind(records, "exit")) == 1
 
