@@ -66,24 +66,10 @@ class Rules:
         return rule
 
     @staticmethod
-    def nth(path_part: str, k: int, action: str) -> Rule:
-        """``action`` for the k-th request (1-based) whose path contains ``path_part``."""
-        seen = [0]
-        lock = threading.Lock()
-
-        def rule(n: int, method: str, path: str) -> str:
-            if path_part not in path:
-                return "pass"
-            with lock:
-                seen[0] += 1
-                return action if seen[0] == k else "pass"
-
-        return rule
-
-    @staticmethod
-    def hook(path_part: str, call: Callable[[], object], action: str, k: int = 1) -> Rule:
-        """At the k-th request whose path contains ``path_part``: ``call()`` (in the
-        proxy's thread, before anything is forwarded), then ``action``; later ones pass."""
+    def nth(path_part: str, k: int, action: str,
+            before: Callable[[], object] | None = None) -> Rule:
+        """``action`` for the k-th request (1-based) whose path contains ``path_part``;
+        ``before()`` runs first (in the proxy's thread, before anything is forwarded)."""
         seen = [0]
         lock = threading.Lock()
 
@@ -94,10 +80,16 @@ class Rules:
                 seen[0] += 1
                 if seen[0] != k:
                     return "pass"
-            call()
+            if before is not None:
+                before()
             return action
 
         return rule
+
+    @staticmethod
+    def hook(path_part: str, call: Callable[[], object], action: str, k: int = 1) -> Rule:
+        """At the k-th request whose path contains ``path_part``: ``call()``, then ``action``."""
+        return Rules.nth(path_part, k, action, before=call)
 
     @staticmethod
     def every(k: int, action: str) -> Rule:

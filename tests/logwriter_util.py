@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,11 @@ def merged(records: list[Record], kind: str) -> dict[str, Any]:
     for delta in of_kind(records, kind):
         out.update(delta)
     return out
+
+
+def wait_until(cond: Any, what: str, timeout: float = 20.0) -> None:
+    """Poll ``cond()`` until true; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,9 @@ import pytest
 
 import logwriter
 from logwriter.errors import DroppedRecordsWarning, WriteErrorWarning
-from logwriter_util import QUIET, history, read_clean
+from logwriter_util import QUIET, history, read_clean, wait_until
 
 REAL_PWRITE = os.pwrite
-
-
-def _wait(cond: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
@@ -42,7 +34,7 @@ def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
 
     writer.appender.pwrite = stuck_disk
     run.log({"i": -1})  # the next flush (every flush_interval) blocks in pwrite
-    _wait(entered.is_set, "the writer to block in pwrite")
+    wait_until(entered.is_set, "the writer to block in pwrite")
     with pytest.warns(DroppedRecordsWarning) as caught:
         for i in range(300):
             run.log({"i": i})  # never raises, never blocks for more than put_timeout
@@ -50,7 +42,7 @@ def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
     dropped = run.stats()["dropped"]
     assert 0 < dropped <= 300
     release.set()
-    _wait(lambda: run.stats()["queued"] == 0, "the queue to drain")
+    wait_until(lambda: run.stats()["queued"] == 0, "the queue to drain")
     for i in range(10):
         run.log({"after": i})
     run.finish()
@@ -86,7 +78,7 @@ def test_disk_full_is_retried_and_warned_once(tmp_path: Path) -> None:
     with pytest.warns(WriteErrorWarning, match="No space left") as caught:
         for i in range(100):
             run.log({"i": i})
-        _wait(recovered.is_set, "the disk to come back")
+        wait_until(recovered.is_set, "the disk to come back")
         for i in range(100, 200):
             run.log({"i": i})
         run.finish()
@@ -108,7 +100,7 @@ def test_segments_rotate_and_read_back_in_order(tmp_path: Path) -> None:
     for batch in range(8):
         for i in range(50):
             run.log({"batch": batch, "i": i, "pad": os.urandom(40).hex()})
-        _wait(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
+        wait_until(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
               "a flush")
     run.finish()
     segs = sorted(p.name for p in (Path(run.dir) / "log").glob("*.seg"))
@@ -166,7 +158,7 @@ def test_finish_warns_when_the_writer_does_not_stop_in_time(
     writer.appender.pwrite = stuck_disk
     for i in range(10):
         run.log({"i": i})
-    _wait(entered.is_set, "the writer to block in pwrite")
+    wait_until(entered.is_set, "the writer to block in pwrite")
     try:
         with pytest.warns(FinishTimeoutWarning, match=r"up to \d+ records") as caught:
             run.finish()
@@ -176,7 +168,7 @@ def test_finish_warns_when_the_writer_does_not_stop_in_time(
     assert run.dir in message and "runwal verify" in message
     backlog = int(message.split("up to ", 1)[1].split()[0])
     assert backlog >= 12  # the 10 rows, the SUMMARY and the EXIT at least
-    _wait(lambda: not writer.alive, "the writer to finish once the disk answers")
+    wait_until(lambda: not writer.alive, "the writer to finish once the disk answers")
     # Nothing was lost in the end: the writer drained after finish() returned.
     rows = history(read_clean(run.dir))
     assert [rows[s]["i"] for s in range(10)] == list(range(10))

@@ -28,17 +28,10 @@ from logwriter.errors import (
     SyncWarning,
     WriteErrorWarning,
 )
-from logwriter_util import QUIET, history, of_kind, read_clean
+from logwriter_util import QUIET, history, of_kind, read_clean, wait_until
 from schema import follow_protocol as protocol
 
 REAL_PWRITE = os.pwrite
-
-
-def _wait(cond: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def test_full_disk_keeps_the_retry_buffer_bounded_counts_drops_and_recovers(
@@ -71,7 +64,7 @@ def test_full_disk_keeps_the_retry_buffer_bounded_counts_drops_and_recovers(
         took = time.monotonic() - t0
         dropped = run.stats()["dropped"]
         full.clear()
-        _wait(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
+        wait_until(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
               "the disk to come back")
         for i in range(10):
             run.log({"after": i})
@@ -123,7 +116,7 @@ def test_a_deleted_run_directory_is_counted_and_warned_once(tmp_path: Path) -> N
     run = logwriter.init(dir=tmp_path, **QUIET)
     for i in range(100):
         run.log({"i": i})
-    _wait(lambda: run.stats()["written"] >= 101, "the first rows on disk")
+    wait_until(lambda: run.stats()["written"] >= 101, "the first rows on disk")
     shutil.rmtree(run.dir)
     with pytest.warns(DroppedRecordsWarning, match="was deleted") as caught:
         for i in range(100, 2600):
