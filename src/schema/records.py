@@ -41,6 +41,9 @@ class RecordType(enum.IntEnum):
     ALERT = 9  # {"title", "text", "level"}
     EXIT = 10  # {"code", "status", "runtime"}
     RESUME = 11  # {"pid", "host"}: a later process continued this run
+    MEDIA = 12  # {"key", "step", "kind", "items": [...]}: image/audio/video/html/table/histogram
+    ARTIFACT = 13  # {"name", "type", "version", "digest", "aliases", "entries": [...], ...}
+    ARTIFACT_USE = 14  # {"name", "type", "version", "digest", "source_run", "asked"}
 
 
 KNOWN_TYPES = frozenset(int(t) for t in RecordType)
@@ -49,6 +52,9 @@ KNOWN_TYPES = frozenset(int(t) for t in RecordType)
 # "Records"). The SDK writes at most 3 + 32 levels; a deeper record is
 # malformed, so every consumer may recurse into bodies without a limit of its own.
 MAX_DEPTH = 64
+
+# Kinds a `media` record may carry (docs/FORMAT.md, "Media and artifacts").
+MEDIA_KINDS = ("image", "audio", "video", "html", "table", "histogram")
 
 # Exit statuses a run can end with; the syncer maps them to MLflow's.
 EXIT_STATUSES = ("finished", "failed", "killed", "preempted")

@@ -27,7 +27,7 @@ from corruption import KINDS, Damage, Span, forge_frame
 from schema.checksum import salt_seed
 from schema.frame import FLAG_ZSTD, TARGET_PAYLOAD, encode_frame, split_frames
 from schema.reader import Corrupt, Frame, Incomplete, SegmentDamaged, iter_run_log, scan
-from schema.records import Record, RecordType, pack_record
+from schema.records import MEDIA_KINDS, Record, RecordType, pack_record
 from schema.segment import SEGMENT_HEADER_SIZE, SegmentHeader, segment_name
 
 PROPS = settings(max_examples=150, deadline=None,
@@ -72,6 +72,8 @@ flat_data = st.dictionaries(st.text(min_size=1, max_size=12), values, max_size=6
 small_int = st.integers(0, 1 << 40)
 ts = st.floats(allow_nan=True, allow_infinity=True)
 
+hex64 = st.text("0123456789abcdef", min_size=64, max_size=64)
+
 # Bodies shaped as the SDK writes each type (docs/FORMAT.md, "Record types").
 BODIES: dict[int, st.SearchStrategy[Any]] = {
     RecordType.RUN: st.fixed_dictionaries(
@@ -105,6 +107,23 @@ BODIES: dict[int, st.SearchStrategy[Any]] = {
     RecordType.RESUME: st.fixed_dictionaries(
         {"pid": small_int, "host": st.text(max_size=10), "step": small_int,
          "base_seq": small_int}),
+    RecordType.MEDIA: st.fixed_dictionaries(
+        {"key": st.text(min_size=1, max_size=10), "step": small_int,
+         "kind": st.sampled_from(MEDIA_KINDS),
+         "items": st.lists(st.fixed_dictionaries(
+             {"file": st.text(min_size=1, max_size=20), "size": small_int,
+              "sha256": hex64}, optional={"caption": st.text(max_size=10)}), max_size=3)}),
+    RecordType.ARTIFACT: st.fixed_dictionaries(
+        {"name": st.text(min_size=1, max_size=10), "type": st.text(max_size=8),
+         "version": small_int, "digest": hex64,
+         "aliases": st.lists(st.text(max_size=6), max_size=3),
+         "entries": st.lists(st.fixed_dictionaries(
+             {"path": st.text(min_size=1, max_size=20), "size": small_int, "sha256": hex64,
+              "file": st.text(min_size=1, max_size=20)}), max_size=3)}),
+    RecordType.ARTIFACT_USE: st.fixed_dictionaries(
+        {"name": st.text(min_size=1, max_size=10), "type": st.text(max_size=8),
+         "version": small_int, "digest": hex64,
+         "source_run": st.none() | st.text(max_size=8), "asked": st.text(max_size=12)}),
 }
 assert set(BODIES) == set(RecordType), "a new record type needs a body strategy here"
 
