@@ -16,12 +16,16 @@ import pytest
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 
 SERVER_FIXTURES = frozenset({"mlflow_server", "mlflow_uri"})
+POSTGRES_FIXTURES = frozenset({"pg_mlflow_server", "pg_mlflow_uri"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+        if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +55,27 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlf
 @pytest.fixture
 def mlflow_uri(mlflow_server: LocalMlflowServer) -> str:
     return mlflow_server.uri
+
+
+@pytest.fixture(scope="session")
+def pg_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMlflowServer]:
+    """MLflow's production shape for the session: ``--workers 4`` on a private
+    PostgreSQL (tests/pgserver.py); skipped without ``runwal[postgres]``."""
+    import pgserver
+
+    try:
+        ctx = pgserver.pg_mlflow(tmp_path_factory.mktemp("mlflow-pg"), workers=4)
+        server, pg = ctx.__enter__()
+    except pgserver.PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    print(f"\npg_mlflow_server: postgres {pg.started_in:.1f}s, mlflow --workers 4 "
+          f"{server.started_in:.1f}s")
+    try:
+        yield server
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+@pytest.fixture
+def pg_mlflow_uri(pg_mlflow_server: LocalMlflowServer) -> str:
+    return pg_mlflow_server.uri

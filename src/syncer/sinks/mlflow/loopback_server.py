@@ -1,9 +1,11 @@
 """Start a throwaway MLflow tracking server on loopback.
 
 Used by the demo (`scripts/demo.sh`) and by the test suite's session fixture:
-SQLite backend store, a local artifact destination served through the
-server's own ``mlflow-artifacts`` proxy, one worker (the multi-worker server
-adds ~40 ms per request on keep-alive connections, see DESIGN.md).
+SQLite backend store (or ``backend_uri``: the tests' PostgreSQL, see
+tests/pgserver.py), a local artifact destination served through the server's
+own ``mlflow-artifacts`` proxy, one worker unless told otherwise (the
+multi-worker server's sockets have Nagle on; `syncer.sinks.mlflow.client`
+says what runwal does about it).
 
 This launches the ``mlflow`` command line in a child process; runwal itself
 never imports mlflow. A server that does not start raises
@@ -12,6 +14,7 @@ never imports mlflow. A server that does not start raises
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,6 +26,16 @@ from pathlib import Path
 import httpx
 
 from syncer.errors import LoopbackServerError
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def free_port() -> int:
@@ -46,10 +59,20 @@ def _mlflow_cmd() -> list[str]:
 class LocalMlflowServer:
     """``with LocalMlflowServer(root) as srv: srv.uri`` -- stopped on exit."""
 
-    def __init__(self, root: str | os.PathLike[str], *, port: int | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        backend_uri: str | None = None,
+        workers: int = 1,
+    ):
         self.root = Path(root)
         self.port = port or free_port()
+        self.backend_uri = backend_uri
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_in = 0.0  # seconds until /health answered
 
     @property
     def uri(self) -> str:
@@ -60,15 +83,16 @@ class LocalMlflowServer:
         return self.root / "server.log"
 
     def start(self, timeout: float = 90.0) -> LocalMlflowServer:
+        t0 = time.monotonic()
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = [
             *_mlflow_cmd(),
             "server",
-            "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+            "--backend-store-uri", self.backend_uri or f"sqlite:///{self.root / 'mlflow.db'}",
             "--artifacts-destination", str(self.root / "artifacts"),
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--workers", "1",
+            "--workers", str(self.workers),
         ]  # fmt: skip
         env = dict(os.environ, MLFLOW_LOGGING_LEVEL="WARNING", PYTHONUNBUFFERED="1")
         # MLflow 3 starts five huey job-runner processes (~225 MiB each) for GenAI
@@ -84,6 +108,7 @@ class LocalMlflowServer:
                 raise LoopbackServerError(f"mlflow server exited early; see {self.log_path}")
             try:
                 if httpx.get(f"{self.uri}/health", timeout=1.0).status_code == 200:
+                    self.started_in = time.monotonic() - t0
                     return self
             except httpx.HTTPError:
                 pass
@@ -94,19 +119,26 @@ class LocalMlflowServer:
         )
 
     def stop(self) -> None:
+        """Stop the server and every process of its group (uvicorn's workers, their
+        resource tracker), even when the ``mlflow`` process itself is gone already."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
         # The server forks uvicorn workers: signal the whole process group.
         try:
             os.killpg(proc.pid, 15)
         except ProcessLookupError:
             return
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=5)
+        end = time.monotonic() + 15
+        while _group_alive(proc.pid):
+            if time.monotonic() > end:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, 9)
+                proc.wait(timeout=5)
+                break
+            time.sleep(0.05)
 
     def __enter__(self) -> LocalMlflowServer:
         return self.start()
