@@ -171,3 +171,71 @@ def typical_records(steps: int = 10, t0: float = T0) -> list[RecordSpec]:
                                            "runtime": steps + 2.0}),
     ]
     return recs
+
+
+# -- media and artifact files (docs/FORMAT.md, "Media and artifacts") ---------------
+
+
+def png_bytes(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A valid RGB PNG of one colour, made with zlib (no Pillow needed)."""
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    row = b"\x00" + bytes(rgb) * width
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+def put_file(run: Path, rel: str, data: bytes) -> dict[str, Any]:
+    """Write ``files/<rel>``; ``{"file", "size", "sha256"}`` as a record names it."""
+    import hashlib
+
+    path = run / "files" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"file": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def media_item(run: Path, kind: str, data: bytes, ext: str, **meta: Any) -> dict[str, Any]:
+    """Store ``data`` content-addressed as ``files/media/<kind>/<sha256>.<ext>`` (what
+    the SDK does) and return the media item naming it, with ``meta`` added."""
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    return {**put_file(run, f"media/{kind}/{sha}.{ext}", data), **meta}
+
+
+def image_item(run: Path, width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30),
+               caption: str | None = None) -> dict[str, Any]:
+    return media_item(run, "image", png_bytes(width, height, rgb), "png", width=width,
+                      height=height, format="png", caption=caption)
+
+
+def media_record(ts: float, key: str, step: int, kind: str, items: list[dict[str, Any]]
+                 ) -> RecordSpec:
+    return (RecordType.MEDIA, ts, {"key": key, "step": step, "kind": kind, "items": items})
+
+
+def artifact_entry(run: Path, path: str, data: bytes) -> dict[str, Any]:
+    """An artifact entry whose bytes are in ``files/artifacts/<sha256>``."""
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    return {"path": path, **put_file(run, f"artifacts/{sha}", data)}
+
+
+def artifact_record(ts: float, name: str, version: int, entries: list[dict[str, Any]],
+                    **fields: Any) -> RecordSpec:
+    """An ``artifact`` record; ``digest`` computed as FORMAT.md says."""
+    import hashlib
+
+    lines = sorted(f"{e['path']}:{e.get('sha256') or e.get('ref')}" for e in entries)
+    body = {"name": name, "type": "dataset", "version": version,
+            "digest": hashlib.sha256("\n".join(lines).encode()).hexdigest(), "aliases": [],
+            "description": None, "metadata": {}, "entries": entries, **fields}
+    return (RecordType.ARTIFACT, ts, body)

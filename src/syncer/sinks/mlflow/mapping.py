@@ -20,15 +20,23 @@ config         params (keys flattened with "/"). Params are immutable, so a key
 history        metrics with the record's own step and timestamp (ms), so a
                replay sends identical rows and the server stores them once.
                bool -> 0/1; NaN/inf as the strings MLflow parses; str/None/lists
-               are not metrics: skipped and counted (``skipped_values``)
+               are not metrics: skipped and counted (``skipped_values``). A key
+               a ``metric_def`` gave a ``step_metric`` (name or glob) goes in at
+               step = the row's integer value of that metric when the row has
+               one, else at the record's step (`stepmetric`)
 summary        tags ``summary.<key>``; a numeric value whose key was never a
                history metric also becomes metric ``<key>`` at the last history
                step (so it shows as a column without adding rows to a curve)
 stats          metrics ``system/<name>`` with step = a per-run sample counter
 file           artifact at the same relative path (files/<path>)
 console        appended to artifact ``output.log`` (uploaded per pass)
-metric_def,    ignored (MLflow has no equivalent); alert -> tag runwal.alert.<title>
-alert
+media          images, tables, audio/video/html, histograms in the layouts of
+               MLflow's own client (table in `media`)
+artifact,      ``artifacts/<name>/v<N>/`` + MANIFEST.json, tags
+artifact_use   ``runwal.artifacts.logged`` / ``.used`` (table in `artifacts`)
+metric_def     its ``step_metric`` (see history); summary/hidden have no MLflow
+               equivalent and are ignored
+alert          tag runwal.alert.<title>
 resume         run status back to RUNNING
 exit           handled by the sink (status + end time)
 =============  ==============================================================
@@ -44,6 +52,9 @@ from typing import Any
 
 from schema.records import Record
 from syncer.sinks.base import Refused, Rejection
+from syncer.sinks.mlflow.artifacts import ArtifactState, map_artifact, map_artifact_use
+from syncer.sinks.mlflow.media import Mapped, MediaState, Upload, map_media
+from syncer.sinks.mlflow.stepmetric import StepMetrics
 
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
@@ -65,6 +76,9 @@ class MapState:
     history_keys: set[str] = field(default_factory=set)
     console_bytes: int = 0  # bytes of output.log acknowledged so far
     console_uploaded: int = 0
+    steps: StepMetrics = field(default_factory=StepMetrics)  # metric_def step_metric rules
+    media: MediaState = field(default_factory=MediaState)
+    artifacts: ArtifactState = field(default_factory=ArtifactState)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +90,9 @@ class MapState:
             "history_keys": sorted(self.history_keys),
             "console_bytes": self.console_bytes,
             "console_uploaded": self.console_uploaded,
+            "step_metrics": self.steps.to_json(),
+            "media": self.media.to_json(),
+            "artifacts": self.artifacts.to_json(),
         }
 
     @classmethod
@@ -89,6 +106,9 @@ class MapState:
             history_keys=set(data.get("history_keys") or ()),
             console_bytes=int(data.get("console_bytes", 0)),
             console_uploaded=int(data.get("console_uploaded", 0)),
+            steps=StepMetrics.from_json(data.get("step_metrics")),
+            media=MediaState.from_json(data.get("media")),
+            artifacts=ArtifactState.from_json(data.get("artifacts")),
         )
 
 
@@ -100,6 +120,7 @@ class Plan:
     params: dict[str, tuple[int, str]] = field(default_factory=dict)
     tags: dict[str, tuple[int, str]] = field(default_factory=dict)
     files: list[tuple[int, str]] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)  # media and artifact files, in order
     console: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     skipped_values: int = 0
@@ -260,13 +281,15 @@ def map_history(plan: Plan, rec: Record, state: MapState) -> None:
         plan.rejected.append(Rejection(rec.seq, Refused.STEP, "", why))
         return
     state.last_step = step
-    for key, value in flatten(body.get("data", {})).items():
+    row = flatten(body.get("data", {}))
+    steps = state.steps
+    for key, value in row.items():
         v = metric_value(value)
         if v is None:
             plan.skipped_values += 1
             continue
         state.history_keys.add(key)
-        _metric(plan, rec.seq, key, v, rec.ts, step)
+        _metric(plan, rec.seq, key, v, rec.ts, steps.step(key, row, step) if steps.rules else step)
 
 
 def map_summary(plan: Plan, rec: Record, state: MapState) -> None:
@@ -319,10 +342,27 @@ def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str
     elif kind == "resume":
         plan.reopen = True
     elif kind == "metric_def":
-        pass
+        state.steps.define(body.get("name"), body.get("step_metric"))
+    elif kind == "media":
+        _merge(plan, rec, map_media(rec, state.media, ts_ms(rec.ts)))
+    elif kind == "artifact":
+        _merge(plan, rec, map_artifact(rec, state.artifacts))
+    elif kind == "artifact_use":
+        _merge(plan, rec, map_artifact_use(rec, state.artifacts))
     else:
         return False
     return True
+
+
+def _merge(plan: Plan, rec: Record, got: Mapped) -> None:
+    for key, value, step in got.metrics:
+        v = metric_value(value)
+        if v is not None:
+            _metric(plan, rec.seq, key, v, rec.ts, step)
+    for key, text in got.tags.items():
+        _tag(plan, rec.seq, key, text)
+    plan.uploads += got.uploads
+    plan.rejected += got.rejected
 
 
 def count_points(rec: Record) -> int:

@@ -51,6 +51,7 @@ from syncer.sinks.mlflow.mapping import MapState, Plan, map_record, ts_ms
 from syncer.sinks.mlflow.names import screen
 from syncer.sinks.mlflow.rest import MlflowRest
 from syncer.sinks.mlflow.spool import Spool
+from syncer.sinks.mlflow.uploads import Uploader
 
 MAX_METRICS = 1000
 MAX_PARAMS = 100
@@ -88,6 +89,7 @@ class MlflowSink:
         self._params: dict[str, str] = {}
         self._map = MapState()
         self._spool: Spool | None = None
+        self._uploader: Uploader | None = None  # media and artifact files (uploads.py)
         self._pool: ThreadPoolExecutor | None = None
         self._run_dir = Path(".")
         self._refused: dict[tuple[Refused, str], str] = {}  # keys refused in this pass
@@ -157,11 +159,20 @@ class MlflowSink:
             self.points_sent += delivered
         for seq, path in plan.files:
             out += self._upload_file(seq, path)
+        if plan.uploads:
+            out += self._uploads().send(plan.uploads)
         if plan.console:
             assert self._spool is not None
             self._spool.append("".join(plan.console))
         self.values_skipped += plan.skipped_values
         return out
+
+    def _uploads(self) -> Uploader:
+        up = self._uploader
+        if up is None or up.run_id != self._run_id:
+            up = self._uploader = Uploader(self.rest, self._run_id, self._artifact_root,
+                                           self._run_dir)
+        return up
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
