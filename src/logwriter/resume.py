@@ -99,6 +99,11 @@ def _apply(state: ResumeState, rtype: int, body: Any) -> None:
         state.last.update(body)
     elif rtype == RecordType.METRIC_DEF:
         state.metric_defs.append(body)
+    elif rtype == RecordType.MEDIA:
+        # A row of rich values only writes no history record: its step still counts.
+        step = body.get("step")
+        if type(step) is int:
+            state.step = max(state.step, step + 1)
 
 
 def plan_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:

@@ -31,6 +31,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -46,18 +47,22 @@ from logwriter.errors import (
     StepWarning,
     SyncWarning,
 )
+from logwriter.media.logged import MediaJob, Split, split_media
+from logwriter.media.store import MediaStore
 from logwriter.resume import ResumeState
 from logwriter.settings import Settings
 from logwriter.summary import SUMMARY_MODES, Summary
 from logwriter.text import clean_text
 from logwriter.values import STEP_LIMIT, check_key, check_step, flatten
 from logwriter.writer import Writer
+from schema.layout import FILES_DIR
 from schema.records import EXIT_STATUSES, RecordType
 
 if TYPE_CHECKING:
     from logwriter.follower import Follower
 
 _HISTORY = int(RecordType.HISTORY)
+_MEDIA = int(RecordType.MEDIA)
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 CLOSE_TIMEOUT = 30.0  # finish() waits this long for the writer thread to stop
 
@@ -81,6 +86,7 @@ class Run:
         self._step = 0
         self._row: dict[str, Any] = {}
         self._row_bytes = 0  # the pending row's size estimate, for the queue's memory bound
+        self._media_store: MediaStore | None = None  # files/media/, made by the first rich value
         self._step_warned = False
         self._finished = False
         self._inert = settings.mode == "disabled"
@@ -196,7 +202,11 @@ class Run:
         """Log one row of metrics; see the module docs of logwriter for step semantics."""
         if (self._inert or self._finished) and self._inert_call():
             return
-        flat, size = flatten(data)
+        try:
+            flat, size = flatten(data)
+            media = None
+        except TypeError:  # perhaps rich values (media/logged.py); else the same error again
+            flat, size, media = split_media(data)
         if step is not None and (type(step) is not int or not 0 <= step < STEP_LIMIT):
             step = check_step(step)
         with self._lock:
@@ -210,6 +220,8 @@ class Run:
             elif self._step >= STEP_LIMIT:
                 raise ValueError(f"runwal: log(): the step counter reached 2**63 after "
                                  f"step {self._step - 1}; steps must stay below 2**63")
+            if media:
+                self._log_media(media)
             if self._row:
                 self._row.update(flat)
             else:
@@ -220,6 +232,15 @@ class Run:
             self._commit_row()
         if self._writer.notices:  # type: ignore[union-attr]
             self._warn_notices()
+
+    def _log_media(self, media: list[Split]) -> None:
+        """One MEDIA record per key, at the current step; encoded on the writer thread."""
+        if self._media_store is None:
+            self._media_store = MediaStore(Path(self.dir) / FILES_DIR)
+        now = time.time()
+        for key, kind, values in media:
+            job = MediaJob(key, self._step, kind, values, self._media_store)
+            self._writer.put(_MEDIA, now, job, job.nbytes)  # type: ignore[union-attr]
 
     def _commit_row(self) -> None:
         row, self._row = self._row, {}

@@ -1,0 +1,156 @@
+"""What ``log()`` does with rich values: split them from the row, queue one
+``media`` record per key, built on the writer thread.
+
+``Run.log`` calls `split_media` only when `values.flatten` refused the data
+(the common row of floats never comes here). It walks the dict as flatten
+does (nested dicts joined with "/"), takes out
+
+* a `Media` value: one record of one item;
+* a non-empty list or tuple of Media of one kind: a gallery, one record of
+  several items (a list mixing kinds, or Media with other values, is a
+  TypeError naming the key);
+* a numpy array or tensor of more than one element: more than 32 elements
+  become a ``Histogram(value, num_bins=32)``, fewer a list in the row
+  (wandb's rule; one element stays a scalar, as before);
+
+and flattens the rest as usual. Every check runs before anything of the call
+is queued, so a bad value raises in the caller's thread (naming the key) and
+costs nothing else of the call.
+
+The record's body is a `MediaJob`: the writer thread calls it when it packs
+the record (appender.py evaluates callable bodies), so the files are
+complete on disk before the record that names them is written. The job
+counts the bytes its values hold in the writer queue's memory bound
+(backlog.py), like a row counts its strings. A failure there (disk full, the
+run directory gone) writes the record with an ``error`` and the items that
+were stored, and never stops the writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from logwriter.media.base import Media, module_of
+from logwriter.media.histogram import Histogram
+from logwriter.media.store import MediaStore
+from logwriter.values import _ARRAY_MODULES, check_key, flatten
+
+AUTO_HISTOGRAM_AFTER = 32  # elements; wandb's rule for arrays logged directly
+AUTO_HISTOGRAM_BINS = 32
+MAX_ITEMS = 10_000  # per record: keeps a gallery's record far below a frame
+JOB_OVERHEAD = 256  # bytes the writer queue counts per media record on top of the data
+
+Split = tuple[str, str, list[Media]]  # (key, kind, frozen values)
+
+
+def split_media(data: Any, where: str = "log()") -> tuple[dict[str, Any], int, list[Split]]:
+    """(flat row, its size estimate, media) of one log() call; raises naming the key."""
+    if not isinstance(data, Mapping):
+        return (*flatten(data, where), [])
+    rest: dict[str, Any] = {}
+    media: list[Split] = []
+    _walk(data, "", rest, media, where, 0)
+    flat, size = flatten(rest, where)
+    for key, _, _ in media:
+        if key in flat:
+            raise ValueError(f"runwal: {where}: key {key!r} is given twice (once with '/' "
+                             "in its name, once as a nested dict); use one spelling")
+    return flat, size, media
+
+
+def _walk(data: Mapping[Any, Any], prefix: str, rest: dict[str, Any], media: list[Split],
+          where: str, depth: int) -> None:
+    for k, v in data.items():
+        if not isinstance(k, str):
+            rest[k] = v  # flatten names the bad key
+            continue
+        key = prefix + k
+        if key in rest or any(key == m[0] for m in media):
+            raise ValueError(f"runwal: {where}: key {key!r} is given twice (once with '/' "
+                             "in its name, once as a nested dict); use one spelling")
+        if isinstance(v, Media):
+            media.append((check_key(key, where), v.kind, [_freeze(v, key, where)]))
+        elif isinstance(v, (list, tuple)) and v and any(isinstance(x, Media) for x in v):
+            media.append(_gallery(key, v, where))
+        elif isinstance(v, Mapping) and depth < 32:
+            _walk(v, key + "/", rest, media, where, depth + 1)
+        elif module_of(v) in _ARRAY_MODULES and _numel(v) != 1:
+            if _numel(v) > AUTO_HISTOGRAM_AFTER:
+                try:
+                    hist = Histogram(v, num_bins=AUTO_HISTOGRAM_BINS)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"runwal: {where}: value for key {key!r}: {exc}") from None
+                media.append((check_key(key, where), "histogram", [hist]))
+            else:
+                rest[key] = _tolist(v)
+        else:
+            rest[key] = v
+
+
+def _gallery(key: str, values: Any, where: str) -> Split:
+    kinds = {x.kind if isinstance(x, Media) else None for x in values}
+    if len(kinds) != 1 or None in kinds:
+        names = sorted(str(k) for k in kinds if k)
+        raise TypeError(f"runwal: {where}: the list for key {key!r} mixes "
+                        f"{' and '.join(names)} values with others; log one kind per key")
+    kind = kinds.pop()
+    if kind in ("table", "histogram") and len(values) > 1:
+        raise TypeError(f"runwal: {where}: key {key!r} holds a list of {len(values)} "
+                        f"{kind}s; log each under its own key")
+    if len(values) > MAX_ITEMS:
+        raise ValueError(f"runwal: {where}: the gallery for key {key!r} has {len(values)} "
+                         f"items, over {MAX_ITEMS}; split it over several keys")
+    return check_key(key, where), str(kind), [_freeze(x, key, where) for x in values]
+
+
+def _freeze(value: Media, key: str, where: str) -> Media:
+    try:
+        return value.freeze(key)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"runwal: {where}: value for key {key!r}: {exc}") from None
+
+
+def _numel(value: Any) -> int:
+    numel = getattr(value, "numel", None)
+    if callable(numel):  # torch: size() is the shape
+        return int(numel())
+    size: Any = getattr(value, "size", None)
+    return int(size.__index__()) if hasattr(size, "__index__") else 0
+
+
+def _tolist(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if module_of(value) == "torch":
+        return value.detach().cpu().tolist()
+    return tolist() if callable(tolist) else value
+
+
+class MediaJob:
+    """The body of one ``media`` record, evaluated on the writer thread."""
+
+    __slots__ = ("key", "kind", "nbytes", "step", "store", "values")
+
+    def __init__(self, key: str, step: int, kind: str, values: list[Media],
+                 store: MediaStore) -> None:
+        self.key = key
+        self.step = step
+        self.kind = kind
+        self.values = values
+        self.store = store
+        self.nbytes = JOB_OVERHEAD + sum(v.nbytes for v in values)
+
+    def __call__(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"key": self.key, "step": self.step, "kind": self.kind}
+        items: list[dict[str, Any]] = []
+        try:
+            for value in self.values:
+                items.extend(value.items(self.store))
+        except Exception as exc:  # disk full, run dir gone, an encoder bug: keep the run
+            body["items"] = items
+            body["error"] = f"{type(exc).__name__}: {exc}"
+            return body
+        finally:
+            self.values = []  # the copies are not needed any more
+        body["items"] = items
+        return body

@@ -1,0 +1,88 @@
+"""Content-addressed media files: ``files/media/<kind>/<sha256>.<ext>``.
+
+Written on the writer thread only, just before the ``media`` record that
+names the file is packed, so a record never refers to a file that is not
+complete: the bytes go to a temp name in the same directory and are renamed
+into place (a ``kill -9`` leaves at most a ``.*.tmp`` file that no record
+names; the next store of the run removes it). The name is the sha256 of the
+bytes, so identical content (the same image logged every step, a resumed
+run logging what the first process did) is written once.
+
+No fsync per file: a killed process loses nothing the page cache holds, and
+fsyncing every image on the writer thread would hold back ``log()``
+(backlog.py). After a power cut a record may name a file that is missing or
+short; readers check ``size`` (docs/FORMAT.md, "Media and artifacts").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+MEDIA_DIR = "media"
+
+
+class MediaStore:
+    """The media files of one run, under its ``files/`` directory."""
+
+    def __init__(self, files_dir: Path) -> None:
+        self.files_dir = files_dir
+        self._known: set[str] = set()  # relative paths known complete
+        self._swept = False
+        self.written = 0  # files written (not reused)
+        self.reused = 0
+
+    def put(self, kind: str, ext: str, data: bytes) -> dict[str, Any]:
+        """Store ``data``; returns the item's ``file``, ``size`` and ``sha256``."""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"{MEDIA_DIR}/{kind}/{digest}.{ext}"
+        out = {"file": rel, "size": len(data), "sha256": digest}
+        if rel in self._known:
+            self.reused += 1
+            return out
+        dest = self.files_dir / rel
+        if not self.files_dir.is_dir():  # the run directory is gone: never re-create it
+            raise FileNotFoundError(2, "the run's files/ directory is gone", str(self.files_dir))
+        if not self._swept:
+            self._sweep()
+        try:
+            same = dest.stat().st_size == len(data)
+        except OSError:
+            same = False
+        if same:
+            self.reused += 1
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _write_replace(dest, data)
+            self.written += 1
+        self._known.add(rel)
+        return out
+
+    def _sweep(self) -> None:
+        """Remove temp files a killed process left (one writer per run: dirlock.py)."""
+        self._swept = True
+        media = self.files_dir / MEDIA_DIR
+        with contextlib.suppress(OSError):
+            for tmp in media.glob("*/.*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
+def _write_replace(dest: Path, data: bytes) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
