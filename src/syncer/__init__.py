@@ -27,6 +27,10 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
         spool.py           `sync/<sink>.output.log`: the console log uploaded as `output.log`
         client.py          the `httpx.Client` and its credentials from the environment
         mapping.py         which record becomes which param, tag, metric or artifact (pure)
+        media.py           media records in MLflow's image/table layouts, media/, histograms (pure)
+        artifacts.py       artifact/artifact_use records: artifacts/<name>/v<N>/, tags (pure)
+        stepmetric.py      metric_def step_metric: the step a history key is sent at
+        uploads.py         sending media and artifact files: once per content, thumbnails
         rest.py            `MlflowRest`: the REST calls; turns HTTP trouble into `SyncError`s
         retry.py           backoff with full jitter, bounded by a deadline
         loopback_server.py a throwaway `mlflow server` on loopback for tests, demo and bench
