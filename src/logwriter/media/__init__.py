@@ -16,12 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from logwriter.media import plot
+from logwriter.media.audio import Audio
 from logwriter.media.base import Media
 from logwriter.media.errors import MissingExtraError
 from logwriter.media.histogram import Histogram
+from logwriter.media.html import Html
 from logwriter.media.image import Image
+from logwriter.media.table import Table
+from logwriter.media.video import Video
 
-__all__ = ["Histogram", "Image", "Media", "MissingExtraError", "Object3D"]
+__all__ = ["Audio", "Histogram", "Html", "Image", "Media", "MissingExtraError", "Object3D",
+           "Table", "Video", "plot"]
 
 
 class Object3D:
