@@ -23,6 +23,10 @@ names are stored as valid UTF-8 with undecodable bytes escaped (``\\xe9``).
 Every such error is raised in the calling thread before anything of the
 call is queued: the run goes on.
 
+Rich values (Image, Table, Histogram, Audio, Video, Html, plot.*; media/)
+are stored under files/media/ and named by a ``media`` record at the row's
+step; a numpy array or tensor of more than 32 elements becomes a Histogram.
+
 One process writes a run. A second process that init()s a run another live
 process is writing (the same ``id=`` with ``resume=``: DDP ranks, spawned
 workers) gets a RunDirError at init() naming that process; give each process
@@ -71,18 +75,27 @@ import os
 from typing import Any
 
 from logwriter.errors import RunFinishedError
+from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
 from logwriter.run_object import Run
 from logwriter.settings import InitArgs, resolve
 
 __version__ = "0.1.0"
 __all__ = [
+    "Audio",
+    "Histogram",
+    "Html",
+    "Image",
+    "Object3D",
     "Run",
+    "Table",
+    "Video",
     "alert",
     "config",
     "define_metric",
     "finish",
     "init",
     "log",
+    "plot",
     "run",
     "save",
     "summary",

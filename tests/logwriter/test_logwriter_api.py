@@ -18,7 +18,8 @@ from logwriter_util import QUIET, history, of_kind, read_clean
 def test_facade_exports_exactly_the_user_api() -> None:
     assert sorted(logwriter.__all__) == sorted(
         ["init", "log", "finish", "config", "summary", "save", "define_metric", "alert",
-         "Run", "run"]
+         "Run", "run",
+         "Image", "Audio", "Video", "Html", "Histogram", "Table", "Object3D", "plot"]
     )
     for name in logwriter.__all__:
         assert hasattr(logwriter, name)
