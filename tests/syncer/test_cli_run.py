@@ -88,12 +88,13 @@ run = wandb.init(project="p", entity="me", reinit=True, save_code=True, anonymou
                  sync_tensorboard=False)
 assert wandb.run is run
 wandb.log({"x": 1})
+wandb.log({"img": wandb.Image([[0, 255]], caption="c"), "h": wandb.Histogram([1.0, 2.0])})
 try:
-    wandb.Image(None)
+    wandb.Object3D(None)
 except NotImplementedError as exc:
-    assert "issue 9" in str(exc)
+    assert "not supported" in str(exc)
 else:
-    raise AssertionError("wandb.Image did not raise")
+    raise AssertionError("wandb.Object3D did not raise")
 wandb.finish()
 assert wandb.run is None
 """
@@ -109,6 +110,8 @@ assert wandb.run is None
     assert config["_wandb/settings"] == {"start_method": "thread"}
     assert config["_wandb/anonymous"] == "allow" and config["_wandb/monitor_gym"] is True
     assert [r["path"] for r in recs if r["type"] == "file"] == ["script.py"]
+    assert [(r["key"], r["kind"], r["step"]) for r in recs if r["type"] == "media"] == [
+        ("img", "image", 1), ("h", "histogram", 1)]
 
 
 def test_child_exit_code_is_passed_through(tmp_path: Path) -> None:

@@ -32,10 +32,12 @@ What wandb's top-level API does here:
   ``define_metric``, ``alert``: runwal's (``wandb.run`` is None before init).
 * ``login``: a no-op returning True (runwal has no account). ``Settings``:
   accepts any keywords.
-* Not yet (issue 9, rich values): ``watch``/``unwatch`` are no-ops with one
-  warning; ``Image``, ``Table``, ``Histogram``, ``Artifact``, ``Video``,
-  ``Audio``, ``Html``, ``Object3D``, ``log_artifact``, ``use_artifact`` raise
-  NotImplementedError naming issue 9 rather than pretend to log something.
+* Not yet (issue 9): ``watch``/``unwatch`` are no-ops with one warning;
+  ``Artifact``, ``log_artifact``, ``use_artifact`` raise NotImplementedError
+  naming issue 9 rather than pretend to log something.
+* ``Image``, ``Table``, ``Histogram``, ``Video``, ``Audio``, ``Html`` and
+  ``plot``: runwal's (logwriter.media: files under files/media/, a ``media``
+  record per key); ``Object3D`` raises NotImplementedError (not supported).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from typing import Any
 
 import logwriter
 from logwriter.errors import RunwalWarning
+from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot  # noqa: F401
 from logwriter.summary import SUMMARY_MODES
 
 __version__ = "0.0.0+runwal"  # not a wandb version: nothing should gate on it
@@ -252,35 +255,7 @@ class _NotYet:
             "log numbers, or remove this call")
 
 
-class Image(_NotYet):
-    pass
-
-
-class Table(_NotYet):
-    pass
-
-
-class Histogram(_NotYet):
-    pass
-
-
 class Artifact(_NotYet):
-    pass
-
-
-class Video(_NotYet):
-    pass
-
-
-class Audio(_NotYet):
-    pass
-
-
-class Html(_NotYet):
-    pass
-
-
-class Object3D(_NotYet):
     pass
 
 
