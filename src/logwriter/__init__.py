@@ -74,10 +74,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from logwriter.config import initial as initial_config
 from logwriter.errors import RunFinishedError
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
 from logwriter.run_object import Run
 from logwriter.settings import InitArgs, resolve
+from logwriter.wandb_args import REINIT_RETURN_PREVIOUS
 
 __version__ = "0.1.0"
 __all__ = [
@@ -122,24 +124,50 @@ def init(
     capture_console: bool = True,
     server: str | None = None,
     sync_timeout: float | None = None,
+    # wandb's other arguments: logwriter/wandb_args.py says what each does here
+    entity: str | None = None,
+    reinit: bool | str | None = None,
+    anonymous: str | None = None,
+    settings: Any = None,
+    save_code: bool | None = None,
+    allow_val_change: bool | None = None,
+    config_exclude_keys: Any = None,
+    config_include_keys: Any = None,
+    force: bool | None = None,
+    monitor_gym: bool | None = None,
+    magic: Any = None,
+    sync_tensorboard: bool | None = None,
+    tensorboard: bool | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
 ) -> Run:
     """Start (or resume) a run and make it the current one.
 
-    A run that is still current is finished first (wandb's default since 0.19).
-    Raises ValueError for bad arguments (NoServerError: online/hybrid without an
-    http(s) tracking server), RunDirError when the run directory cannot be
-    created or resumed, SyncStartError when online mode cannot reach the server
-    (nothing is created then).
+    A run that is still current is finished first (wandb's default since 0.19;
+    ``reinit="return_previous"`` returns it instead). Raises ValueError for bad
+    arguments (NoServerError: online/hybrid without an http(s) tracking server),
+    TypeError/ValueError for a config value the run cannot store, RunDirError
+    when the run directory cannot be created or resumed, SyncStartError when
+    online mode cannot reach the server (nothing is created in any of these
+    cases).
     """
     global run
     # First statement, so locals() is exactly the parameters: settings.InitArgs
     # is their one list, and a test pins this signature to it.
     args = InitArgs(**locals())
-    settings = resolve(args)
+    if run is not None and args.reinit == REINIT_RETURN_PREVIOUS:
+        return run
+    resolved = resolve(args)
+    first = initial_config(args.config, args.config_include_keys, args.config_exclude_keys)
+    if resolved.recorded:
+        first = {**(first or {}), **(initial_config(resolved.recorded) or {})}
     if run is not None:
         run.finish()
-    new = Run(settings, args.config, on_finish=_forget)
+    new = Run(resolved, first, on_finish=_forget)
     run = new
+    if resolved.save_code:
+        new.log_code_main()
+    # resolved.sync_tensorboard: the TensorBoard reader (logwriter/tensorboard) starts here.
     return new
 
 
@@ -156,15 +184,16 @@ def _current(what: str) -> Run:
     return run
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
-    """Log metrics to the current run; see Run.log."""
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+        sync: bool | None = None) -> None:
+    """Log metrics to the current run; see Run.log (``sync`` is wandb's, ignored)."""
     _current("log()").log(data, step=step, commit=commit)
 
 
-def finish(exit_code: int = 0) -> None:
-    """Finish the current run (a no-op when there is none)."""
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run (a no-op when there is none); wandb's ``quiet`` is ignored."""
     if run is not None:
-        run.finish(exit_code)
+        run.finish(0 if exit_code is None else exit_code)
 
 
 def save(glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
@@ -173,11 +202,12 @@ def save(glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | N
     return _current("save()").save(glob_str, base_path=base_path, policy=policy)
 
 
-def define_metric(name: str, step_metric: str | None = None, summary: str | None = None,
-                  hidden: bool = False) -> None:
+def define_metric(name: str, step_metric: str | None = None, step_sync: bool | None = None,
+                  hidden: bool | None = None, summary: str | None = None,
+                  goal: str | None = None, overwrite: bool | None = None) -> None:
     """Define a metric's summary/step axis on the current run; see Run.define_metric."""
-    _current("define_metric()").define_metric(name, step_metric=step_metric,
-                                               summary=summary, hidden=hidden)
+    _current("define_metric()").define_metric(name, step_metric, step_sync, hidden, summary,
+                                               goal, overwrite)
 
 
 def alert(title: str, text: str, level: str = "INFO") -> None:

@@ -50,10 +50,11 @@ from logwriter.errors import (
 from logwriter.media.logged import MediaJob, Split, split_media
 from logwriter.media.store import MediaStore
 from logwriter.resume import ResumeState
+from logwriter.run_info import RunInfo
 from logwriter.settings import Settings
-from logwriter.summary import SUMMARY_MODES, Summary
+from logwriter.summary import Summary, metric_def
 from logwriter.text import clean_text
-from logwriter.values import STEP_LIMIT, check_key, check_step, flatten
+from logwriter.values import STEP_LIMIT, check_step, flatten
 from logwriter.writer import Writer
 from schema.layout import FILES_DIR
 from schema.records import EXIT_STATUSES, RecordType
@@ -67,8 +68,9 @@ ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 CLOSE_TIMEOUT = 30.0  # finish() waits this long for the writer thread to stop
 
 
-class Run:
-    """One run: a directory, a writer thread, and wandb-like methods."""
+class Run(RunInfo):
+    """One run: a directory, a writer thread, and wandb-like methods (wandb's run
+    attributes are in run_info.py)."""
 
     def __init__(self, settings: Settings, config: Any = None, *,
                  on_finish: Callable[[Run], None] | None = None) -> None:
@@ -198,8 +200,9 @@ class Run:
         return self._step
 
     def log(self, data: dict[str, Any], step: int | None = None,
-            commit: bool | None = None) -> None:
-        """Log one row of metrics; see the module docs of logwriter for step semantics."""
+            commit: bool | None = None, sync: bool | None = None) -> None:
+        """Log one row of metrics; see the module docs of logwriter for step semantics.
+        ``sync`` is wandb's (deprecated there), accepted and ignored."""
         if (self._inert or self._finished) and self._inert_call():
             return
         try:
@@ -263,21 +266,15 @@ class Run:
             )
 
     def define_metric(self, name: str, step_metric: str | None = None,
-                      summary: str | None = None, hidden: bool = False) -> None:
-        """Declare how a metric (or a glob like "val/*") is summarised and plotted."""
-        if not isinstance(name, str) or not name:
-            raise TypeError("runwal: define_metric(): name must be a non-empty str")
-        check_key(name, "define_metric()")
-        if summary is not None and summary not in SUMMARY_MODES:
-            raise ValueError(f"runwal: define_metric(summary={summary!r}): expected one of "
-                             f"{', '.join(SUMMARY_MODES)}")
-        if step_metric is not None:
-            if not isinstance(step_metric, str):
-                raise TypeError("runwal: define_metric(): step_metric must be a str")
-            check_key(step_metric, "define_metric(step_metric=)")
-        self.summary.define(name, summary)
-        self._put(int(RecordType.METRIC_DEF), {"name": name, "step_metric": step_metric,
-                                               "summary": summary, "hidden": bool(hidden)})
+                      step_sync: bool | None = None, hidden: bool | None = None,
+                      summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None) -> None:
+        """Declare how a metric (or a glob like "val/*") is summarised and plotted, with
+        wandb's arguments (summary.py says what each mode does)."""
+        body, modes = metric_def(name, step_metric, step_sync, hidden, summary, goal,
+                                 overwrite)
+        self.summary.define(name, modes)
+        self._put(int(RecordType.METRIC_DEF), body)
 
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] |
              None = None, policy: str = "now") -> list[str]:
@@ -313,7 +310,7 @@ class Run:
     def dropped(self) -> int:
         return self._writer.dropped if self._writer is not None else 0
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, exit_code: int = 0, quiet: bool | None = None) -> None:
         """Drain, write the final SUMMARY and EXIT, fsync, close. Idempotent.
 
         The status is ``finished`` for exit code 0, ``failed`` otherwise. A
@@ -322,7 +319,7 @@ class Run:
         ``sync_timeout`` seconds (init's; 60 s online, 5 s hybrid) for the
         syncer to deliver the run, with progress on stderr; past that, warn
         (SyncWarning) and leave it running in the background. Never raises on
-        account of the server or the disk.
+        account of the server or the disk. ``quiet`` is wandb's, accepted and ignored.
         """
         self._finish(exit_code, None, quiet=False)
 
@@ -364,8 +361,7 @@ class Run:
         if delta:
             writer.put(int(RecordType.SUMMARY), now, delta)
         writer.put(int(RecordType.EXIT), now, {
-            "code": int(exit_code), "status": status or ("finished" if exit_code == 0
-                                                         else "failed"),
+            "code": int(exit_code), "status": self._exit_status(status, exit_code),
             "runtime": round(time.monotonic() - self._t0, 6),
         })
         self._report(backend.close_writer(CLOSE_TIMEOUT), FinishTimeoutWarning, quiet)

@@ -3,6 +3,10 @@
 Kept apart from the Run so that a cluster admin can steer every job with env
 vars (RUNWAL_DIR on the shared filesystem, RUNWAL_MODE=disabled for smoke
 tests) while a script's explicit arguments still win.
+
+wandb's other init() arguments are part of `InitArgs` too, so a script written
+for wandb never gets a TypeError; wandb_args.py says what each does and
+translates them.
 """
 
 from __future__ import annotations
@@ -64,12 +68,34 @@ class InitArgs(NamedTuple):
     capture_console: bool = True
     server: str | None = None
     sync_timeout: float | None = None
+    # wandb's other arguments (the module docstring says what each does)
+    entity: str | None = None
+    reinit: bool | str | None = None
+    anonymous: str | None = None
+    settings: Any = None
+    save_code: bool | None = None
+    allow_val_change: bool | None = None
+    config_exclude_keys: Any = None
+    config_include_keys: Any = None
+    force: bool | None = None
+    monitor_gym: bool | None = None
+    magic: Any = None
+    sync_tensorboard: bool | None = None
+    tensorboard: bool | None = None
+    resume_from: str | None = None
+    fork_from: str | None = None
+
+
+# init() arguments that shape the initial config rather than a setting: the Run takes
+# them (config.initial), not Settings.
+CONFIG_ARGS = ("config", "config_exclude_keys", "config_include_keys")
 
 
 # Settings copied into the RUN record. Others (dir, the server URL, tuning knobs)
 # are left out: they are not facts about the run, and a server URL may carry
 # credentials.
-RECORDED_SETTINGS = ("run_id", "project", "name", "mode", "tags", "notes", "group", "job_type")
+RECORDED_SETTINGS = ("run_id", "project", "name", "mode", "tags", "notes", "group", "job_type",
+                     "entity")
 
 
 class Settings(NamedTuple):
@@ -96,6 +122,13 @@ class Settings(NamedTuple):
     capture_console: bool = True
     sync_timeout: float = 0.0
     init_timeout: float = DEFAULT_INIT_TIMEOUT
+    entity: str | None = None
+    save_code: bool = False
+    # Read the TensorBoard event files this process writes into the run (wandb's
+    # sync_tensorboard=True): the seam logwriter/tensorboard starts from.
+    sync_tensorboard: bool = False
+    reinit: str | None = None  # wandb's reinit=, normalised to str ("True" for True)
+    recorded: Any = None  # {"_wandb/<arg>": value} of RECORDED_ARGS given; see there
 
     @property
     def run_dir(self) -> str:
@@ -155,19 +188,21 @@ def _server(mode: str, server: str | None) -> str | None:
 def _resume_policy(resume: bool | str | None) -> str:
     if resume is None or resume is False:
         return "never"
-    if resume is True:
+    if resume is True or resume == "auto":  # wandb's "auto": continue it if it exists
         return "allow"
     if resume in RESUME_POLICIES:
         return str(resume)
     raise ValueError(f"runwal: init(resume={resume!r}): expected True/False or one of "
-                     f"{', '.join(RESUME_POLICIES)}")
+                     f"{', '.join(RESUME_POLICIES)}, auto")
 
 
 def resolve(args: InitArgs | None = None) -> Settings:
     """Build Settings from init()'s arguments and the environment; ValueError on nonsense
     (NoServerError, a ValueError, for online/hybrid without a usable server). ``config``
     is not a setting: the Run takes it from ``args`` itself."""
-    args = InitArgs() if args is None else args
+    from logwriter.wandb_args import recorded_args, with_wandb_settings
+
+    args = with_wandb_settings(InitArgs() if args is None else args)
     mode = args.mode or os.environ.get("RUNWAL_MODE") or _default_mode(args.server)
     mode = mode.strip().lower()
     if mode not in MODES:
@@ -191,7 +226,9 @@ def resolve(args: InitArgs | None = None) -> Settings:
         if args.stats_interval is None
         else float(args.stats_interval)
     )
-    tags = [args.tags] if isinstance(args.tags, str) else args.tags
+    tags = list([args.tags] if isinstance(args.tags, str) else args.tags or ())
+    if args.entity:
+        tags.append(f"entity:{args.entity}")
     server = _server(mode, args.server)
     sync_wait = _seconds("sync_timeout", args.sync_timeout, "RUNWAL_SYNC_TIMEOUT",
                          DEFAULT_SYNC_TIMEOUT.get(mode, 0.0))
@@ -206,7 +243,7 @@ def resolve(args: InitArgs | None = None) -> Settings:
         mode=mode,
         resume=_resume_policy(args.resume),
         server=server,
-        tags=tuple(str(t) for t in (tags or ())),
+        tags=tuple(str(t) for t in tags),
         notes=args.notes,
         group=args.group,
         job_type=args.job_type,
@@ -216,4 +253,10 @@ def resolve(args: InitArgs | None = None) -> Settings:
         capture_console=bool(args.capture_console),
         sync_timeout=sync_wait,
         init_timeout=init_wait,
+        entity=None if args.entity is None else str(args.entity),
+        save_code=bool(args.save_code),
+        sync_tensorboard=bool(args.sync_tensorboard or args.tensorboard),
+        reinit=None if args.reinit is None else str(args.reinit),
+        recorded=recorded_args(args),
     )
+

@@ -7,6 +7,14 @@ it costs one dict update plus, only when metric rules exist, one cached rule
 lookup per key; the computed summary is emitted as one delta at finish()
 instead of per log() call. Like CONFIG, a SUMMARY record holds only the keys
 that changed since the last one.
+
+define_metric's ``summary`` as wandb spells it: one mode or a comma list
+("min,max"); ``best`` is ``min`` or ``max`` by ``goal`` ("minimize", the
+default, or "maximize"), ``copy`` is ``last``, ``first`` keeps the first value,
+``none`` leaves the key out of the summary. Where wandb nests the results
+(``loss.min``), runwal keeps the first mode's value at the key itself
+(``summary["loss"]`` is the min: MLflow has no nested summaries, and a run
+reads the same in both halves) and any further mode at ``<key>/<mode>``.
 """
 
 from __future__ import annotations
@@ -20,19 +28,76 @@ from typing import Any
 from logwriter.values import MISSING, changed, check_flat_collisions, check_key, convert
 
 Emit = Callable[[dict[str, Any]], None]
-SUMMARY_MODES = ("min", "max", "mean", "last", "none")
+SUMMARY_MODES = ("min", "max", "mean", "last", "none")  # what a metric_def record holds
+WANDB_SUMMARY_MODES = (*SUMMARY_MODES, "first", "best", "copy")
+GOALS = ("minimize", "maximize")
+_LAST: tuple[str, ...] = ("last",)  # the rule of a key no define_metric names
+
+
+def parse_modes(summary: Any, goal: Any = None) -> tuple[str, ...]:
+    """define_metric(summary=, goal=) as runwal's modes, in order; ValueError naming
+    what is wrong. () when no summary rule is given."""
+    if goal is not None and goal not in GOALS:
+        raise ValueError(f"runwal: define_metric(goal={goal!r}): expected one of "
+                         f"{', '.join(GOALS)}")
+    if summary is None:
+        return ()
+    if not isinstance(summary, str):
+        raise TypeError("runwal: define_metric(summary=) must be a str like 'min' or 'min,max'")
+    out: list[str] = []
+    for raw in summary.split(","):
+        mode = raw.strip().lower()
+        if mode not in WANDB_SUMMARY_MODES:
+            raise ValueError(f"runwal: define_metric(summary={summary!r}): expected one of "
+                             f"{', '.join(WANDB_SUMMARY_MODES)} (or a comma list of them)")
+        mode = {"copy": "last", "best": "max" if goal == "maximize" else "min"}.get(mode, mode)
+        if mode not in out:
+            out.append(mode)
+    return tuple(out)
+
+
+def metric_def(name: Any, step_metric: Any = None, step_sync: Any = None, hidden: Any = None,
+               summary: Any = None, goal: Any = None, overwrite: Any = None
+               ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """define_metric()'s arguments checked: (the METRIC_DEF body, the summary modes).
+
+    The body holds FORMAT.md's keys (``summary``: the first mode a metric_def
+    record may name, or None), plus wandb's ``summaries`` (every mode, when more
+    than that one), ``goal``, ``step_sync`` and ``overwrite`` when given, which
+    readers that do not know them ignore.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("runwal: define_metric(): name must be a non-empty str")
+    check_key(name, "define_metric()")
+    if step_metric is not None:
+        if not isinstance(step_metric, str):
+            raise TypeError("runwal: define_metric(): step_metric must be a str")
+        check_key(step_metric, "define_metric(step_metric=)")
+    modes = parse_modes(summary, goal)
+    first = next((m for m in modes if m in SUMMARY_MODES), None)
+    body: dict[str, Any] = {"name": name, "step_metric": step_metric, "summary": first,
+                            "hidden": bool(hidden)}
+    if len(modes) > 1 or (modes and first is None):
+        body["summaries"] = list(modes)
+    for key, value in (("goal", goal), ("step_sync", step_sync), ("overwrite", overwrite)):
+        if value is not None:
+            body[key] = value if key == "goal" else bool(value)
+    return body, modes
 
 
 class _Agg:
-    __slots__ = ("count", "max", "min", "total")
+    __slots__ = ("count", "first", "max", "min", "total")
 
     def __init__(self) -> None:
         self.count = 0
         self.total = 0.0
         self.min = math.inf
         self.max = -math.inf
+        self.first = math.nan
 
     def add(self, v: float) -> None:
+        if not self.count:
+            self.first = v
         self.count += 1
         self.total += v
         if v < self.min:
@@ -47,6 +112,8 @@ class _Agg:
             return self.min
         if mode == "max":
             return self.max
+        if mode == "first":
+            return self.first
         return self.total / self.count
 
 
@@ -59,9 +126,9 @@ class Summary:
         self._last: dict[str, Any] = {}
         self._explicit: dict[str, Any] = {}
         self._emitted: dict[str, Any] = {}
-        self._exact: dict[str, str] = {}  # metric name -> mode
-        self._globs: list[tuple[str, str]] = []  # newest last
-        self._rule_cache: dict[str, str] = {}
+        self._exact: dict[str, tuple[str, ...]] = {}  # metric name -> modes
+        self._globs: list[tuple[str, tuple[str, ...]]] = []  # newest last
+        self._rule_cache: dict[str, tuple[str, ...]] = {}
         self._aggs: dict[str, _Agg] = {}
 
     # -- fed by the run ----------------------------------------------------
@@ -71,49 +138,58 @@ class Summary:
         self._last.update(row)
         if self._exact or self._globs:
             for key, value in row.items():
-                mode = self._rule_cache.get(key)
-                if mode is None:
-                    mode = self._rule_cache[key] = self._mode(key)
-                if mode in ("min", "max", "mean") and type(value) in (int, float):
+                modes = self._rule_cache.get(key)
+                if modes is None:
+                    modes = self._rule_cache[key] = self._modes(key)
+                if modes != _LAST and type(value) in (int, float):
                     agg = self._aggs.get(key)
                     if agg is None:
                         agg = self._aggs[key] = _Agg()
                     agg.add(value)
 
-    def define(self, name: str, mode: str | None) -> None:
-        """Register a define_metric() summary rule; ``name`` may be a glob."""
-        if mode is None:
+    def define(self, name: str, modes: str | tuple[str, ...] | None) -> None:
+        """Register a define_metric() summary rule (`parse_modes`' modes, or one mode);
+        ``name`` may be a glob."""
+        if isinstance(modes, str):
+            modes = (modes,)
+        if not modes:
             return
         with self._lock:
             if any(ch in name for ch in "*?["):
-                self._globs.append((name, mode))
+                self._globs.append((name, modes))
             else:
-                self._exact[name] = mode
+                self._exact[name] = modes
             self._rule_cache.clear()
 
-    def _mode(self, key: str) -> str:
-        mode = self._exact.get(key)
-        if mode is not None:
-            return mode
+    def _modes(self, key: str) -> tuple[str, ...]:
+        modes = self._exact.get(key)
+        if modes is not None:
+            return modes
         for pattern, m in reversed(self._globs):
             if fnmatch.fnmatchcase(key, pattern):
                 return m
-        return "last"
+        return _LAST
 
     def computed(self) -> dict[str, Any]:
         """The whole summary as the user would see it now."""
         with self._lock:
             out: dict[str, Any] = {}
-            for key, value in self._last.items():
-                mode = self._mode(key)
-                if mode == "none":
+            for key, last in self._last.items():
+                modes = self._modes(key)
+                if modes == _LAST:
+                    out[key] = last
                     continue
-                if mode in ("min", "max", "mean"):
-                    agg = self._aggs.get(key)
-                    value = agg.value(mode) if agg is not None else None
-                    if value is None:
-                        continue
-                out[key] = value
+                if "none" in modes:
+                    continue
+                for i, mode in enumerate(modes):
+                    if mode == "last":
+                        value = last
+                    else:
+                        agg = self._aggs.get(key)
+                        value = agg.value(mode) if agg is not None else None
+                        if value is None:
+                            continue
+                    out[key if i == 0 else f"{key}/{mode}"] = value
             out.update(self._explicit)
             return out
 
@@ -130,7 +206,7 @@ class Summary:
         with self._lock:
             self._last.update(last)
             for key, value in last.items():
-                if self._mode(key) in ("min", "max", "mean") and type(value) in (int, float):
+                if self._modes(key) != _LAST and type(value) in (int, float):
                     self._aggs.setdefault(key, _Agg()).add(value)
             self._emitted.update(self.computed())
 

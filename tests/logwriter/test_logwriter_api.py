@@ -275,16 +275,18 @@ def test_init_args_are_one_list() -> None:
     """init()'s signature, settings.InitArgs and Settings agree on every parameter."""
     import inspect
 
-    from logwriter.settings import InitArgs, Settings
+    from logwriter.settings import CONFIG_ARGS, InitArgs, Settings
+    from logwriter.wandb_args import RECORDED_ARGS
 
     params = inspect.signature(logwriter.init).parameters
     assert list(params) == list(InitArgs._fields)
     assert {k: p.default for k, p in params.items()} == InitArgs._field_defaults
     typed = {k: getattr(t, "__forward_arg__", t) for k, t in InitArgs.__annotations__.items()}
     assert {k: p.annotation for k, p in params.items()} == typed  # the same type strings
-    resolved_as = {"id": "run_id"}
+    resolved_as = {"id": "run_id", "tensorboard": "sync_tensorboard",
+                   **{name: "recorded" for name in RECORDED_ARGS}}
     for field in InitArgs._fields:
-        if field != "config":  # the Run takes it; it is no setting
+        if field not in CONFIG_ARGS:  # the Run takes them; they are no setting
             assert resolved_as.get(field, field) in Settings._fields, field
 
 

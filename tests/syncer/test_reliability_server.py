@@ -62,10 +62,8 @@ LOST = [  # (request, which one of its kind, fault): applied on the server, answ
     ("runs/create", 1, "drop"),
     ("runs/create", 1, "truncate"),
     ("runs/create", 1, "status:502"),  # a gateway's answer: applied or not, nobody knows
-    ("runs/log-batch", 1, "drop"),  # the params: re-sent with the same values
-    ("runs/log-batch", 2, "drop"),  # the tags
-    ("runs/log-batch", 3, "drop"),  # the metrics
-    ("runs/log-batch", 3, "truncate"),
+    ("runs/log-batch", 1, "drop"),  # params, tags and metrics in one: params re-sent as they are
+    ("runs/log-batch", 1, "truncate"),
     ("mlflow-artifacts", 1, "drop"),  # files/notes.txt
     ("mlflow-artifacts", 2, "drop"),  # output.log
     ("runs/update", 1, "drop"),  # the final status and end time

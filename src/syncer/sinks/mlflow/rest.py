@@ -90,6 +90,9 @@ class MlflowRest:
         self.client = client
         self.retry = retry or RetryPolicy()
         self.stop = stop
+        # experiment name -> (id, monotonic time found): the runs of one project share
+        # one lookup per process (`syncer.sinks.mlflow.runs.experiment_id`)
+        self.experiments: dict[str, tuple[str, float]] = {}
 
     # -- plumbing ----------------------------------------------------------
     def request(
@@ -207,20 +210,19 @@ class MlflowRest:
         return out
 
     def create_run(
-        self, experiment_id: str, run_name: str, start_time_ms: int, tags: dict[str, str]
+        self, experiment_id: str, run_name: str, start_time_ms: int, tags: dict[str, str],
+        user_id: str = "",
     ) -> dict[str, Any]:
         """The new run. Not idempotent: `AnswerLost` instead of a blind retry."""
-        data = self.request(
-            "POST",
-            f"{API}/runs/create",
-            json={
-                "experiment_id": experiment_id,
-                "run_name": run_name,
-                "start_time": start_time_ms,
-                "tags": [{"key": k, "value": v} for k, v in tags.items()],
-            },
-            idempotent=False,
-        )
+        body: dict[str, Any] = {
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "start_time": start_time_ms,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        if user_id:  # the UI's User column and `attributes.user_id` search
+            body["user_id"] = user_id
+        data = self.request("POST", f"{API}/runs/create", json=body, idempotent=False)
         run = data.get("run")
         if not isinstance(run, dict):
             raise ServerRejected(f"runs/create returned no run: {data!r:.200}")

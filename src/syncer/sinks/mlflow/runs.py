@@ -15,10 +15,24 @@ without it) is its identity on the server:
 
 If duplicates exist anyway (made by an older runwal), the oldest one (by start
 time, then run id) is the run: every pass picks the same one.
+
+What a request costs: a first sync of a small finished run is the lookup
+(runs/search), runs/create, one log-batch (the sink merges params, tags and
+metrics) and the final runs/update. The experiment's id is looked up once per
+process and name (`EXPERIMENT_TTL`), not once per run. The lookup before the
+create stays: it is what makes a lost checkpoint or a second copy of the run
+dir find the run it has instead of making another.
+
+runs/create also carries what MLflow's own client sets there, so the UI shows
+runwal runs as it shows its own: ``user_id`` (the User column and
+``attributes.user_id`` search) from the run record's user, and the tags
+``mlflow.user`` and ``mlflow.source.type`` ("LOCAL", or "JOB" for a run whose
+record names a scheduler job).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from syncer.errors import ServerRejected
@@ -27,10 +41,22 @@ from syncer.sinks.mlflow.retry import create_once
 
 RUN_ID_TAG = "runwal.run_id"
 SCAN_PAGES = 20  # pages of 1000 runs read when a run id cannot be put in a filter
+EXPERIMENT_TTL = 60.0  # seconds an experiment id found is used without asking again
+JOB_KEYS = ("slurm_job_id", "job_id")  # run record keys that mark a scheduler job
 
 
 def experiment_id(rest: MlflowRest, name: str) -> str:
-    """The id of experiment ``name``, created if missing (once, even when answers are lost)."""
+    """The id of experiment ``name``, created if missing (once, even when answers are lost);
+    remembered by ``rest`` for `EXPERIMENT_TTL` (one lookup for a directory of runs)."""
+    known = rest.experiments.get(name)
+    if known is not None and time.monotonic() - known[1] < EXPERIMENT_TTL:
+        return known[0]
+    eid = _experiment_id(rest, name)
+    rest.experiments[name] = (eid, time.monotonic())
+    return eid
+
+
+def _experiment_id(rest: MlflowRest, name: str) -> str:
 
     def find() -> dict[str, Any] | None:
         return rest.get_experiment_by_name(name)
@@ -92,16 +118,32 @@ def find_run(rest: MlflowRest, exp_id: str, run_id: str) -> dict[str, Any] | Non
     return min(mine, key=_order) if mine else None
 
 
+def creation(run_body: Any) -> tuple[str, dict[str, str]]:
+    """``user_id`` and the tags runs/create carries besides the identity, from the
+    run record's body (None or odd bodies: no user, source type LOCAL)."""
+    body = run_body if isinstance(run_body, dict) else {}
+    user = body.get("user")
+    user_id = user if isinstance(user, str) else ""
+    job = any(body.get(k) not in (None, "") for k in JOB_KEYS)
+    tags = {"mlflow.source.type": "JOB" if job else "LOCAL"}
+    if user_id:
+        tags["mlflow.user"] = user_id
+    return user_id, tags
+
+
 def find_or_create_run(
-    rest: MlflowRest, exp_id: str, run_id: str, name: str, start_ms: int
+    rest: MlflowRest, exp_id: str, run_id: str, name: str, start_ms: int,
+    run_body: Any = None,
 ) -> dict[str, Any]:
-    """The server run of ``run_id``: looked up first, created at most once."""
+    """The server run of ``run_id``: looked up first, created at most once (with what
+    `creation` takes from ``run_body``, the run record's body)."""
     run = find_run(rest, exp_id, run_id)
     if run is not None:
         return run
+    user_id, tags = creation(run_body)
 
     def create() -> dict[str, Any]:
-        return rest.create_run(exp_id, name, start_ms, {RUN_ID_TAG: run_id})
+        return rest.create_run(exp_id, name, start_ms, {**tags, RUN_ID_TAG: run_id}, user_id)
 
     return create_once(create, lambda: find_run(rest, exp_id, run_id), rest.retry,
                        what=f"runs/create for {run_id!r}", stop=rest.stop)

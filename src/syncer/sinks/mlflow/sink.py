@@ -7,9 +7,10 @@ run tagged ``runwal.run_id``, created exactly once if there is none
 Sending: records are mapped by `syncer.sinks.mlflow.mapping` into params,
 tags, metrics, files and console text; keys MLflow would refuse are dropped
 and reported once each before anything is sent (`syncer.sinks.mlflow.names`).
-Params and tags go first (100 per request), then metrics in 1000-row requests
-run a few at a time in parallel (the server's ingest ceiling needs several
-connections). A request refused with 400 is split in halves until the
+Up to 100 params and 100 tags ride in a batch's first metrics request (more
+go first, 100 per request), then metrics in 1000-row requests run a few at a
+time in parallel (the server's ingest ceiling needs several connections); a
+small run's batch is one log-batch. A request refused with 400 is split in halves until the
 offending items are isolated; those become `Rejection`s and the rest is
 delivered; a metric key refused that way is dropped client-side for the rest
 of the pass, so its other rows are not bisected down to one by one. Files are
@@ -19,7 +20,8 @@ are refused per file). Console text goes to the spool
 pass. Media and artifact files go up with their batch
 (`syncer.sinks.mlflow.uploads`: content-addressed ones once per run).
 
-Every request is harmless to repeat when its answer was lost: log-batch rows
+Every request is harmless to repeat when its answer was lost (a log-batch
+holding params, tags and metrics together is harmless for each): log-batch rows
 are stored once per (key, value, timestamp, step); a param re-sent with the
 value the server has is accepted (a 200, measured on MLflow 3.17); tags and
 runs/update overwrite with the same value; an artifact PUT overwrites the
@@ -57,6 +59,7 @@ from syncer.sinks.mlflow.uploads import Uploader
 MAX_METRICS = 1000
 MAX_PARAMS = 100
 MAX_TAGS = 100
+MAX_ITEMS = 1000  # metrics + params + tags in one log-batch
 DEFAULT_EXPERIMENT = "runwal"
 RUN_ID_TAG = runs.RUN_ID_TAG
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED", "preempted": "KILLED"}
@@ -121,7 +124,8 @@ class MlflowSink:
             start = run_record.ts if run_record is not None else identity.created
             run = runs.find_or_create_run(
                 self.rest, self._exp_id, identity.run_id, identity.name or identity.run_id,
-                ts_ms(start if start is not None else 0.0))
+                ts_ms(start if start is not None else 0.0),
+                run_body=run_record.body if run_record is not None else None)
             self._map = MapState()
         self._run_id = runs.server_run_id(run)
         info = run.get("info", {})
@@ -142,22 +146,30 @@ class MlflowSink:
             self.rest.update_run(self._run_id, status="RUNNING")
         params = [(s, {"key": k, "value": v}) for k, (s, v) in plan.params.items()]
         tags = [(s, {"key": k, "value": v}) for k, (s, v) in plan.tags.items()]
-        for i in range(0, len(params), MAX_PARAMS):
-            out += self._log(Refused.PARAM, params[i : i + MAX_PARAMS])[0]
-        refused = {r.key for r in out if r.what is Refused.PARAM}
-        self._params.update({k: v for k, (_, v) in plan.params.items() if k not in refused})
-        for i in range(0, len(tags), MAX_TAGS):
-            out += self._log(Refused.TAG, tags[i : i + MAX_TAGS])[0]
+        # Up to 100 params and 100 tags ride in the first metrics request (MLflow takes
+        # 1000 items in one log-batch): a small run's batch is one request, not three.
+        ride = len(params) <= MAX_PARAMS and len(tags) <= MAX_TAGS
+        if not ride:
+            for i in range(0, len(params), MAX_PARAMS):
+                out += self._log(Refused.PARAM, params[i : i + MAX_PARAMS])[0]
+            for i in range(0, len(tags), MAX_TAGS):
+                out += self._log(Refused.TAG, tags[i : i + MAX_TAGS])[0]
         rows = plan.metrics
-        chunks = [rows[i : i + MAX_METRICS] for i in range(0, len(rows), MAX_METRICS)]
+        head = min(MAX_METRICS, MAX_ITEMS - len(params) - len(tags)) if ride else MAX_METRICS
+        chunks = [rows[:head]] + [rows[i : i + MAX_METRICS] for i in range(head, len(rows),
+                                                                            MAX_METRICS)]
+        first = (params, tags) if ride else ([], [])
+        jobs = [(*first, chunks[0])] + [([], [], c) for c in chunks[1:]]
         results: Iterable[tuple[list[Rejection], int]]
-        if len(chunks) > 1:
-            results = self._executor().map(lambda c: self._log(Refused.METRIC, c), chunks)
+        if len(jobs) > 1:
+            results = self._executor().map(lambda j: self._log_all(*j), jobs)
         else:
-            results = [self._log(Refused.METRIC, c) for c in chunks]
+            results = [self._log_all(*j) for j in jobs]
         for got, delivered in results:
             out += got
             self.points_sent += delivered
+        refused = {r.key for r in out if r.what is Refused.PARAM}
+        self._params.update({k: v for k, (_, v) in plan.params.items() if k not in refused})
         for seq, path in plan.files:
             out += self._upload_file(seq, path)
         if plan.uploads:
@@ -179,6 +191,30 @@ class MlflowSink:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="runwal-sink")
         return self._pool
+
+    def _log_all(self, params: Items, tags: Items, metrics: Items) -> tuple[list[Rejection], int]:
+        """Params, tags and metrics in one log-batch; on a 400, each kind on its own
+        (`_log` bisects it). Returns the rejections and how many metric rows the server took."""
+        kinds = [(w, i) for w, i in ((Refused.PARAM, params), (Refused.TAG, tags),
+                                     (Refused.METRIC, metrics)) if i]
+        if len(kinds) <= 1:
+            return self._log(*kinds[0]) if kinds else ([], 0)
+        try:
+            self.rest.log_batch(self._run_id, **{_BATCH_FIELD[w]: [p for s, p in i if (
+                w, p["key"]) not in self._refused] for w, i in kinds})
+            return [], sum(1 for _, m in metrics if (Refused.METRIC, m["key"]) not in self._refused)
+        except _FATAL:
+            raise
+        except ServerRejected as exc:
+            if exc.status not in _SPLITTABLE:
+                raise
+        out: list[Rejection] = []
+        delivered = 0
+        for what, items in kinds:
+            got, n = self._log(what, items)
+            out += got
+            delivered += n if what is Refused.METRIC else 0
+        return out, delivered
 
     def _log(self, what: Refused, items: Items) -> tuple[list[Rejection], int]:
         """Send ``items`` in one request; on a 400 bisect to isolate the bad ones.

@@ -1,0 +1,5 @@
+"""``wandb.wandb_run``: where Lightning's WandbLogger finds the Run class it checks for."""
+
+from logwriter.run_object import Run
+
+__all__ = ["Run"]
