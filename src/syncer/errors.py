@@ -9,7 +9,8 @@ Tree::
     │   ├── BadOption           an option value the command cannot use (unknown --type name)
     │   ├── ExportError         the export destination cannot be written
     │   ├── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
-    │   └── BadCommand          `runwal run`: no command given, or it cannot be started
+    │   ├── BadCommand          `runwal run`: no command given, or it cannot be started
+    │   └── MissingExtra        `runwal import wandb` without runwal[wandb-import] (tensorboard too)
     ├── SyncError               exit 1: the command ran, a sync failed; ``retryable``
     │   ├── ServerUnavailable   connect errors / timeouts / 5xx / 429 past the retry deadline
     │   │   └── AnswerLost      a create's answer never came: it may or may not have happened
@@ -19,6 +20,10 @@ Tree::
     │   │   └── RunGone         the server run is deleted (or no longer active)
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
     │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link or a file: not followed
+    ├── ImportProblem           exit 1: `runwal import`: one source not imported (the others go on)
+    │   ├── NotASource          no event files / no run-<id>.wandb where the path points
+    │   ├── SourceChanged       the source is not what was imported, nor a grown copy of it
+    │   └── RunDirTaken         the run dir a source maps to holds something else
     └── LoopbackServerError     the throwaway MLflow server of tests/demo/bench did not start
 
 Usage mistakes and sync failures differ by *class*, so `syncer.cli.common`
@@ -90,6 +95,10 @@ class BadCommand(UsageError):
     hint = "usage: runwal run [--dir DIR] -- python train.py ARGS..."
 
 
+class MissingExtra(UsageError):
+    hint = "pip install 'runwal[wandb-import]' (or 'runwal[tensorboard]')"
+
+
 # -- sync failures: exit 1 ---------------------------------------------------
 
 
@@ -146,6 +155,28 @@ class ArtifactsUnsupported(SyncError):
 class UnsafeRunDir(SyncError):
     hint = ("the syncer reads and writes nothing outside the run directory: log/ and sync/ "
             "must be real directories")
+
+
+# -- imports: exit 1 --------------------------------------------------------
+
+
+class ImportProblem(RunwalError):
+    """One source of `runwal import` could not be imported; the batch goes on."""
+
+    hint = "see docs/IMPORT.md for what each importer reads"
+
+
+class NotASource(ImportProblem):
+    hint = ("pass a TensorBoard logdir (a directory holding *tfevents* files) or a wandb "
+            "offline run directory (holding run-<id>.wandb)")
+
+
+class SourceChanged(ImportProblem):
+    hint = "delete the imported run directory to import the source again from scratch"
+
+
+class RunDirTaken(ImportProblem):
+    hint = "import into another --into directory, or move the run directory that is there"
 
 
 # -- the loopback server -----------------------------------------------------

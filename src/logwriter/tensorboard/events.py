@@ -203,7 +203,8 @@ def _numbers(t: Any) -> list[Any] | None:
 
 def _histo(h: Any, step: int, wall: float, tag: str) -> Item | str:
     """TensorBoard's HistogramProto (bucket i covers (limit[i-1], limit[i]]) as bins and
-    counts, trimmed to the non-empty buckets; the outer edges are min and max."""
+    counts, trimmed to the non-empty buckets, a run of empty ones merged; the outer edges
+    are min and max."""
     limits, counts = list(h.bucket_limit), list(h.bucket)
     nonzero = [i for i, c in enumerate(counts) if c]
     if not nonzero or len(limits) != len(counts):
@@ -216,8 +217,15 @@ def _histo(h: Any, step: int, wall: float, tag: str) -> Item | str:
     left = vmin if vmin <= edges[0] or lo == 0 else float(limits[lo - 1])
     if len(edges) == 1 or vmax > edges[-2]:
         edges[-1] = min(edges[-1], max(vmax, left))
-    return Item(step, wall, tag, "histogram",
-                {"bins": [left, *edges], "counts": [round(c) for c in counts[lo:hi + 1]]})
+    bins: list[float] = [left]
+    out: list[int] = []
+    for edge, c in zip(edges, counts[lo:hi + 1], strict=True):
+        if not c and out and not out[-1]:
+            bins[-1] = edge  # a run of empty buckets (TF's default limits) is one
+        else:
+            bins.append(edge)
+            out.append(round(c))
+    return Item(step, wall, tag, "histogram", {"bins": bins, "counts": out})
 
 
 def _hparams(content: bytes, step: int, wall: float) -> Item | str:

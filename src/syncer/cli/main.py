@@ -18,6 +18,7 @@ import click
 from syncer.cli.dump import dump
 from syncer.cli.export import export
 from syncer.cli.follow import follow
+from syncer.cli.importcmd import import_
 from syncer.cli.ls import ls
 from syncer.cli.run import run
 from syncer.cli.show import show
@@ -52,6 +53,7 @@ main.add_command(sync)
 main.add_command(syncd)
 main.add_command(follow)
 main.add_command(run)
+main.add_command(import_)
 
 __all__ = ["main"]
 
