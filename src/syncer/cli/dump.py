@@ -27,6 +27,10 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
     Every line has "seq", "type" (a name) and "ts" (Unix seconds), then:
       history                 "step", "data" {key: value}
       config, summary, stats  "data": the record's delta / sample
+      media                   "key", "step", "kind", "items" (file, size, sha256,
+                              width, caption, ...; a histogram's bins and counts)
+      artifact, artifact_use  "name", "artifact_type" (the body's "type"), "version",
+                              "digest", "aliases", "entries" / "source_run", ...
       others                  the body's fields spread on the line
       unknown types           "type": "unknown", "type_id": N, "body": raw body
     Strict JSON: NaN and infinities are written as the strings "NaN",

@@ -18,11 +18,14 @@ from syncer.inspect.tensorboard import export_run
               required=True, help="Write a TensorBoard event file into OUT_DIR (created).")
 @user_errors
 def export(run: Path, tb_dir: Path) -> None:
-    """Export RUN's history scalars for TensorBoard: `tensorboard --logdir OUT_DIR`.
+    """Export RUN's history and media for TensorBoard: `tensorboard --logdir OUT_DIR`.
 
-    Numbers only (bools as 0/1; strings and None are skipped), with each
-    record's step and wall time. The file is named after the run's creation
-    time, so exporting again replaces it rather than duplicating the curves.
+    History: numbers only (bools as 0/1; strings and None are skipped), with
+    each record's step and wall time. Media at their step: images (and GIF
+    videos) in the Images tab, audio in Audio, histograms in Histograms and
+    Distributions, HTML and tables in Text; other video formats are skipped.
+    The file is named after the run's creation time, so exporting again
+    replaces it rather than duplicating the curves.
 
     \b
     Exit status: 0 ok; 2 RUN is not a run directory or OUT_DIR not writable.
@@ -34,12 +37,16 @@ def export(run: Path, tb_dir: Path) -> None:
         res = export_run(run, tb_dir)
     except OSError as exc:
         raise ExportError(f"cannot write: {exc.strerror or exc}", path=str(tb_dir)) from exc
-    click.echo(terminal_text(f"wrote {res.events} events, {res.scalars} scalars, "
+    media = "".join(f", {n} {kind}" for kind, n in sorted(res.media.items()))
+    click.echo(terminal_text(f"wrote {res.events} events, {res.scalars} scalars{media}, "
                           f"{len(res.tags)} tags to {res.path}"))
     for note in res.notes:
         click.echo(terminal_text(f"runwal: note: {note}"), err=True)
     if res.skipped:
         click.echo(f"runwal: note: {res.skipped} non-numeric values skipped", err=True)
+    if res.media_skipped:
+        click.echo(f"runwal: note: {res.media_skipped} media items skipped (file missing, "
+                   "or a format TensorBoard cannot show)", err=True)
     if res.damaged:
         click.echo(f"runwal: note: {res.damaged} damaged regions skipped; "
                    f"see `runwal verify {run}`", err=True)

@@ -14,6 +14,7 @@ import shlex
 from typing import Any
 
 from syncer.cli import render
+from syncer.inspect.mediafiles import exists
 from syncer.inspect.runview import MetricStats, RunView, disk_usage, sync_checkpoints, sync_state
 from syncer.inspect.spelling import key_text, spell, terminal_text
 from syncer.inspect.verify import VerifyReport, damage_json
@@ -53,6 +54,9 @@ def show_json(view: RunView) -> dict[str, Any]:
         "system": {k: _metric_json(m) for k, m in sorted(view.system.items())},
         "metric_defs": view.metric_defs,
         "files": list(view.files.values()),
+        "media": view.media,
+        "artifacts": view.artifacts,
+        "artifact_uses": view.artifact_uses,
         "console_lines": view.console_line_count,
         "alerts": view.alerts,
         "counts": {"segments": len(view.segments), "frames": view.frames,
@@ -103,6 +107,8 @@ def show_text(view: RunView) -> str:
         f"  {p}  {render.size(int(f.get('size') or 0))}"
         + ("" if (view.path / "files" / p).exists() else "  [missing from files/]")
         for p, f in view.files.items()])
+    out += _media_section(view)
+    out += _artifacts_section(view)
     lines = view.console_line_count
     if lines:
         counts = ", ".join(f"{s}: {render.plural(n, 'line')}" for s, n in lines.items())
@@ -124,6 +130,42 @@ def show_text(view: RunView) -> str:
               for t, n in sorted(view.unknown_types.items())]
     out += _section("notes", [f"  {n}" for n in notes])
     return terminal_text("\n".join(out))
+
+
+def _media_section(view: RunView) -> list[str]:
+    if not view.media:
+        return []
+    rows = []
+    for key, m in sorted(view.media.items()):
+        last = m.get("last_file")
+        if last is not None and not exists(view.path, str(last)):
+            last = f"{last}  [missing from files/]"
+        rows.append((key, m.get("kind"), m["records"], m["items"], m.get("last_step"), last))
+    return ["", f"media ({render.plural(len(view.media), 'key')})",
+            render.table(rows, ("KEY", "KIND", "RECORDS", "ITEMS", "LAST STEP", "LAST FILE"),
+                         right={2, 3, 4}, indent="  ")]
+
+
+def _artifacts_section(view: RunView) -> list[str]:
+    rows: list[tuple[Any, ...]] = []
+    for a in view.artifacts:
+        aliases = a.get("aliases")
+        rows.append(("logged", f"{a.get('name')}:v{a.get('version')}", a.get("type"),
+                     _entries(int(a.get("entries") or 0)),
+                     render.size(int(a.get("size") or 0)),
+                     ", ".join(map(str, aliases)) if isinstance(aliases, list) else ""))
+    for u in view.artifact_uses:
+        rows.append(("used", f"{u.get('name')}:v{u.get('version')}", u.get("type"),
+                     f"from run {u.get('source_run') or '?'}", "", f"asked {u.get('asked')}"))
+    if not rows:
+        return []
+    title = f"artifacts ({len(view.artifacts)} logged, {len(view.artifact_uses)} used)"
+    return ["", title, render.table(rows, ("", "VERSION", "TYPE", "", "SIZE", "ALIASES"),
+                                    indent="  ")]
+
+
+def _entries(n: int) -> str:
+    return f"{n} {'entry' if n == 1 else 'entries'}"
 
 
 def _span(first: int | None, last: int | None) -> str:

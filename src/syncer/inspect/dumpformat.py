@@ -3,7 +3,8 @@
 Every line starts with ``seq``, ``type`` (a name) and ``ts``; the body follows
 under its natural fields: history as ``step`` + ``data``; config, summary and
 stats deltas under ``data`` (their keys are user or metric names and could
-collide with seq/type/ts); other bodies spread. A type this runwal does not
+collide with seq/type/ts); artifact and artifact_use spread with their own
+``type`` as ``artifact_type``; other bodies spread. A type this runwal does not
 know keeps its raw body: ``{"seq", "type": "unknown", "type_id", "ts", "body"}``.
 Values the log holds that JSON lacks (NaN, bin, ext, non-string keys) are
 spelled by `syncer.inspect.spelling.spell`, the one spelling of every command.
@@ -23,6 +24,7 @@ UNKNOWN = -1  # --type unknown: every type this runwal lacks
 TYPE_NAMES = {t.name.lower(): int(t) for t in RecordType}
 _DATA_TYPES = {RecordType.CONFIG, RecordType.SUMMARY, RecordType.STATS}
 _HEAD = ("seq", "type", "ts")
+_ARTIFACT_TYPES = {RecordType.ARTIFACT, RecordType.ARTIFACT_USE}
 
 
 def parse_types(names: tuple[str, ...]) -> set[int] | None:
@@ -64,6 +66,9 @@ def _record_fields(rec: Record) -> dict[str, Any]:
         out.update((k, v) for k, v in body.items() if k not in ("step", "data", *_HEAD))
     elif rec.type in _DATA_TYPES:
         out["data"] = body
+    elif rec.type in _ARTIFACT_TYPES and not any(k in _HEAD[::2] or k == "artifact_type"
+                                                 for k in body):
+        out.update(("artifact_type" if k == "type" else k, v) for k, v in body.items())
     elif any(k in _HEAD for k in body):
         out["body"] = body
     else:

@@ -3,6 +3,7 @@
 `RunView.load(path)` reads the log once, through `schema.reader.iter_run_log`,
 and keeps only what a human (or an "is it synced yet?" check) needs: identity,
 start metadata, merged config and summary, per-metric statistics, files,
+media keys (records, items, last step and file), artifacts logged and used,
 console line counts, alerts, the exit record and every piece of damage.
 
 Memory stays bounded whatever the length of the run: a metric keeps streaming
@@ -26,6 +27,7 @@ from schema.events import Damage, Frame, Incomplete, records_lost
 from schema.layout import RunDir
 from schema.reader import iter_run_log
 from schema.records import Record, RecordType, body_problem
+from syncer.inspect.mediafiles import record_files
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
 from syncer.inspect.spelling import key_text, number
 
@@ -50,6 +52,9 @@ class RunView:
     system: dict[str, MetricStats] = field(default_factory=dict)
     metric_defs: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> kind, counts, last
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # logged versions, in order
+    artifact_uses: list[dict[str, Any]] = field(default_factory=list)
     console_lines: Counter[str] = field(default_factory=Counter)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     exit: dict[str, Any] | None = None
@@ -144,6 +149,33 @@ class RunView:
                 stats = into[key] = MetricStats(samples=Downsampler(self.sample_width))
             stats.add(step, num, ts)
 
+    def _media(self, rec: Record, body: dict[str, Any]) -> None:
+        key = key_text(body.get("key"))
+        items = body.get("items")
+        items = items if isinstance(items, list) else []
+        entry = self.media.setdefault(key, {"kind": body.get("kind"), "records": 0,
+                                            "items": 0, "last_step": None, "last_file": None})
+        entry["records"] += 1
+        entry["items"] += len(items)
+        step = body.get("step")
+        if type(step) is int:
+            entry["last_step"] = step
+        files = [f for f, _, _ in record_files(rec)]
+        entry["last_file"] = files[-1] if files else entry["last_file"]
+
+    def _artifact(self, rec: Record, body: dict[str, Any]) -> None:
+        entries = body.get("entries")
+        entries = entries if isinstance(entries, list) else []
+        row = {k: body.get(k) for k in ("name", "version", "type", "aliases", "digest")}
+        if rec.type == RecordType.ARTIFACT_USE:
+            self.artifact_uses.append({**row, "source_run": body.get("source_run"),
+                                       "asked": body.get("asked")})
+        else:
+            self.artifacts.append({**row, "entries": len(entries),
+                                   "size": sum(e["size"] for e in entries
+                                               if isinstance(e, dict)
+                                               and type(e.get("size")) is int)})
+
     def _console(self, rec: Record, body: dict[str, Any]) -> None:
         stream, text = str(body.get("stream", "stdout")), body.get("text")
         if not isinstance(text, str) or not text:
@@ -234,6 +266,9 @@ class RunView:
 _HANDLERS = {int(t): RunView._set for t in RecordType}
 _HANDLERS[int(RecordType.HISTORY)] = RunView._history
 _HANDLERS[int(RecordType.CONSOLE)] = RunView._console
+_HANDLERS[int(RecordType.MEDIA)] = RunView._media
+_HANDLERS[int(RecordType.ARTIFACT)] = RunView._artifact
+_HANDLERS[int(RecordType.ARTIFACT_USE)] = RunView._artifact
 
 
 def disk_usage(path: str | os.PathLike[str]) -> int:

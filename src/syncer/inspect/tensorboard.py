@@ -1,4 +1,4 @@
-"""Export a run's history scalars as a TensorBoard event file, in pure Python.
+"""Export a run's history scalars and media as a TensorBoard event file, in pure Python.
 
 No TensorFlow, tensorboard or protobuf dependency: the format is small enough
 to write by hand, and a run dir must stay readable on a login node that has
@@ -25,7 +25,9 @@ The first event carries only ``file_version = "brain.Event:2"``; then one
 event per history record (its step, its ts as wall time) with one value per
 numeric key. bool becomes 0/1; str, None, lists and maps are skipped (counted
 in `ExportResult.skipped`). Values are float32, as TensorBoard stores them:
-a number beyond float32 range becomes ±inf.
+a number beyond float32 range becomes ±inf. Each ``media`` record is one more
+event at its step, with an image, audio, histogram or text value per item
+(`syncer.inspect.tbmedia`, which has the protobuf subset it writes).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import math
 import os
 import socket
 import struct
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +45,10 @@ from typing import IO, Any
 from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
-from schema.records import RecordType, body_problem
+from schema.records import Record, RecordType, body_problem
 from syncer.inspect.metricstats import as_number
 from syncer.inspect.spelling import key_text, number
+from syncer.inspect.tbmedia import media_values
 
 FILE_VERSION = "brain.Event:2"
 _MASK_DELTA = 0xA282EAD8
@@ -124,16 +128,19 @@ def encode_event(
     step: int | None = None,
     file_version: str | None = None,
     scalars: Iterable[tuple[str, float]] = (),
+    values: Iterable[bytes] = (),
 ) -> bytes:
-    """Serialized ``Event`` protobuf (fields in field-number order)."""
+    """Serialized ``Event`` protobuf (fields in field-number order); ``values`` are
+    encoded ``Summary.Value`` messages added after the scalars."""
     parts = [_key(1, 1), struct.pack("<d", wall_time)]
     if step:  # proto3: a zero int64 is the default and is not written
         parts += [_key(2, 0), _varint(step)]
     if file_version is not None:
         parts.append(_bytes_field(3, file_version.encode("utf-8")))
-    values = b"".join(_bytes_field(1, encode_value(t, v)) for t, v in scalars)
-    if values:
-        parts.append(_bytes_field(5, values))
+    summary = b"".join(_bytes_field(1, encode_value(t, v)) for t, v in scalars)
+    summary += b"".join(_bytes_field(1, v) for v in values)
+    if summary:
+        parts.append(_bytes_field(5, summary))
     return b"".join(parts)
 
 
@@ -148,6 +155,8 @@ class ExportResult:
     tags: set[str] = field(default_factory=set)
     skipped: int = 0  # non-numeric history values left out
     damaged: int = 0  # damaged regions of the log the export read past
+    media: Counter[str] = field(default_factory=Counter)  # values written, per media kind
+    media_skipped: int = 0  # media items left out (file missing, a format TensorBoard lacks)
     notes: list[str] = field(default_factory=list)
 
 
@@ -200,6 +209,9 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
             continue
         chunk = []
         for rec in ev.records:
+            if rec.type == RecordType.MEDIA:
+                chunk += _media_event(rd, rec, result)
+                continue
             if rec.type != RecordType.HISTORY or body_problem(rec.type, rec.body) is not None:
                 continue
             step, data = rec.body["step"], rec.body["data"]
@@ -219,6 +231,19 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
             result.scalars += len(scalars)
         if chunk:
             fh.write(b"".join(chunk))
+
+
+def _media_event(rd: RunDir, rec: Record, result: ExportResult) -> list[bytes]:
+    step = rec.body.get("step") if isinstance(rec.body, dict) else None
+    if type(step) is not int:
+        return []
+    kind, values, skipped = media_values(rd.path, rec, result.notes)
+    result.media_skipped += skipped
+    if not values:
+        return []
+    result.media[kind] += len(values)
+    result.tags.add(key_text(rec.body.get("key")))
+    return [tfrecord(encode_event(rec.ts, step=step, values=values))]
 
 
 def _first_ts(rd: RunDir) -> float:

@@ -2,7 +2,10 @@
 
 `VerifyReport.read(rd)` walks the log once with `schema.reader.iter_run_log`
 and keeps the counts, every damaged region and torn tail, and a note for each
-record whose body a consumer cannot use (`schema.records.body_problem`); how many records
+record whose body a consumer cannot use (`schema.records.body_problem`), and a
+note for each file a ``media`` or ``artifact`` record names that ``files/`` does
+not hold as the record says (missing, a link, another size or sha256:
+`syncer.inspect.mediafiles`; notes, not damage: the log itself is intact); how many records
 the damage cost is `schema.events.records_lost`, the one computation ``show``,
 ``dump`` and the syncer share. The text of the report is
 `syncer.cli.text.verify_text`; `damage_json` is also what ``show --json`` lists.
@@ -22,6 +25,7 @@ from schema.events import Corrupt, Damage, Frame, Incomplete, RunEvent, records_
 from schema.layout import RunDir
 from schema.reader import iter_run_log
 from schema.records import body_problem
+from syncer.inspect.mediafiles import check_file, record_files
 
 # Records whose body is not the shape docs/FORMAT.md gives are notes (well formed,
 # not damage); past this many, one line says how many more.
@@ -41,12 +45,14 @@ class VerifyReport:
     damage: list[Damage] = field(default_factory=list)
     torn: list[Incomplete] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    file_problems: int = 0  # media/artifact files missing or not as their record says
 
     @classmethod
     def read(cls, rd: RunDir, events: Iterable[RunEvent] | None = None) -> VerifyReport:
         """Verify ``rd``'s log (or the given ``events`` of it) and its run.json."""
         report = cls(rd.path, segments=len(rd.segments()))
         unusable = 0
+        checked: dict[tuple[str, int | None, str | None], str | None] = {}
         for ev in iter_run_log(rd.log_dir) if events is None else events:
             if isinstance(ev, Frame):
                 report.frames += 1
@@ -57,6 +63,14 @@ class VerifyReport:
                         unusable += 1
                         if unusable <= MAX_BODY_NOTES:
                             report.notes.append(f"seq {rec.seq}: {problem} (consumers skip it)")
+                    for ref in record_files(rec):
+                        if ref not in checked:  # content-addressed: many records, one file
+                            checked[ref] = check_file(rd.path, ref)
+                        why = checked[ref]
+                        if why is not None:
+                            report.file_problems += 1
+                            if report.file_problems <= MAX_BODY_NOTES:
+                                report.notes.append(f"seq {rec.seq}: {rec.kind} file: {why}")
                 if ev.records:  # the seqs of records read, as show counts them
                     if report.first_seq is None:
                         report.first_seq = ev.records[0].seq
@@ -65,6 +79,9 @@ class VerifyReport:
                 report.torn.append(ev)
             else:
                 report.damage.append(ev)
+        if report.file_problems > MAX_BODY_NOTES:
+            report.notes.append(f"... and {report.file_problems - MAX_BODY_NOTES} more media or "
+                                "artifact files missing or not as recorded")
         if unusable > MAX_BODY_NOTES:
             report.notes.append(f"... and {unusable - MAX_BODY_NOTES} more records whose body "
                                 "is not the documented shape")
@@ -101,7 +118,7 @@ class VerifyReport:
             "damage": [damage_json(d) for d in self.damage],
             "torn": [{"segment": t.segment, "offset": t.offset, "bytes": t.available}
                      for t in self.torn],
-            "notes": self.notes,
+            "notes": self.notes, "file_problems": self.file_problems,
         }
 
 
