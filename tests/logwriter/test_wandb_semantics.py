@@ -8,6 +8,7 @@ import dataclasses
 import enum
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def test_config_values_are_stored_the_way_wandb_stores_them(tmp_path: Path) -> N
         "nested_ns": argparse.Namespace(k=1), "raw": b"bytes", "fn": len,
     })
     run.config.setdefaults({"lr": 99, "new": 1})
-    assert run.config.lr == 0.1 and run.config["new"] == 1 and "shape" in run.config.keys()
+    assert run.config.lr == 0.1 and run.config["new"] == 1 and "shape" in list(run.config.keys())
     assert run.config.setdefault("lr", 5) == 0.1
     assert dict(run.config.items())["path"] == "/data/x"
     run.finish()
@@ -112,7 +113,7 @@ def test_config_values_are_stored_the_way_wandb_stores_them(tmp_path: Path) -> N
 def test_a_rejected_init_config_leaves_no_run_dir(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="both name"):
         logwriter.init(dir=tmp_path, config={"a/b": 1, "a": {"b": 2}}, **QUIET)
-    with pytest.raises(ValueError, match="surrogate|valid"):
+    with pytest.raises(ValueError, match=r"surrogate|valid"):
         logwriter.init(dir=tmp_path, config={"\udce9": 1}, **QUIET)
     with pytest.raises(TypeError, match="needs a dict"):
         logwriter.init(dir=tmp_path, config=[1, 2], **QUIET)
@@ -159,8 +160,8 @@ def test_run_attributes_scripts_read(tmp_path: Path) -> None:
     assert run.url == Path(run.dir).as_uri() == run.get_url()
     assert run.get_project_url() == Path(tmp_path).resolve().as_uri()
     assert run.files_dir == os.path.join(run.dir, "files") and not run.resumed
-    assert abs(run.start_time - __import__("time").time()) < 60
-    run.tags = run.tags + ("b",)
+    assert abs(run.start_time - time.time()) < 60
+    run.tags = (*run.tags, "b")
     run.notes = "second"
     assert run.tags == ("a", "b") and run.notes == "second"
     # Once a syncer created the MLflow run, url is its address (the sync checkpoint).
