@@ -9,29 +9,34 @@ directory, not a subpackage, so setuptools never installs a top-level
 What wandb's top-level API does here:
 
 * ``init``: accepts every argument of wandb's ``init`` (an unknown keyword is
-  recorded, never a TypeError). Applied: project, name, id, config, tags,
-  notes, group, job_type, dir (the runs directory), mode, resume,
-  ``entity`` (a tag ``entity:<x>``), ``config_exclude_keys`` /
-  ``config_include_keys`` (filter a dict config), ``save_code`` (the main
-  script is saved into the run's files). ``reinit``: runwal always finishes
-  a current run before starting the next, which is what wandb does with
-  ``reinit=True`` and by default since 0.19. Recorded in config under
-  ``_wandb/<arg>``: anonymous, force, monitor_gym, allow_val_change, settings
-  (their kwargs), and unknown keywords. ``allow_val_change`` has nothing to
-  allow: runwal's config takes changed values.
-* ``mode``: "disabled" -> disabled; "online", "offline", "dryrun" -> offline,
-  unless RUNWAL_SERVER is set (then runwal's default, hybrid: the run syncs
-  while it trains, and training never waits on the server).
+  recorded in config under ``_wandb/<arg>``, never a TypeError) and hands
+  them to ``logwriter.init``, which takes wandb's arguments too
+  (logwriter/wandb_args.py says what each does: entity, save_code,
+  config_include_keys/config_exclude_keys, reinit, settings, resume="auto"
+  applied; anonymous, force, monitor_gym, allow_val_change, ... recorded).
+  ``dir`` is the runs directory. Returns the Run, usable as a context manager.
+* ``mode``: "disabled" -> disabled; "online", "offline", "dryrun" -> runwal's
+  default: offline, or hybrid when RUNWAL_SERVER is set (the run syncs while
+  it trains, and training never waits on the server).
 * ``resume``: True/"allow"/"auto" -> allow, "must" -> must, "never"/False -> never.
 * Environment, read when the argument is not given, meaning what it means to
-  wandb: WANDB_MODE, WANDB_PROJECT, WANDB_NAME, WANDB_RUN_ID, WANDB_RESUME,
-  WANDB_RUN_GROUP, WANDB_TAGS (comma-separated), WANDB_JOB_TYPE, WANDB_NOTES,
-  and WANDB_DIR (the runs directory; else RUNWAL_DIR, which ``runwal run --dir``
-  sets).
+  wandb: WANDB_MODE, WANDB_PROJECT, WANDB_ENTITY, WANDB_NAME, WANDB_RUN_ID,
+  WANDB_RESUME, WANDB_RUN_GROUP, WANDB_TAGS (comma-separated),
+  WANDB_JOB_TYPE, WANDB_NOTES, WANDB_SAVE_CODE, WANDB_DISABLED (true ->
+  disabled, as transformers reads it), and WANDB_DIR (the runs directory;
+  else RUNWAL_DIR, which ``runwal run --dir`` sets).
 * ``log``, ``config``, ``summary``, ``save``, ``finish``, ``run``,
-  ``define_metric``, ``alert``: runwal's (``wandb.run`` is None before init).
-* ``login``: a no-op returning True (runwal has no account). ``Settings``:
-  accepts any keywords.
+  ``define_metric``, ``alert``, ``mark_preempting``: runwal's (``wandb.run``
+  is None before init and after finish).
+* ``login``, ``require``, ``setup``: no-ops (runwal has no account, no
+  service process); ``teardown``: finish. ``Settings``: accepts any keywords
+  (init applies the ones wandb_args.py names). ``termlog``/``termwarn``/
+  ``termerror``: "wandb: ..." lines on stderr. ``__version__`` and the
+  ``wandb-<version>.dist-info`` next to this package say wandb 0.31.0, so the
+  version checks of Lightning, transformers and accelerate pass; the
+  submodules they import are here too (``wandb.wandb_run.Run``,
+  ``wandb.sdk.lib.RunDisabled``, ``wandb.sdk.lib.config_util.ConfigError``,
+  ``wandb.util.generate_id``, ``wandb.errors``).
 * Not yet (issue 9): ``watch``/``unwatch`` are no-ops with one warning;
   ``Artifact``, ``log_artifact``, ``use_artifact`` raise NotImplementedError
   naming issue 9 rather than pretend to log something.
@@ -50,19 +55,18 @@ from typing import Any
 import logwriter
 from logwriter.errors import RunwalWarning
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot  # noqa: F401
-from logwriter.summary import SUMMARY_MODES
+from logwriter.run_object import Run
+from logwriter.wandb_args import wandb_mode
 
-__version__ = "0.0.0+runwal"  # not a wandb version: nothing should gate on it
+# The wandb release whose API this shim follows; the dist-info next to this package
+# says the same, for importlib.metadata (a test pins the two together).
+__version__ = "0.31.0"
 
 config: Any = logwriter.config
 summary: Any = logwriter.summary
 
-_MODES = {"online": "offline", "offline": "offline", "dryrun": "offline",
-          "disabled": "disabled"}
 _RESUME = {"allow": "allow", "auto": "allow", "must": "must", "never": "never"}
-# Accepted and recorded in config under "_wandb/<arg>" when given: they change
-# nothing in a local run log, but a reader of the run may want to know.
-_RECORDED = ("anonymous", "force", "monitor_gym", "allow_val_change")
+_TRUE = ("1", "true", "yes", "on")
 
 
 class Settings:
@@ -81,15 +85,10 @@ def _env(name: str) -> str | None:
 
 
 def _mode(mode: str | None) -> str | None:
-    raw = (mode or _env("WANDB_MODE") or "").strip().lower()
-    if not raw:
-        return None  # runwal's own default (RUNWAL_MODE, RUNWAL_SERVER)
-    if raw not in _MODES:
-        raise ValueError(f"runwal (wandb shim): mode {raw!r} is not one of "
-                         f"{', '.join(_MODES)}")
-    if _MODES[raw] == "offline" and _env("RUNWAL_SERVER"):
-        return None
-    return _MODES[raw]
+    if (_env("WANDB_DISABLED") or "").lower() in _TRUE and mode is None:
+        return "disabled"
+    raw = mode or _env("WANDB_MODE")
+    return None if raw is None else wandb_mode(raw)  # None: runwal's own default
 
 
 def _resume(resume: bool | str | None) -> bool | str | None:
@@ -104,38 +103,10 @@ def _resume(resume: bool | str | None) -> bool | str | None:
     return policy
 
 
-def _tags(tags: Any, entity: str | None) -> list[str] | None:
+def _tags(tags: Any) -> Any:
     if tags is None and _env("WANDB_TAGS"):
         tags = [t.strip() for t in os.environ["WANDB_TAGS"].split(",") if t.strip()]
-    out = [tags] if isinstance(tags, str) else list(tags or ())
-    if entity:
-        out.append(f"entity:{entity}")
-    return out or None
-
-
-def _config(config: Any, include: Any, exclude: Any) -> Any:
-    if config is not None and not isinstance(config, dict) and hasattr(config, "__dict__"):
-        config = vars(config)  # argparse.Namespace, as wandb takes it
-    if isinstance(config, dict) and (include or exclude):
-        config = {k: v for k, v in config.items()
-                  if (not include or k in include) and (not exclude or k not in exclude)}
-    return config
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
-
-
-def _save_main_script(new: logwriter.Run) -> None:
-    main = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main and os.path.isfile(main):
-        new.save(os.path.abspath(main), base_path=os.path.dirname(os.path.abspath(main)))
+    return tags
 
 
 def init(
@@ -160,40 +131,38 @@ def init(
     monitor_gym: bool | None = None,
     save_code: bool | None = None,
     settings: Any = None,
+    sync_tensorboard: bool | None = None,
+    tensorboard: bool | None = None,
+    magic: Any = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
     **kwargs: Any,
-) -> logwriter.Run:
+) -> Run:
     """wandb.init with runwal's run behind it; see the module docstring for each argument."""
-    del reinit  # runwal always finishes the current run first (wandb >= 0.19)
-    recorded: dict[str, Any] = {}
-    given = {"anonymous": anonymous, "force": force, "monitor_gym": monitor_gym,
-             "allow_val_change": allow_val_change}
-    for key in _RECORDED:
-        if given[key] is not None:
-            recorded[f"_wandb/{key}"] = _jsonable(given[key])
-    if settings is not None:
-        raw = settings if isinstance(settings, dict) else getattr(settings, "__dict__", {})
-        recorded["_wandb/settings"] = _jsonable(dict(raw))
-    for key, value in kwargs.items():
-        recorded[f"_wandb/{key}"] = _jsonable(value)
+    if save_code is None and _env("WANDB_SAVE_CODE"):
+        save_code = str(_env("WANDB_SAVE_CODE")).lower() in _TRUE
     new = logwriter.init(
         project=project or _env("WANDB_PROJECT"),
         name=name or _env("WANDB_NAME"),
         id=id or _env("WANDB_RUN_ID"),
-        config=_config(config, config_include_keys, config_exclude_keys),
-        tags=_tags(tags, entity),
+        config=config,
+        tags=_tags(tags),
         notes=notes or _env("WANDB_NOTES"),
         group=group or _env("WANDB_RUN_GROUP"),
         job_type=job_type or _env("WANDB_JOB_TYPE"),
         dir=dir if dir is not None else _env("WANDB_DIR"),
         mode=_mode(mode),
         resume=_resume(resume),
+        entity=entity or _env("WANDB_ENTITY"),
+        reinit=reinit, anonymous=anonymous, settings=settings, save_code=save_code,
+        allow_val_change=allow_val_change, config_exclude_keys=config_exclude_keys,
+        config_include_keys=config_include_keys, force=force, monitor_gym=monitor_gym,
+        magic=magic, sync_tensorboard=sync_tensorboard, tensorboard=tensorboard,
+        resume_from=resume_from, fork_from=fork_from,
     )
-    if recorded:
-        new.config.update(recorded)
-    if save_code:
-        _save_main_script(new)
+    if kwargs:  # a newer wandb's argument: kept for whoever reads the run
+        new.config.update({f"_wandb/{key}": value for key, value in kwargs.items()})
     return new
-
 
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
         sync: bool | None = None) -> None:
@@ -211,14 +180,7 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     logwriter.finish(0 if exit_code is None else exit_code)
 
 
-def define_metric(name: str, step_metric: str | None = None, step_sync: bool | None = None,
-                  hidden: bool | None = None, summary: str | None = None,
-                  goal: str | None = None, overwrite: bool | None = None) -> None:
-    """wandb.define_metric. step_sync/goal/overwrite are accepted and not applied yet;
-    a summary list like "min,max" keeps its first mode runwal knows."""
-    modes = [m.strip() for m in (summary or "").split(",") if m.strip() in SUMMARY_MODES]
-    logwriter.define_metric(name, step_metric=step_metric, summary=modes[0] if modes else None,
-                            hidden=bool(hidden))
+define_metric = logwriter.define_metric  # wandb's arguments (summary.py says what they do)
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
@@ -230,6 +192,51 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
 def login(*args: Any, **kwargs: Any) -> bool:
     """No account to log in to: always True."""
     return True
+
+
+def require(*args: Any, **kwargs: Any) -> None:
+    """wandb.require("service") and the like: runwal has no service process to ask for."""
+
+
+def setup(settings: Any = None) -> None:
+    """wandb.setup: nothing to start ahead of init()."""
+
+
+def teardown(exit_code: int | None = None) -> None:
+    """wandb.teardown: finish the current run."""
+    logwriter.finish(exit_code)
+
+
+def mark_preempting() -> None:
+    """wandb.mark_preempting: the current run ends as ``preempted`` (no-op without one)."""
+    if logwriter.run is not None:
+        logwriter.run.mark_preempting()
+
+
+_said: set[str] = set()
+
+
+def _term(prefix: str, string: str, repeat: bool) -> None:
+    if not repeat and string in _said:
+        return
+    _said.add(string)
+    stream = sys.stderr or sys.__stderr__
+    if stream is not None:
+        stream.write(f"wandb: {prefix}{string}\n")
+
+
+def termlog(string: str = "", newline: bool = True, repeat: bool = True,
+            prefix: bool = True) -> None:
+    """wandb.termlog: a "wandb: ..." line on stderr."""
+    _term("", string, repeat)
+
+
+def termwarn(string: str, repeat: bool = True) -> None:
+    _term("WARNING ", string, repeat)
+
+
+def termerror(string: str, repeat: bool = True) -> None:
+    _term("ERROR ", string, repeat)
 
 
 _watch_warned = False
@@ -266,6 +273,9 @@ def log_artifact(*args: Any, **kwargs: Any) -> None:
 
 def use_artifact(*args: Any, **kwargs: Any) -> None:
     raise NotImplementedError("runwal: wandb.use_artifact is not supported yet (issue 9)")
+
+
+from wandb import errors, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
 
 
 def __getattr__(name: str) -> Any:
