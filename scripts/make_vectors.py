@@ -53,6 +53,7 @@ T0 = 1_700_000_000.0
 MAX_FRAME = 8 * 1024 * 1024
 FRAME_OVERHEAD = 23
 RUN, CONFIG, HISTORY, SUMMARY, FILE, STATS, CONSOLE, METRIC_DEF, ALERT, EXIT, RESUME = range(1, 12)
+MEDIA = 12
 
 Rec = tuple[int, float, Any]  # (type, ts, body)
 
@@ -285,6 +286,45 @@ def every_type() -> Vector:
     return make("every_type", "One record of each known type 1..11, bodies shaped as the SDK "
                 "writes them, in one uncompressed frame.", seg.data, seg.events,
                 seg.header_json(), canonical=True)
+
+
+def media_file(kind: str, ext: str, digest: str, size: int) -> dict[str, Any]:
+    return {"file": f"media/{kind}/{digest}.{ext}", "size": size, "sha256": digest}
+
+
+@vector
+def media_records() -> Vector:
+    seg = Seg(0)
+    png = "5f" * 32
+    seg.frame([
+        (MEDIA, T0, {"key": "samples", "step": 0, "kind": "image", "items": [
+            {**media_file("image", "png", png, 1888), "width": 30, "height": 20,
+             "format": "png", "caption": "a cat"},
+            {**media_file("image", "png", png, 1888), "width": 30, "height": 20,
+             "format": "png", "caption": None}]}),
+        (MEDIA, T0, {"key": "weights", "step": 0, "kind": "histogram", "items": [
+            {"bins": [0.0, 0.5, 1.0], "counts": [3, 30]}]}),
+        history(0, T0, loss=0.5),
+        (MEDIA, T0 + 1, {"key": "speech", "step": 1, "kind": "audio", "items": [
+            {**media_file("audio", "wav", "a1" * 32, 1644), "sample_rate": 8000,
+             "duration": 0.1, "format": "wav", "caption": None}]}),
+        (MEDIA, T0 + 1, {"key": "rollout", "step": 1, "kind": "video", "items": [
+            {**media_file("video", "gif", "b2" * 32, 421), "fps": 4, "format": "gif",
+             "caption": None, "frames": 3, "width": 10, "height": 8}]}),
+        (MEDIA, T0 + 1, {"key": "report", "step": 1, "kind": "html", "items": [
+            {**media_file("html", "html", "c3" * 32, 9), "format": "html"}]}),
+        (MEDIA, T0 + 1, {"key": "roc", "step": 1, "kind": "table", "items": [
+            {**media_file("table", "json", "d4" * 32, 52), "format": "json", "rows": 2,
+             "columns": ["x", "y"], "chart": {"type": "line", "title": "ROC", "x": "x",
+                                              "y": "y"}}]}),
+        (MEDIA, T0 + 2, {"key": "lost", "step": 2, "kind": "image", "items": [],
+                         "error": "OSError: [Errno 28] No space left on device"}),
+    ])
+    return make("media_records", "media records of each kind as the SDK writes them (docs/"
+                "FORMAT.md, 'Media and artifacts'): a gallery of two images sharing one "
+                "file, a histogram and the history row of the same step, audio, video, "
+                "html, a table with a chart spec, and a record whose files could not be "
+                "stored.", seg.data, seg.events, seg.header_json(), canonical=True)
 
 
 @vector
