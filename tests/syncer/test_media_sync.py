@@ -259,3 +259,39 @@ def test_a_missing_media_file_is_one_rejection_and_the_rest_goes(
     files = tree(mlflow_uri, res.server_run_id, "images")
     assert len(files) == 2 and all("+step+1+" in f for f in files)
     assert history(mlflow_uri, res.server_run_id, "loss") == [(2, 0.5)]
+
+
+def test_the_sdk_s_rich_values_reach_the_server(tmp_path: Path, mlflow_uri: str) -> None:
+    logwriter = pytest.importorskip("logwriter")
+    if not hasattr(logwriter, "Image"):
+        pytest.skip("this logwriter has no rich values yet")
+    run = logwriter.init(project="p-media-sdk", dir=tmp_path, stats_interval=0,
+                         capture_console=False)
+    logwriter.define_metric("val/*", step_metric="epoch")
+    pixels = np.full((8, 6, 3), 90, dtype=np.uint8)
+    for _ in range(2):
+        logwriter.log({"img": logwriter.Image(pixels), "w": np.arange(64.0)})
+    logwriter.log({"tab": logwriter.Table(columns=["n", "im"],
+                                          data=[[1, logwriter.Image(pixels)]])})
+    logwriter.log({"val/acc": 0.5, "epoch": 7})
+    (tmp_path / "weights.txt").write_text("w")
+    art = logwriter.Artifact("model", type="model")
+    art.add_file(str(tmp_path / "weights.txt"))
+    run.log_artifact(art)
+    logwriter.finish()
+    with counting_rest(mlflow_uri) as cr:
+        res = cr.sync(tmp_path / run.id)
+    assert res.status == "synced" and not res.rejected, res
+    run_id = res.server_run_id
+    files = tree(mlflow_uri, run_id)
+    assert _shape([f for f in files if f.startswith("images/")]) == [
+        ("img", "0", "+compressed.webp"), ("img", "0", ".png"),
+        ("img", "1", "+compressed.webp"), ("img", "1", ".png")]
+    assert {"tables/tab/step_2.json", "artifacts/model/v0/weights.txt",
+            "artifacts/model/v0/MANIFEST.json", "histograms/w/step_0.json"} <= set(files)
+    assert [s for s, _ in history(mlflow_uri, run_id, "w/mean")] == [0, 1]
+    assert history(mlflow_uri, run_id, "val/acc") == [(7, 0.5)]
+    t = tags(mlflow_uri, run_id)
+    assert t["mlflow.loggedImages"] == "True" and t["runwal.artifacts.logged"] == "model:v0"
+    table = json.loads(download(mlflow_uri, run_id, "tables/tab/step_2.json"))
+    assert table["columns"] == ["n", "im"] and table["data"][0][1]["type"] == "image"
