@@ -53,7 +53,7 @@ def test_two_syncers_at_once_make_one_run_and_name_each_other(
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     busy = [r for r in results if r["reason"].startswith("busy")]
-    assert all("syncing this run" in r["reason"] for r in busy), busy
+    assert all("another `runwal sync` (process" in r["reason"] for r in busy), busy
     c = client(pg_mlflow_uri)
     for rd in runs:
         (run,) = runs_tagged(pg_mlflow_uri, "pg-twice", rd.name)

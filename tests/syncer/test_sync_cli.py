@@ -55,7 +55,10 @@ def test_bad_run_reported_others_synced(tmp_path: Path, mlflow_uri: str) -> None
     proc = run(str(runs), "--to", mlflow_uri, "--exclude", "broken")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["RUN", "STATUS", "POINTS", "SECONDS", "REASON"]
+    assert lines[0].split() == ["RUN", "STATUS", "POINTS", "SECONDS", "URL", "REASON"]
+    url = f"{mlflow_uri}/#/experiments/{by_id['good0']['experiment_id']}/runs/"
+    assert by_id["good0"]["url"] == url + by_id["good0"]["server_run_id"]
+    assert sum(url in line for line in lines[1:]) == 3  # what MLflow's "View run ... at:" shows
     assert sorted(line.split()[1] for line in lines[1:]) == ["skipped"] * 3
     assert "[3/3]" in proc.stderr  # one progress line per run when stderr is not a TTY
 

@@ -30,11 +30,12 @@ from schema import uri as tracking_uri
 from schema.layout import RunDir, child_runs, is_run_dir
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
+from syncer.engine import runlock
 from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
 from syncer.engine.unit import sync_path
 from syncer.errors import EXIT_PROBLEM, NoSuchDir
-from syncer.sinks.mlflow.connect import open_server, server_uri
+from syncer.sinks.mlflow.connect import open_server, run_url, server_uri
 from syncer.sinks.mlflow.mapping import count_points
 from syncer.sinks.mlflow.sink import sink_name_for
 
@@ -125,13 +126,15 @@ class Progress:
             self.stream.flush()
 
 
-def _table(results: list[SyncResult]) -> str:
-    rows = [("RUN", "STATUS", "POINTS", "SECONDS", "REASON")]
+def _table(results: list[SyncResult], uri: str) -> str:
+    rows = [("RUN", "STATUS", "POINTS", "SECONDS", "URL", "REASON")]
     for r in results:
-        rows.append((r.run_id or r.run_dir, r.status, str(r.points), f"{r.seconds:.1f}", r.reason))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        url = run_url(uri, r.experiment_id, r.server_run_id) if uri else ""
+        rows.append((r.run_id or r.run_dir, r.status, str(r.points), f"{r.seconds:.1f}",
+                     url or "-", r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        "  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
         for row in rows
     ]
     return "\n".join(line.rstrip() for line in lines)
@@ -220,6 +223,7 @@ def sync(
                    configured, bad option).
     """
     require_paths(run_dirs)
+    runlock.set_role("sync")  # a run this holds is "busy: another `runwal sync`" to others
     # --dry-run needs no server, but a URI given (--to or the environment) must be
     # one: the same one line and exit 2 as without --dry-run, never a password.
     uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""
@@ -240,16 +244,19 @@ def sync(
             )
         finally:
             progress.close()
-    _report(results, as_json)
+    _report(results, as_json, "" if dry_run else uri)
     if any(r.status == "failed" for r in results):
         sys.exit(EXIT_PROBLEM)
 
 
-def _report(results: list[SyncResult], as_json: bool) -> None:
+def _report(results: list[SyncResult], as_json: bool, uri: str) -> None:
+    """The summary; each run's MLflow page as ``url`` ("" when the server has no run)."""
     if as_json:
-        echo_json({"runs": [r.to_json() for r in results]})
+        echo_json({"runs": [
+            {**r.to_json(), "url": run_url(uri, r.experiment_id, r.server_run_id) if uri else ""}
+            for r in results]})
         return
-    click.echo(_table(results))
+    click.echo(_table(results, uri))
     for r in results:
         for rej in r.rejected[:20]:
             click.echo(f"  {r.run_id}: rejected {rej.describe()}", err=True)

@@ -6,7 +6,9 @@ the same time (a hybrid-mode follower still retrying while the user runs
 `runwal sync`, or `runwal syncd` watching a directory whose runs have their
 own followers) could both look the run up, both create it, and both append
 the console spool. An advisory ``flock`` on ``sync/<sink>.lock`` serializes
-them. The holder writes its pid into the file so the other one can name it.
+them. The holder writes its pid and what it is (``sync``, ``syncd``, ``follow``:
+the command, from `set_role` or the command line) into the file, so the one
+left out can say who has the run and what to do about it.
 
 The lock dies with its process (kill -9 included), so it never goes stale.
 Where the filesystem refuses flock (some NFS mounts), syncing goes on
@@ -18,10 +20,42 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 from schema.layout import SYNC_DIR
 from syncer.engine.checkpoint import sink_file_name
+
+ROLES = ("sync", "syncd", "follow", "ui")
+_role: str | None = None
+
+
+def set_role(role: str) -> None:
+    """What this process is, written into every lock it takes (``runwal sync`` etc.)."""
+    global _role
+    _role = role
+
+
+def role() -> str:
+    """`set_role`'s, else the ``runwal`` subcommand on the command line, else "syncer"."""
+    if _role is not None:
+        return _role
+    for arg in sys.argv[1:3]:
+        if arg in ROLES:
+            return arg
+    return "syncer"
+
+
+def _who(pid: int | None, what: str) -> str:
+    """How a busy message names the holder."""
+    at = f" (process {pid})" if pid else ""
+    if what == "sync":
+        return f"another `runwal sync`{at}"
+    if what in ("syncd", "ui"):
+        return f"a `runwal {what}`{at}"
+    if what == "follow":
+        return f"the run's follower{at}"
+    return f"process {pid}" if pid else "another process"
 
 
 class RunLock:
@@ -50,25 +84,37 @@ class RunLock:
             return True
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {role()}\n".encode(), 0)
         self._fd = fd
         return True
 
     def holder(self) -> int | None:
         """The pid written by the process holding the lock, when readable."""
+        return self._holder()[0]
+
+    def _holder(self) -> tuple[int | None, str]:
+        """(pid, role) from the file; a runwal before roles wrote the pid alone."""
         try:
-            return int(self.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+            words = self.path.read_text().split()
+        except OSError:
+            return None, ""
+        try:
+            pid = int(words[0])
+        except (ValueError, IndexError):
+            return None, ""
+        return pid, words[1] if len(words) > 1 else ""
 
     def busy_reason(self) -> str:
-        pid = self.holder()
-        who = f"process {pid}" if pid else "another process"
-        return (
-            f"busy: {who} is syncing this run to this server (a `runwal follow` started by "
-            f"the SDK retries until the run is delivered; stop it with `kill {pid or 'PID'}` "
-            "to sync now)"
-        )
+        pid, what = self._holder()
+        kill = f"`kill {pid or 'PID'}`"
+        if what == "sync":
+            then = "it syncs the run; run this again when it is done"
+        elif what in ("syncd", "ui"):
+            then = f"it keeps the run up to date; stop it with {kill} to sync by hand"
+        else:  # a follower, or a runwal that did not say
+            then = (f"a `runwal follow` started by the SDK retries until the run is "
+                    f"delivered; stop it with {kill} to sync now")
+        return f"busy: {_who(pid, what)} is syncing this run to this server ({then})"
 
     def release(self) -> None:
         fd, self._fd = self._fd, -1

@@ -26,6 +26,14 @@ from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's ingest ceiling)
 
 
+def run_url(uri: str, experiment_id: str, server_run_id: str) -> str:
+    """The run's page in the MLflow UI, as MLflow's client prints it ("View run ... at:");
+    "" before the run exists on the server."""
+    if not experiment_id or not server_run_id:
+        return ""
+    return f"{public_uri(uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{server_run_id}"
+
+
 def server_uri(to: str | None) -> str:
     """--to, else RUNWAL_SERVER, else MLFLOW_TRACKING_URI; NoServerConfigured if none."""
     uri = tracking_uri.resolve(to)
