@@ -74,6 +74,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from logwriter.artifacts.artifact import Artifact
 from logwriter.config import initial as initial_config
 from logwriter.errors import RunFinishedError
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
@@ -83,6 +84,7 @@ from logwriter.wandb_args import REINIT_RETURN_PREVIOUS
 
 __version__ = "0.1.0"
 __all__ = [
+    "Artifact",
     "Audio",
     "Histogram",
     "Html",
@@ -97,10 +99,13 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "log_model",
     "plot",
     "run",
     "save",
     "summary",
+    "use_artifact",
 ]
 
 run: Run | None = None
@@ -213,6 +218,27 @@ def define_metric(name: str, step_metric: str | None = None, step_sync: bool | N
 def alert(title: str, text: str, level: str = "INFO") -> None:
     """Record an alert on the current run."""
     _current("alert()").alert(title, text, level=level)
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                 aliases: Any = None) -> Artifact:
+    """Log an Artifact (or a file/dir path) to the current run; see Run.log_artifact."""
+    art: Artifact = _current("log_artifact()").log_artifact(artifact_or_path, name=name,
+                                                             type=type, aliases=aliases)
+    return art
+
+
+def log_model(path: str | os.PathLike[str], name: str | None = None,
+              aliases: Any = None) -> Artifact:
+    """Log a model file or directory as an artifact of type "model"."""
+    art: Artifact = _current("log_model()").log_model(path, name=name, aliases=aliases)
+    return art
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None) -> Artifact:
+    """Resolve an artifact offline and record that the current run used it."""
+    art: Artifact = _current("use_artifact()").use_artifact(artifact_or_name, type=type)
+    return art
 
 
 class _Proxy:

@@ -298,6 +298,24 @@ class Run(RunInfo):
         self._put(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
                                           "level": level})
 
+    # Artifacts: the bodies are in artifacts/runops.py.
+
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
+                     type: str | None = None, aliases: Any = None) -> Any:
+        """Version an Artifact (or a file/dir path) and record it; returns the Artifact."""
+        from logwriter.artifacts.runops import log_artifact
+        return log_artifact(self, artifact_or_path, name, type, aliases)
+
+    def log_model(self, path: str | os.PathLike[str], name: str | None = None,
+                  aliases: Any = None) -> Any:
+        from logwriter.artifacts.runops import log_model
+        return log_model(self, path, name, aliases)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> Any:
+        """Resolve "name:latest" / "name:v3" / "name:alias" offline, record the lineage."""
+        from logwriter.artifacts.runops import use_artifact
+        return use_artifact(self, artifact_or_name, type)
+
     def stats(self) -> dict[str, Any]:
         """Writer counters: written, dropped, write_errors, last_error, queued, ..."""
         out: dict[str, Any] = self._writer.stats() if self._writer is not None else {}

@@ -37,9 +37,9 @@ What wandb's top-level API does here:
   submodules they import are here too (``wandb.wandb_run.Run``,
   ``wandb.sdk.lib.RunDisabled``, ``wandb.sdk.lib.config_util.ConfigError``,
   ``wandb.util.generate_id``, ``wandb.errors``).
-* Not yet (issue 9): ``watch``/``unwatch`` are no-ops with one warning;
-  ``Artifact``, ``log_artifact``, ``use_artifact`` raise NotImplementedError
-  naming issue 9 rather than pretend to log something.
+* ``Artifact``, ``log_artifact``, ``use_artifact``, ``log_model``: runwal's
+  (logwriter.artifacts); use_artifact resolves from the runs directory.
+* Not yet (issue 9): ``watch``/``unwatch`` are no-ops with one warning.
 * ``Image``, ``Table``, ``Histogram``, ``Video``, ``Audio``, ``Html`` and
   ``plot``: runwal's (logwriter.media: files under files/media/, a ``media``
   record per key); ``Object3D`` raises NotImplementedError (not supported).
@@ -262,17 +262,32 @@ class _NotYet:
             "log numbers, or remove this call")
 
 
-class Artifact(_NotYet):
-    pass
+class Artifact(logwriter.Artifact):
+    """wandb.Artifact; ``incremental`` and ``use_as`` are accepted and not applied."""
+
+    def __init__(self, name: str, type: str, description: str | None = None,
+                 metadata: dict[str, Any] | None = None, incremental: bool = False,
+                 use_as: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, type, description=description, metadata=metadata)
 
 
-def log_artifact(*args: Any, **kwargs: Any) -> None:
-    raise NotImplementedError("runwal: wandb.log_artifact is not supported yet (issue 9); "
-                              "wandb.save(path) keeps the file with the run")
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                 aliases: Any = None, tags: Any = None) -> logwriter.Artifact:
+    """wandb.log_artifact; ``tags`` are accepted and not applied."""
+    return logwriter.log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
 
 
-def use_artifact(*args: Any, **kwargs: Any) -> None:
-    raise NotImplementedError("runwal: wandb.use_artifact is not supported yet (issue 9)")
+def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: Any = None,
+                 use_as: str | None = None) -> logwriter.Artifact:
+    """wandb.use_artifact, resolved offline from the runs directory; ``aliases`` and
+    ``use_as`` are accepted and not applied."""
+    return logwriter.use_artifact(artifact_or_name, type=type)
+
+
+def log_model(path: str | os.PathLike[str], name: str | None = None,
+              aliases: Any = None) -> logwriter.Artifact:
+    """wandb.log_model: the file or directory as an artifact of type "model"."""
+    return logwriter.log_model(path, name=name, aliases=aliases)
 
 
 from wandb import errors, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
