@@ -28,7 +28,7 @@ BAD: list[tuple[Any, type[Exception], str]] = [
     ({"a": object()}, TypeError, "key 'a'"),
     ({"a": [1, {2}]}, TypeError, "key 'a'"),
     ({"a": {"ok": 1, "bad": complex(1, 2)}}, TypeError, "key 'a/bad'"),
-    ({"a": np.zeros(3)}, TypeError, "key 'a' has unsupported type numpy.ndarray with shape (3,)"),
+    ({"a": np.array([object()] * 3)}, TypeError, "key 'a' has unsupported type object"),
     ({1: 2.0}, TypeError, "keys must be str"),
     ({"a": {2: 1.0}}, TypeError, "keys must be str"),
     ("not a dict", TypeError, "expected a dict"),
@@ -51,6 +51,7 @@ GOOD: list[tuple[Any, dict[str, Any]]] = [
      {"f32": 1.5, "i64": 3, "b": True, "f64": 0.25}),
     ({"zero_d": np.array(2.0), "one": np.array([7]), "str": np.str_("hi")},
      {"zero_d": 2.0, "one": 7, "str": "hi"}),
+    ({"short": np.zeros(3)}, {"short": [0.0, 0.0, 0.0]}),  # > 32 elements: media/, a Histogram
     ({"enum": Color.RED}, {"enum": 3}),
     ({"big": "z" * MiB}, {"big": "z" * MiB}),
 ]

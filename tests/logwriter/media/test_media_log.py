@@ -97,3 +97,12 @@ def test_disabled_runs_ignore_media(tmp_path: Path) -> None:
     with logwriter.init(project="p", dir=tmp_path, mode="disabled", **QUIET) as run:
         run.log({"img": Image(RGB)})
     assert not list(tmp_path.iterdir())
+
+
+def test_the_copies_count_in_the_writer_queue_memory_bound(tmp_path: Path) -> None:
+    big = np.zeros((512, 512, 3), dtype=np.uint8)
+    with logwriter.init(project="p", dir=tmp_path, mode="offline", **QUIET) as run:
+        queue = run._writer.queue  # type: ignore[union-attr]
+        before = queue.in_bytes
+        run.log({"img": Image(big), "g": [Image(big), Image(big)], "h": np.zeros(1000)})
+        assert queue.in_bytes - before >= 3 * big.nbytes + 1000 * 8
