@@ -35,11 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from benchlib import fmt, machine_info, markdown_table, percentile, write_results  # noqa: E402
+import numpy as np
+from benchlib import fmt, machine_info, markdown_table, percentile, write_results
 
-import logwriter  # noqa: E402
-from logwriter.media import Histogram, Image  # noqa: E402
+import logwriter
+from logwriter.media import Histogram, Image
 
 
 def workload(kind: str, n: int, pace_s: float, root: Path) -> dict[str, Any]:
