@@ -67,6 +67,7 @@ class Backend:
         self._monitor: Any = None
         self._console: Any = None
         self._console_buf: ConsoleBuffer | None = None
+        self._tensorboard: Any = None  # logwriter/tensorboard/live.py, with sync_tensorboard
         self._base_seq = 0
         self._stopping = False
         self._follower_gone = False
@@ -119,6 +120,10 @@ class Backend:
         assert writer is not None
         if self.follower is not None:
             writer.add_periodic(self._check_follower, FOLLOWER_CHECK_S)
+        if s.sync_tensorboard:
+            from logwriter.tensorboard.live import start as start_tensorboard
+
+            self._tensorboard = start_tensorboard(self.dir, writer.put, s.run_id)
         if s.capture_console:
             self._start_console(writer, s.flush_interval)
         if s.stats_interval > 0:
@@ -181,7 +186,7 @@ class Backend:
         queue what they and the saver (``end`` and changed ``live`` files) still hold;
         returns the saver's one line about files it could not snapshot."""
         self._stopping = True
-        for helper in (self._monitor, self._console):
+        for helper in (self._tensorboard, self._monitor, self._console):
             if helper is not None:
                 with contextlib.suppress(Exception):  # finishing must go on
                     helper.stop()
