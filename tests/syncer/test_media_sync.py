@@ -295,3 +295,32 @@ def test_the_sdk_s_rich_values_reach_the_server(tmp_path: Path, mlflow_uri: str)
     assert t["mlflow.loggedImages"] == "True" and t["runwal.artifacts.logged"] == "model:v0"
     table = json.loads(download(mlflow_uri, run_id, "tables/tab/step_2.json"))
     assert table["columns"] == ["n", "im"] and table["data"][0][1]["type"] == "image"
+
+
+@pytest.mark.parametrize("fault", ["drop", "reset", "status:503"])
+def test_a_media_upload_whose_answer_is_lost_is_repeated_harmlessly(
+        tmp_path: Path, mlflow_uri: str, fault: str) -> None:
+    from faultproxy import FaultProxy, Rules
+
+    run_name = {"drop": "fltdrop1", "reset": "fltreset", "status:503": "flt50301"}[fault]
+    root = tmp_path / run_name
+    img = image_item(root, 12, 12)
+    clip = media_item(root, "audio", wav_bytes(), "wav", format="wav", sample_rate=8000)
+    rd = build_run(tmp_path, [
+        (R.RUN, T0, {"host": "h"}),
+        media_record(T0 + 1, "img", 0, "image", [img]),
+        media_record(T0 + 2, "sound", 0, "audio", [clip]),
+        EXIT,
+    ], run_id=run_name, project="p-media-faults")
+    # the 2nd artifact PUT (the thumbnail) fails once: applied and then lost, or not applied
+    rule = Rules.nth("mlflow-artifacts/artifacts/", 2, fault)
+    with FaultProxy(mlflow_uri, rule) as proxy, counting_rest(proxy.uri) as cr:
+        res = cr.sync(rd)
+        assert [e for e in proxy.log if e[3] != "pass"], proxy.log
+    assert res.status == "synced" and not res.rejected, res
+    files = tree(mlflow_uri, res.server_run_id)
+    assert len([f for f in files if f.startswith("images/")]) == 2
+    assert set(files) - {f for f in files if f.startswith("images/")} == {
+        f"media/sound/{clip['sha256']}.wav", "media/sound/step_0.json"}
+    assert download(mlflow_uri, res.server_run_id, f"media/sound/{clip['sha256']}.wav") == \
+        wav_bytes()
