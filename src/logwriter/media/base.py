@@ -61,6 +61,8 @@ def as_numpy(value: Any, what: str) -> Any:
     try:
         if module == "torch":
             value = value.detach()
+            if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+                value = value.float()
             if value.is_cuda or value.device.type != "cpu":
                 return value.cpu().numpy()  # the device-to-host copy is the copy
             return value.numpy().copy()

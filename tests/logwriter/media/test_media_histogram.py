@@ -67,3 +67,9 @@ def test_a_matrix_counts_its_elements(log_run: Any) -> None:
     logged = log_run({"m": np.ones((4, 8)), "big": np.ones((3, 11))})
     assert history(logged.records)[0]["m"] == np.ones((4, 8)).tolist()
     assert sum(logged.item("big")["counts"]) == 33
+
+
+def test_bfloat16_tensors_are_read_as_floats(log_run: Any) -> None:
+    logged = log_run({"h": Histogram(torch.ones(40, dtype=torch.bfloat16), num_bins=4),
+                      "auto": torch.zeros(40, dtype=torch.bfloat16)})
+    assert sum(logged.item("h")["counts"]) == 40 and sum(logged.item("auto")["counts"]) == 40
