@@ -14,7 +14,11 @@ What wandb's top-level API does here:
   (logwriter/wandb_args.py says what each does: entity, save_code,
   config_include_keys/config_exclude_keys, reinit, settings, resume="auto"
   applied; anonymous, force, monitor_gym, allow_val_change, ... recorded).
-  ``dir`` is the runs directory. Returns the Run, usable as a context manager.
+  ``dir`` (or WANDB_DIR) is where wandb keeps its ``wandb/`` folder, so the runs
+  directory is ``<dir>/wandb`` (Lightning's WandbLogger passes ``dir="."``:
+  its runs land in ./wandb/<id>, where wandb's would); without either, the
+  runs directory is RUNWAL_DIR (``runwal run --dir``), else ./runs. Returns
+  the Run, usable as a context manager.
 * ``mode``: "disabled" -> disabled; "online", "offline", "dryrun" -> runwal's
   default: offline, or hybrid when RUNWAL_SERVER is set (the run syncs while
   it trains, and training never waits on the server).
@@ -23,8 +27,7 @@ What wandb's top-level API does here:
   wandb: WANDB_MODE, WANDB_PROJECT, WANDB_ENTITY, WANDB_NAME, WANDB_RUN_ID,
   WANDB_RESUME, WANDB_RUN_GROUP, WANDB_TAGS (comma-separated),
   WANDB_JOB_TYPE, WANDB_NOTES, WANDB_SAVE_CODE, WANDB_DISABLED (true ->
-  disabled, as transformers reads it), and WANDB_DIR (the runs directory;
-  else RUNWAL_DIR, which ``runwal run --dir`` sets).
+  disabled, as transformers reads it), and WANDB_DIR (see ``dir``).
 * ``log``, ``config``, ``summary``, ``save``, ``finish``, ``run``,
   ``define_metric``, ``alert``, ``mark_preempting``: runwal's (``wandb.run``
   is None before init and after finish).
@@ -103,6 +106,12 @@ def _resume(resume: bool | str | None) -> bool | str | None:
     return policy
 
 
+def _runs_dir(dir: str | os.PathLike[str] | None) -> str | None:
+    """wandb's ``dir`` (else WANDB_DIR) holds a ``wandb/`` folder: the runs go there."""
+    where = dir if dir is not None else _env("WANDB_DIR")
+    return None if where is None else os.path.join(os.fspath(where), "wandb")
+
+
 def _tags(tags: Any) -> Any:
     if tags is None and _env("WANDB_TAGS"):
         tags = [t.strip() for t in os.environ["WANDB_TAGS"].split(",") if t.strip()]
@@ -150,7 +159,7 @@ def init(
         notes=notes or _env("WANDB_NOTES"),
         group=group or _env("WANDB_RUN_GROUP"),
         job_type=job_type or _env("WANDB_JOB_TYPE"),
-        dir=dir if dir is not None else _env("WANDB_DIR"),
+        dir=_runs_dir(dir),
         mode=_mode(mode),
         resume=_resume(resume),
         entity=entity or _env("WANDB_ENTITY"),
