@@ -1,10 +1,11 @@
 """What an event file says: (step, wall_time, tag, kind, value) from a byte offset on.
 
 The records (tfrecord.py) are ``tensorboard.Event`` protobufs, decoded with the
-published messages: tensorboardX's copies (``tensorboardX.proto``, a package
-of protobuf + numpy that runwal's ``tensorboard`` extra brings), else those of
-the ``tensorboard`` package that torch.utils.tensorboard needs anyway. The two
-are the same schema.
+published messages: those of the ``tensorboard`` package when it is installed
+(torch.utils.tensorboard needs it anyway; they import in 25 ms), else
+tensorboardX's copies (``tensorboardX.proto``, what runwal's ``tensorboard``
+extra brings: a small install, but importing it imports torch when torch is
+there). The two are the same schema.
 
 Each summary value becomes one `Item`; ``kind`` and ``value``:
 
@@ -66,14 +67,12 @@ class _Messages:
     """The protobuf classes, imported once, from whichever package is installed."""
 
     def __init__(self) -> None:
-        try:
-            from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+        try:  # tensorboard's first: 25 ms, where any of tensorboardX imports torch (~1 s)
+            from tensorboard.compat.proto import event_pb2
+            from tensorboard.plugins.hparams import plugin_data_pb2 as plugin_hparams_pb2
         except ImportError:
             try:
-                from tensorboard.compat.proto import event_pb2
-                from tensorboard.plugins.hparams import (
-                    plugin_data_pb2 as plugin_hparams_pb2,
-                )
+                from tensorboardX.proto import event_pb2, plugin_hparams_pb2
             except ImportError:
                 raise ImportError(
                     "runwal: reading TensorBoard event files needs tensorboardX (or "
