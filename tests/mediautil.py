@@ -5,6 +5,7 @@ logged with MLflow's own client to compare layouts with."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +25,14 @@ class CountingRest:
 
     def __init__(self, uri: str, http: httpx.Client):
         self.puts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # uploads run in threads
         http.event_hooks["request"].append(self._hook)
         self.rest = MlflowRest(uri, http)
 
     def _hook(self, request: httpx.Request) -> None:
         if request.method == "PUT":
-            self.puts[httpx.URL(str(request.url)).path.split("/artifacts/", 2)[-1]] += 1
+            with self._lock:
+                self.puts[httpx.URL(str(request.url)).path.split("/artifacts/", 2)[-1]] += 1
 
     def sync(self, rd: Path) -> SyncResult:
         sink = MlflowSink(self.rest)

@@ -8,8 +8,10 @@ PUT to a name that depends only on the record (same bytes, same path).
 Content-addressed destinations (``dedupe``) are sent once per run: the first
 time a directory is needed, the server's listing of it is fetched (one
 ``artifacts/list``), and a file it holds with the expected size is not sent
-again; what this sink uploads is added to that listing. Nothing of it is
-kept in the checkpoint, so a replay without one dedupes the same way.
+again; nor is one this sink has sent or is sending (several records, or two
+threads, naming the same sha256). Nothing of it is kept in the checkpoint, so
+a replay without one dedupes the same way. Uploads run a few at a time
+(``parallel``), those of one source file in order in one thread.
 
 Two uploads are made here rather than read: an image's thumbnail (``+compressed.webp``:
 longest side 256 px like MLflow's ``compress_image_size``, with Pillow; without
@@ -24,6 +26,9 @@ import io
 import json
 import os
 import posixpath
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from syncer.engine.runfiles import RefusedPath, open_run_file
@@ -38,38 +43,67 @@ _FATAL = (AuthFailed, RunGone)
 
 
 class Uploader:
-    """The uploads of one server run; one per sink (not shared between threads)."""
+    """The uploads of one server run; one per sink. ``send`` runs up to ``parallel``
+    uploads at a time (threads of its own, joined before it returns)."""
 
     def __init__(self, rest: MlflowRest, run_id: str, artifact_root: str | None,
-                 run_dir: str | os.PathLike[str]):
+                 run_dir: str | os.PathLike[str], *, parallel: int = 4):
         self.rest = rest
         self.run_id = run_id
         self.artifact_root = artifact_root
         self.run_dir = run_dir
+        self.parallel = max(1, parallel)
         self._listed: dict[str, dict[str, int | None]] = {}  # dir -> {path: size}
+        self._claimed: set[str] = set()  # content-addressed paths being sent or sent
+        self._lock = threading.Lock()
         self.uploaded = 0  # files sent (for tests and progress)
 
     def send(self, uploads: list[Upload]) -> list[Rejection]:
-        out: list[Rejection] = []
-        failed: set[str] = set()  # sources that could not be read in this batch
-        for up in uploads:
-            if up.source is not None and up.source in failed:
-                continue
+        """Send ``uploads``; the rejections in their order. Uploads of one source file
+        go in order, in one thread (a thumbnail after its image, none after a refusal)."""
+        groups: dict[str, list[tuple[int, Upload]]] = {}
+        for i, up in enumerate(uploads):
+            groups.setdefault(up.source if up.source is not None else "\0" + up.dest,
+                              []).append((i, up))
+        tasks = list(groups.values())
+        results: Iterable[list[tuple[int, Rejection]]]
+        if len(tasks) > 1 and self.parallel > 1:
+            with ThreadPoolExecutor(min(self.parallel, len(tasks)),
+                                    thread_name_prefix="runwal-upload") as pool:
+                results = list(pool.map(self._group, tasks))
+        else:
+            results = [self._group(t) for t in tasks]
+        return [r for _, r in sorted((x for res in results for x in res), key=lambda x: x[0])]
+
+    def _group(self, group: list[tuple[int, Upload]]) -> list[tuple[int, Rejection]]:
+        out: list[tuple[int, Rejection]] = []
+        for i, up in group:
+            got: list[Rejection] = []
             try:
-                if up.dedupe and self._has(up.dest, up.size):
-                    continue
-                self._send(up, out)
+                if not up.dedupe:
+                    self._send(up, got)
+                elif self._claim(up.dest, up.size):
+                    self._send_claimed(up, got)
             except RefusedPath as exc:
-                if up.source is not None:
-                    failed.add(up.source)
-                out.append(Rejection(up.seq, Refused.FILE, up.source or up.dest, str(exc)))
+                got.append(Rejection(up.seq, Refused.FILE, up.source or up.dest, str(exc)))
+                out += [(i, r) for r in got]
+                break  # its source cannot be read: nothing more made of it
             except _FATAL:
                 raise
             except (ArtifactsUnsupported, ServerRejected) as exc:
-                out.append(Rejection(up.seq, Refused.FILE, up.dest, exc.message[-300:]))
+                got.append(Rejection(up.seq, Refused.FILE, up.dest, exc.message[-300:]))
+            out += [(i, r) for r in got]
         return out
 
     # -- one upload ------------------------------------------------------------
+
+    def _send_claimed(self, up: Upload, out: list[Rejection]) -> None:
+        try:
+            self._send(up, out)
+        except BaseException:
+            with self._lock:
+                self._claimed.discard(up.dest)
+            raise
 
     def _send(self, up: Upload, out: list[Rejection]) -> None:
         if up.transform == "thumbnail" and up.source is not None:
@@ -82,15 +116,13 @@ class Uploader:
             self._put(up.dest, opener=lambda: self._open(source))
         else:
             self._put(up.dest, data=up.data or b"")
-        listing = self._listed.get(posixpath.dirname(up.dest))
-        if listing is not None:  # only directories asked about are kept
-            listing[up.dest] = up.size
 
     def _put(self, dest: str, *, data: bytes | None = None, opener: Any = None) -> None:
         if self.artifact_root is None:
             raise ArtifactsUnsupported("the server run has no mlflow-artifacts: artifact URI")
         self.rest.put_artifact(self.artifact_root, dest, data=data, opener=opener)
-        self.uploaded += 1
+        with self._lock:
+            self.uploaded += 1
 
     def _open(self, source: str) -> IO[bytes]:
         return os.fdopen(open_run_file(self.run_dir, source), "rb")
@@ -126,10 +158,10 @@ class Uploader:
         stem = "".join(c for c in stem if c.isalnum() or c in "-_") or "image"
         full, small = f"table_images/{stem}.png", f"table_images/{stem}.webp"
         for dest, transform in ((full, ""), (small, "thumbnail")):
-            if self._has(dest, None):
-                continue
+            up = Upload(seq, dest, source=source, transform=transform, dedupe=True)
             try:
-                self._send(Upload(seq, dest, source=source, transform=transform), out)
+                if self._claim(dest, None):
+                    self._send_claimed(up, out)
             except RefusedPath as exc:
                 out.append(Rejection(seq, Refused.FILE, source, str(exc)))
                 break
@@ -137,12 +169,18 @@ class Uploader:
 
     # -- what the server has -----------------------------------------------------
 
-    def _has(self, dest: str, size: int | None) -> bool:
-        listing = self._listing(posixpath.dirname(dest))
-        if dest not in listing:
-            return False
-        have = listing[dest]
-        return size is None or have is None or have == size
+    def _claim(self, dest: str, size: int | None) -> bool:
+        """True when ``dest`` is to be sent by the caller: not on the server (with
+        ``size`` bytes, any size when None) and not claimed by another upload."""
+        with self._lock:  # one listing per directory, asked once whoever asks first
+            if dest in self._claimed:
+                return False
+            listing = self._listing(posixpath.dirname(dest))
+            have = listing.get(dest, -1)
+            if have != -1 and (size is None or have is None or have == size):
+                return False
+            self._claimed.add(dest)
+            return True
 
     def _listing(self, directory: str) -> dict[str, int | None]:
         found = self._listed.get(directory)
