@@ -64,3 +64,17 @@ def test_accelerate_log_with_wandb(run_script: Any) -> None:
     assert sorted(rows) == [0, 1, 2, 3, 4] and rows[4]["epoch"] == 1
     assert all(isinstance(r["train_loss"], float) for r in rows.values())
     assert of_kind(records, "exit")[0]["status"] == "finished"
+
+
+def test_ddp_spawned_workers_leave_the_parents_run_whole(run_script: Any) -> None:
+    ran = run_script("ddp_spawn.py")
+    runs = {d.name: d for d in ran.run_dirs()}
+    (parent,) = [name for name in runs if not name.endswith("-rank0")]
+    records = ran.records(runs[parent])  # read_clean: no damage, dense seqs
+    assert history(records) == {0: {"before": 1}, 1: {"after": 2}}
+    assert of_kind(records, "exit")[0]["status"] == "finished"
+    worker = ran.records(runs[f"{parent}-rank0"])
+    head = of_kind(worker, "run")[0]
+    assert (head["group"], head["job_type"]) == (parent, "worker")
+    assert history(worker) == {0: {"allreduce": 3.0}}
+    assert merged(worker, "summary")["no_run_error"] == "RunFinishedError"
