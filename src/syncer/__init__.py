@@ -53,6 +53,7 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       common.py            the error line, exit statuses, strict ``--json``
       ls.py show.py dump.py verify.py export.py   the inspection commands
       sync.py syncd.py follow.py                  the sync commands (glue: options, signals, output)
+      ui.py                a local MLflow plus a syncd into it, for a user with no server
       text.py render.py    what the inspection commands print, and its layout
 
 A sync, end to end: `cli.sync` resolves the server (`sinks.mlflow.connect`),

@@ -24,6 +24,7 @@ from syncer.cli.run import run
 from syncer.cli.show import show
 from syncer.cli.sync import sync
 from syncer.cli.syncd import syncd
+from syncer.cli.ui import ui
 from syncer.cli.verify import verify
 
 
@@ -51,6 +52,7 @@ main.add_command(verify)
 main.add_command(export)
 main.add_command(sync)
 main.add_command(syncd)
+main.add_command(ui)
 main.add_command(follow)
 main.add_command(run)
 main.add_command(import_)
