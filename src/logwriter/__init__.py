@@ -172,7 +172,8 @@ def init(
     run = new
     if resolved.save_code:
         new.log_code_main()
-    # resolved.sync_tensorboard: the TensorBoard reader (logwriter/tensorboard) starts here.
+    # resolved.sync_tensorboard: the TensorBoard reader starts with the run (backend.py,
+    # start_watchers -> logwriter/tensorboard/live.py) and stops at its finish.
     return new
 
 
