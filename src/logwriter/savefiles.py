@@ -24,6 +24,11 @@ never raised into training: save() returns the paths it did save, counts the
 others in ``errors`` and hands back one line about them, which the Run warns
 with (SaveWarning). Nothing is ever written outside ``files/``, which is
 never re-created if the run directory was removed.
+
+The run's own files (log/, files/, sync/, run.json) are never saved into it.
+A file the script wrote into the run directory itself is: wandb scripts write
+their checkpoints into ``wandb.run.dir`` and ``wandb.save()`` them from there;
+it is stored under its path relative to the run directory.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from logwriter.text import clean_text
-from schema.layout import FILES_DIR
+from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
 
 Put = Callable[..., Any]
@@ -99,7 +104,7 @@ class FileSaver:
         failed: list[str] = []
         for name in sorted(glob.glob(pattern, recursive=True)):
             src = Path(name).resolve()
-            if not src.is_file() or src.is_relative_to(self.run_dir):
+            if not src.is_file() or self._the_runs_own(src):
                 continue
             rel = self._relative(src, base)
             try:
@@ -216,7 +221,16 @@ class FileSaver:
                                           len(parts) - 1)]]
         return Path(*fixed).resolve() if fixed else Path("/")
 
+    def _the_runs_own(self, src: Path) -> bool:
+        """A file of the run's own making (its log, snapshots, sync state, run.json)."""
+        if not src.is_relative_to(self.run_dir):
+            return False
+        top = src.relative_to(self.run_dir).parts[0]
+        return top in (LOG_DIR, FILES_DIR, SYNC_DIR, RUN_JSON) or top.startswith(".")
+
     def _relative(self, src: Path, base: Path) -> str:
+        if src.is_relative_to(self.run_dir):  # written into the run directory (wandb's run.dir)
+            base = self.run_dir
         rel = src.relative_to(base) if src.is_relative_to(base) else Path(src.name)
         dest = (self.files_dir / rel).resolve()
         if not dest.is_relative_to(self.files_dir):

@@ -78,9 +78,16 @@ def test_save_code_saves_the_main_script(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "pkg" / "model.py").write_text("x = 1\n")
     (tmp_path / "pkg" / "data.bin").write_bytes(b"\0")
     assert run.log_code(tmp_path) == ["train.py", "pkg/model.py"]
+    # wandb scripts write checkpoints into run.dir and save them from there; the run's
+    # own files are never saved into it.
+    (Path(run.dir) / "ckpt").mkdir()
+    (Path(run.dir) / "ckpt" / "model.pt").write_bytes(b"weights")
+    assert run.save(os.path.join(run.dir, "ckpt", "model.pt")) == ["ckpt/model.pt"]
+    assert run.save(os.path.join(run.dir, "**"), policy="end") == ["ckpt/model.pt"]
     run.finish()
+    assert (Path(run.dir) / "files" / "ckpt" / "model.pt").read_bytes() == b"weights"
     assert sorted(b["path"] for b in of_kind(read_clean(run.dir), "file")) == [
-        "pkg/model.py", "train.py", "train.py"]
+        "ckpt/model.pt", "ckpt/model.pt", "pkg/model.py", "train.py", "train.py"]
 
 
 def test_config_values_are_stored_the_way_wandb_stores_them(tmp_path: Path) -> None:
