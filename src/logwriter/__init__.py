@@ -105,7 +105,9 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "unwatch",
     "use_artifact",
+    "watch",
 ]
 
 run: Run | None = None
@@ -240,6 +242,21 @@ def use_artifact(artifact_or_name: Any, type: str | None = None) -> Artifact:
     """Resolve an artifact offline and record that the current run used it."""
     art: Artifact = _current("use_artifact()").use_artifact(artifact_or_name, type=type)
     return art
+
+
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
+          log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+    """Histograms and norms of a torch model's gradients/parameters; see logwriter.watcher."""
+    _current("watch()").watch(models, criterion=criterion, log=log, log_freq=log_freq,
+                              idx=idx, log_graph=log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """Remove watch() hooks (of every watched model without an argument); no run needed."""
+    from logwriter.watcher import unwatch as _unwatch
+
+    for model in models if isinstance(models, (list, tuple)) else [models]:
+        _unwatch(run, model)
 
 
 class _Proxy:

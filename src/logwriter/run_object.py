@@ -298,7 +298,7 @@ class Run(RunInfo):
         self._put(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
                                           "level": level})
 
-    # Artifacts: the bodies are in artifacts/runops.py.
+    # Artifacts and watch: the bodies are in artifacts/runops.py and watcher.py.
 
     def log_artifact(self, artifact_or_path: Any, name: str | None = None,
                      type: str | None = None, aliases: Any = None) -> Any:
@@ -315,6 +315,16 @@ class Run(RunInfo):
         """Resolve "name:latest" / "name:v3" / "name:alias" offline, record the lineage."""
         from logwriter.artifacts.runops import use_artifact
         return use_artifact(self, artifact_or_name, type)
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
+              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+        from logwriter.watcher import watch
+        watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        from logwriter.watcher import unwatch
+        for model in models if isinstance(models, (list, tuple)) else [models]:
+            unwatch(self, model)
 
     def stats(self) -> dict[str, Any]:
         """Writer counters: written, dropped, write_errors, last_error, queued, ..."""
@@ -364,6 +374,8 @@ class Run(RunInfo):
                 return
             self._finished = True
         hooks.unregister(self)
+        from logwriter.watcher import release  # no torch import: watch(model) hooks off
+        release(self)
         if self._on_finish is not None:
             self._on_finish(self)
         writer = self._writer

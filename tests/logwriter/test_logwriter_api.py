@@ -19,7 +19,7 @@ def test_facade_exports_exactly_the_user_api() -> None:
     assert sorted(logwriter.__all__) == sorted(
         ["init", "log", "finish", "config", "summary", "save", "define_metric", "alert",
          "Run", "run",
-         "Artifact", "log_artifact", "use_artifact", "log_model",
+         "Artifact", "log_artifact", "use_artifact", "log_model", "watch", "unwatch",
          "Image", "Audio", "Video", "Html", "Histogram", "Table", "Object3D", "plot"]
     )
     for name in logwriter.__all__:

@@ -40,9 +40,9 @@ What wandb's top-level API does here:
   submodules they import are here too (``wandb.wandb_run.Run``,
   ``wandb.sdk.lib.RunDisabled``, ``wandb.sdk.lib.config_util.ConfigError``,
   ``wandb.util.generate_id``, ``wandb.errors``).
-* ``Artifact``, ``log_artifact``, ``use_artifact``, ``log_model``: runwal's
-  (logwriter.artifacts); use_artifact resolves from the runs directory.
-* Not yet (issue 9): ``watch``/``unwatch`` are no-ops with one warning.
+* ``watch``/``unwatch``, ``Artifact``, ``log_artifact``, ``use_artifact``,
+  ``log_model``: runwal's (logwriter.watcher, logwriter.artifacts); use_artifact
+  resolves from the runs directory.
 * ``Image``, ``Table``, ``Histogram``, ``Video``, ``Audio``, ``Html`` and
   ``plot``: runwal's (logwriter.media: files under files/media/, a ``media``
   record per key); ``Object3D`` raises NotImplementedError (not supported).
@@ -52,11 +52,9 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from typing import Any
 
 import logwriter
-from logwriter.errors import RunwalWarning
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot  # noqa: F401
 from logwriter.run_object import Run
 from logwriter.wandb_args import wandb_mode
@@ -248,20 +246,16 @@ def termerror(string: str, repeat: bool = True) -> None:
     _term("ERROR ", string, repeat)
 
 
-_watch_warned = False
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
+          log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+    """wandb.watch: histograms and norms of gradients/parameters (logwriter.watcher)."""
+    logwriter.watch(models, criterion=criterion, log=log, log_freq=log_freq, idx=idx,
+                    log_graph=log_graph)
 
 
-def watch(*args: Any, **kwargs: Any) -> None:
-    """Not yet: gradients/parameters as histograms are issue 9. One warning, then quiet."""
-    global _watch_warned
-    if not _watch_warned:
-        _watch_warned = True
-        warnings.warn("runwal: wandb.watch() records nothing yet (issue 9, rich values)",
-                      RunwalWarning, stacklevel=2)
-
-
-def unwatch(*args: Any, **kwargs: Any) -> None:
-    """The counterpart of watch(): nothing to undo."""
+def unwatch(models: Any = None) -> None:
+    """wandb.unwatch: remove watch()'s hooks (of every model without an argument)."""
+    logwriter.unwatch(models)
 
 
 class _NotYet:
