@@ -41,6 +41,8 @@ def test_tensorboardx_scalars_become_history_at_their_steps(tmp_path: Path) -> N
     assert history(records)[98] == {"val/loss": 0.5}
     assert history(records)[0] == {"hparam/acc": float.fromhex("0x1.ccccccp-1")}  # float32 0.9
     assert merged(records, "config") == {"lr": 0.1}
+    assert merged(records, "summary") == {"loss": float(np.float32(1 / 50)), "val/loss": 0.5,
+                                          "hparam/acc": float.fromhex("0x1.ccccccp-1")}
     assert [b["text"] for b in of_kind(records, "console")] == ["note (step 3): hi\n"]
     assert all(r.ts > 1e9 for r in rows)
     assert not [t for t in threading.enumerate() if t.name.startswith("runwal-tensorboard")]

@@ -4,6 +4,7 @@ checked point by point, re-imported (unchanged, grown), synced to the real serve
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from click.testing import CliRunner
 
 from logwriter.tensorboard.events import is_event_file, read_events
 from logwriter_util import merged, of_kind, read_clean
+from syncer.cli.importcmd import Progress
 from syncer.cli.main import main
+from syncer.importers.rundir import ImportResult
 from syncutil import client, runs_tagged
 
 RUNWAL = Path(sys.executable).with_name("runwal")
@@ -159,6 +162,20 @@ def test_a_bad_source_never_aborts_the_batch(tmp_path: Path) -> None:
     assert "[2/2]" in res.stderr
     missing = imp(str(tmp_path / "nope"), "--into", str(runs))
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_progress_line_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    p = Progress(2, stream=out)
+    p.update(5000)
+    p.finished(ImportResult(source="a", kind="tensorboard", points=6000))
+    p.close()
+    assert "\rimport 0/2 runs  5,000 points" in out.getvalue()
+    assert "\rimport 1/2 runs  6,000 points" in out.getvalue() and out.getvalue()[-1] == "\n"
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:

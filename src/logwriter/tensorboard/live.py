@@ -18,7 +18,8 @@ their step, text -> console, images and histograms -> media, hparams ->
 config; ``ts`` is the event's wall time). ``stop()`` (the run's finish)
 flushes the writers this run saw (a SummaryWriter keeps up to 120 s of
 events in memory), stops the thread and reads once more, so nothing written
-before finish() is lost, whether the script closed its writers or not.
+before finish() is lost, whether the script closed its writers or not; then
+each tag's last scalar goes into the summary (as wandb's has them).
 
 Tag names: the first logdir's tags as written; a later logdir's under its
 path relative to the first one's parent (``runs/exp/train`` then
@@ -45,6 +46,7 @@ from typing import Any
 
 from logwriter.tensorboard.events import is_event_file, read_events
 from logwriter.tensorboard.records import ToRecords
+from schema.records import RecordType
 
 POLL_S = 1.0
 STOP_TIMEOUT = 10.0
@@ -167,6 +169,12 @@ class TensorBoardTail:
         if threading.current_thread() is not self._thread:
             self._thread.join(STOP_TIMEOUT)
         self.read()
+        last: dict[str, Any] = {}
+        with self._lock:
+            for conv in self.logdirs.values():
+                last.update(conv.last)
+        if last:  # each tag's last scalar, as wandb's summary has them
+            self.put(int(RecordType.SUMMARY), time.time(), last)
 
 
 def _drain(writer: Any, timeout: float = 2.0) -> None:

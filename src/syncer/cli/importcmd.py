@@ -37,20 +37,36 @@ class Progress:
         self.quiet = quiet
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
+        self._current = 0  # points of the source being imported
+        self._last = 0.0
+
+    def update(self, points: int) -> None:
+        """Points of the source in progress so far (redrawn on a TTY at most 5 times/s)."""
+        with self._lock:
+            self._current = points
+            if self.tty and not self.quiet and time.monotonic() - self._last > 0.2:
+                self._draw()
+
+    def _draw(self) -> None:
+        self._last = time.monotonic()
+        points = self.points + self._current
+        rate = points / max(1e-6, self._last - self.t0)
+        self.stream.write(f"\rimport {self.done}/{self.total} runs  {points:,} points  "
+                          f"{rate:,.0f} points/s ")
+        self.stream.flush()
 
     def finished(self, res: ImportResult) -> None:
         with self._lock:
             self.done += 1
             self.points += res.points
+            self._current = 0
             if self.quiet:
                 return
             if self.tty:
-                rate = self.points / max(1e-6, time.monotonic() - self.t0)
-                self.stream.write(f"\rimport {self.done}/{self.total} runs  {self.points:,} "
-                                  f"points  {rate:,.0f} points/s ")
-            else:
-                self.stream.write(f"[{self.done}/{self.total}] {res.run_id or res.source}: "
-                                  f"{res.status} {res.points} points {res.seconds:.1f}s\n")
+                self._draw()
+                return
+            self.stream.write(f"[{self.done}/{self.total}] {res.run_id or res.source}: "
+                              f"{res.status} {res.points} points {res.seconds:.1f}s\n")
             self.stream.flush()
 
     def close(self) -> None:
@@ -93,7 +109,8 @@ def run_import(kind: str, paths: tuple[str, ...], into: str,
                 results.append(src)
             else:
                 results.append(import_source(src, dest, dry_run=dry_run,
-                                             progress=progress.finished))
+                                             progress=progress.finished,
+                                             tick=progress.update))
     finally:
         progress.close()
     _report(results, as_json)

@@ -54,6 +54,7 @@ from syncer.errors import ImportProblem, RunDirTaken, SourceChanged
 STATE_NAME = "import.state"
 STATE_VERSION = 1
 WRITER_CLOSE_S = 120.0
+TICK = 4096  # records between two progress updates
 
 
 @dataclass
@@ -81,9 +82,11 @@ class RunWriter:
     run's files/ dir, and counts. With ``writer=None`` (``--dry-run``) records are
     only counted and no file is written."""
 
-    def __init__(self, writer: Any, files_dir: Path | None) -> None:
+    def __init__(self, writer: Any, files_dir: Path | None,
+                 tick: Callable[[int], None] | None = None) -> None:
         self._writer = writer
         self.files_dir = files_dir
+        self._tick = tick  # called with the points so far, every TICK records
         self.records = 0
         self.points = 0
         self.counts: Counter[str] = Counter()
@@ -93,6 +96,8 @@ class RunWriter:
         self.records += 1
         if rtype == RecordType.HISTORY:
             self.points += len(body["data"])
+        if self._tick is not None and not self.records % TICK:
+            self._tick(self.points)
         if self._writer is not None:
             self._writer.put(rtype, ts, body, nbytes)
 
@@ -145,15 +150,17 @@ def read_state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def import_source(src: Source, into: Path, *, dry_run: bool = False,
-                  progress: Callable[[ImportResult], None] | None = None) -> ImportResult:
-    """Import one source into ``into``; never raises for a bad source (status failed)."""
+                  progress: Callable[[ImportResult], None] | None = None,
+                  tick: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one source into ``into``; never raises for a bad source (status failed).
+    ``progress`` gets the result at the end, ``tick`` the points written so far."""
     t0 = time.monotonic()
     res = ImportResult(source=str(src.path), kind=src.kind)
     try:
         res.run_id = src.run_id
         dest = into / src.run_id
         res.run_dir = str(dest)
-        _import(src, into, dest, res, dry_run)
+        _import(src, into, dest, res, dry_run, tick)
     except ImportProblem as exc:
         res.status, res.reason = "failed", str(exc)
     except OSError as exc:
@@ -166,7 +173,8 @@ def import_source(src: Source, into: Path, *, dry_run: bool = False,
     return res
 
 
-def _import(src: Source, into: Path, dest: Path, res: ImportResult, dry_run: bool) -> None:
+def _import(src: Source, into: Path, dest: Path, res: ImportResult, dry_run: bool,
+            tick: Callable[[int], None] | None) -> None:
     fp = src.fingerprint()
     state = read_state(dest) if dest.exists() else None
     cursor = None
@@ -182,16 +190,16 @@ def _import(src: Source, into: Path, dest: Path, res: ImportResult, dry_run: boo
         cursor = state.get("cursor")
         res.status = "appended"
     if dry_run:
-        out = RunWriter(None, None)
+        out = RunWriter(None, None, tick)
         src.write(out, cursor)
         res.status = "dry-run"
         _fill(res, out)
         return
     if cursor is None:
-        _fresh(src, into, dest, fp, res)
+        _fresh(src, into, dest, fp, res, tick)
     else:
         assert state is not None
-        _append(src, dest, fp, state, res)
+        _append(src, dest, fp, state, res, tick)
 
 
 def _fill(res: ImportResult, out: RunWriter) -> None:
@@ -200,7 +208,8 @@ def _fill(res: ImportResult, out: RunWriter) -> None:
     res.notes += out.notes
 
 
-def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult) -> None:
+def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult,
+           tick: Callable[[int], None] | None) -> None:
     tmp = into / f".{src.run_id}.importing"
     if tmp.exists():
         shutil.rmtree(tmp)  # an import that was interrupted: never renamed, never synced
@@ -209,24 +218,25 @@ def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult) -> N
     write_json_atomic(tmp / RUN_JSON, {"run_id": src.run_id, "project": src.project,
                                        "name": src.name, "created": src.created(),
                                        "format": FORMAT_VERSION})
-    cursor, next_seq = _write(src, tmp, 0, None, res)
+    cursor, next_seq = _write(src, tmp, 0, None, res, tick)
     _save_state(tmp, src, fp, cursor, next_seq)
     os.replace(tmp, dest)
 
 
-def _append(src: Source, dest: Path, fp: Any, state: dict[str, Any], res: ImportResult) -> None:
+def _append(src: Source, dest: Path, fp: Any, state: dict[str, Any], res: ImportResult,
+            tick: Callable[[int], None] | None) -> None:
     from logwriter.resume import read_state as read_log
 
     next_seq = read_log(dest).next_seq
     if next_seq != state.get("next_seq"):
         raise SourceChanged(f"{dest} holds records past its last complete import (an "
                             "interrupted re-import)")
-    cursor, next_seq = _write(src, dest, next_seq, state.get("cursor"), res)
+    cursor, next_seq = _write(src, dest, next_seq, state.get("cursor"), res, tick)
     _save_state(dest, src, fp, cursor, next_seq)
 
 
-def _write(src: Source, run_dir: Path, base_seq: int, cursor: Any,
-           res: ImportResult) -> tuple[Any, int]:
+def _write(src: Source, run_dir: Path, base_seq: int, cursor: Any, res: ImportResult,
+           tick: Callable[[int], None] | None) -> tuple[Any, int]:
     from logwriter.dirlock import RunLock
     from logwriter.writer import Writer
 
@@ -234,7 +244,7 @@ def _write(src: Source, run_dir: Path, base_seq: int, cursor: Any,
     try:
         writer = Writer(run_dir / LOG_DIR, base_seq, fsync="finish",
                         name=f"runwal-import-{src.run_id}")
-        out = RunWriter(writer, run_dir / FILES_DIR)
+        out = RunWriter(writer, run_dir / FILES_DIR, tick)
         try:
             if cursor is not None:
                 out.put(int(RecordType.RESUME), time.time(),
