@@ -18,9 +18,11 @@ from click.testing import CliRunner
 
 from logwriter.tensorboard.events import is_event_file, read_events
 from logwriter_util import merged, of_kind, read_clean
+from schema.layout import child_runs
 from syncer.cli.importcmd import Progress
 from syncer.cli.main import main
 from syncer.importers.rundir import ImportResult
+from syncer.importers.tensorboard import find_runs
 from syncutil import client, runs_tagged
 
 RUNWAL = Path(sys.executable).with_name("runwal")
@@ -144,6 +146,22 @@ def test_torn_tail_then_grown_appends_only_the_rest(tmp_path: Path) -> None:
     res = imp(str(logdir), "--into", str(runs), "--json")
     assert res.exit_code == 1 and "changed since it was imported" in by_source(res)["logs"][
         "reason"]
+
+
+def test_an_interrupted_import_is_no_run_and_is_redone(tmp_path: Path) -> None:
+    logdir, runs = tmp_path / "logs", tmp_path / "runs"
+    w = tbx_writer()(str(logdir))
+    w.add_scalar("x", 1.0, 0)
+    w.close()
+    (src,) = find_runs(logdir)
+    half = runs / ".importing" / src.run_id
+    (half / "log").mkdir(parents=True)
+    (half / "log" / "00000000000000000000.seg").write_bytes(b"RWAL half")
+    assert child_runs(runs) == []  # `runwal sync RUNS` sees no run
+    r = by_source(imp(str(logdir), "--into", str(runs), "--json"))["logs"]
+    assert r["status"] == "imported" and r["run_id"] == src.run_id
+    assert len(read_clean(r["run_dir"])) == 4  # run, history, summary, exit
+    assert not (runs / ".importing").exists()
 
 
 def test_a_bad_source_never_aborts_the_batch(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ module decides what a (re-)import does and writes the run dir:
 =============================== ===============================================
 the run dir ``RUNS/<run_id>``   what ``import_source`` does
 =============================== ===============================================
-does not exist                  import: written under ``RUNS/.<run_id>.importing``,
+does not exist                  import: written under ``RUNS/.importing/<run_id>``,
                                 renamed into place when complete (a crash leaves
-                                no half run where ``runwal sync`` would see it)
+                                no half run where ``runwal sync RUNS`` would see it:
+                                ``.importing`` itself is no run)
 imported from this source,      ``unchanged``: nothing written, so a later
 which has not changed           ``runwal sync`` sends nothing twice
 imported, the source grew       ``appended``: a new segment (RESUME, the records
@@ -33,6 +34,7 @@ format's writer rules.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -52,6 +54,7 @@ from schema.segment import FORMAT_VERSION
 from syncer.errors import ImportProblem, RunDirTaken, SourceChanged
 
 STATE_NAME = "import.state"
+IMPORTING = ".importing"  # RUNS/.importing/<run_id>: a fresh import until it is complete
 STATE_VERSION = 1
 WRITER_CLOSE_S = 120.0
 TICK = 4096  # records between two progress updates
@@ -210,7 +213,7 @@ def _fill(res: ImportResult, out: RunWriter) -> None:
 
 def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult,
            tick: Callable[[int], None] | None) -> None:
-    tmp = into / f".{src.run_id}.importing"
+    tmp = into / IMPORTING / src.run_id
     if tmp.exists():
         shutil.rmtree(tmp)  # an import that was interrupted: never renamed, never synced
     (tmp / LOG_DIR).mkdir(parents=True)
@@ -221,6 +224,8 @@ def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult,
     cursor, next_seq = _write(src, tmp, 0, None, res, tick)
     _save_state(tmp, src, fp, cursor, next_seq)
     os.replace(tmp, dest)
+    with contextlib.suppress(OSError):  # another import may be using it
+        tmp.parent.rmdir()
 
 
 def _append(src: Source, dest: Path, fp: Any, state: dict[str, Any], res: ImportResult,
