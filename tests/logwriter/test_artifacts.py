@@ -152,6 +152,12 @@ def test_bad_names_aliases_and_missing_artifacts_are_clear(tmp_path: Path, src: 
             Artifact(bad, "dataset")
     with pytest.raises(ArtifactError):
         Artifact("ok", "bad type")
+    with pytest.raises(ArtifactError, match="keys must be str"):
+        Artifact("ok", "dataset", metadata={1: "x"})
+    with pytest.raises(ValueError, match="metadata"):
+        Artifact("ok", "dataset", metadata={"bad\udce9": 1})
+    with pytest.raises(TypeError, match="metadata"):
+        Artifact("ok", "dataset", metadata={"obj": object()})
     art = Artifact("ok", "dataset")
     for bad_path in ("../up", "/abs", "a//b", "a/./b"):
         with pytest.raises(ArtifactError, match="entry name"):
@@ -278,3 +284,26 @@ def test_wandb_shim_artifacts(tmp_path: Path) -> None:
     assert wandb.use_artifact("weights:best", type="model").digest == art.digest
     assert wandb.log_model(str(f), name="weights").version == "v0"
     wandb.finish()
+
+
+def test_resolution_reads_appended_frames_and_survives_a_damaged_sibling(
+        tmp_path: Path, src: Path) -> None:
+    runs = tmp_path / "runs"
+    junk = runs / "junk" / "log"
+    junk.mkdir(parents=True)
+    (junk / f"{0:020d}.seg").write_bytes(b"not a segment" * 10)
+    a = _init(runs)
+    first = Artifact("x", "dataset")
+    first.add_file(src / "a.txt")
+    a.log_artifact(first)
+    a.log({"loss": 1.0})
+    assert a.use_artifact("x:latest").version == "v0"  # reads a's live segment so far
+    second = Artifact("x", "dataset")
+    second.add_file(src / "sub" / "b.bin")
+    assert a.log_artifact(second, aliases=["big"]).version == "v1"
+    a.finish()
+    b = _init(runs)  # the same process: a's segment is read on from where it stopped
+    assert b.use_artifact("x:latest").version == "v1"
+    assert b.use_artifact("x:big").digest == second.digest
+    assert b.use_artifact("x:v0").digest == first.digest
+    b.finish()

@@ -31,7 +31,7 @@ from logwriter.artifacts.manifest import Entry
 from logwriter.artifacts.names import check_entry_path, check_name
 from logwriter.artifacts.store import materialise
 from logwriter.text import clean_text
-from logwriter.values import convert
+from logwriter.values import check_key, convert
 from schema.layout import FILES_DIR
 
 POLICIES = ("mutable", "immutable")
@@ -259,5 +259,6 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
     for key, value in metadata.items():
         if not isinstance(key, str):
             raise ArtifactError(f"runwal: Artifact(metadata=): keys must be str, got {key!r}")
+        check_key(key, "Artifact(metadata=)")  # valid text: a lone surrogate cannot be packed
         out[key] = convert(value, key, "Artifact(metadata=)")[0]
     return out

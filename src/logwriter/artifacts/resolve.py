@@ -10,9 +10,10 @@ at once):
   ``name:<alias>`` (``latest`` by default) the newest record naming the
   alias. Newest is by the record's ts, then its seq.
 
-Cost: each call reads the logs of every run in the directory (frames only,
-no files). log_artifact and use_artifact are rare calls; a directory of
-thousands of long runs makes them take seconds, never the training loop's
+Cost: the first call in a process reads the logs of every run in the
+directory (frames only, no files); later calls read only what was appended
+since (`scan`). A directory of thousands of long runs makes the first call
+take seconds, on the caller's thread of log_artifact/use_artifact, never in
 log(). Records of this process not yet flushed are added by the caller
 (``pending``), so a use_artifact() right after a log_artifact() sees it.
 
@@ -23,6 +24,7 @@ newest record wins ``latest``), and the syncer keys uploads by version.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,9 @@ from logwriter.artifacts.errors import ArtifactNotFound
 from logwriter.artifacts.names import VERSION_RE
 from schema.errors import SchemaError
 from schema.layout import LOG_DIR, RunDir, child_runs
-from schema.reader import Frame, iter_run_log
+from schema.reader import Frame, SegmentReader
 from schema.records import RecordType
+from schema.segment import list_segments
 from schema.uri import public_uri, resolve
 
 _ARTIFACT = int(RecordType.ARTIFACT)
@@ -58,24 +61,62 @@ class Logged:
         return str(self.body["digest"])
 
 
+class _Seen:
+    """What this process has read of one segment: a reader that resumes where it
+    stopped (segments are append-only) and the artifact records found so far."""
+
+    def __init__(self, path: Path, ino: tuple[int, int]) -> None:
+        self.reader = SegmentReader(path)
+        self.ino = ino
+        self.records: list[tuple[Any, float, int]] = []
+
+
+_seen: dict[Path, _Seen] = {}
+_seen_lock = threading.Lock()
+
+
 def scan(runs_dir: Path, name: str) -> tuple[list[Logged], int]:
     """Every well-shaped ``artifact`` record of ``name`` under ``runs_dir``, and the
-    number of runs read. Damaged or unreadable logs cost their own records only."""
+    number of runs read. Damaged or unreadable logs cost their own records only.
+
+    Each segment is read once per process and then only for the bytes appended
+    since (its reader is kept), so a training loop that logs a checkpoint every
+    epoch pays for the new frames, not for the whole runs directory each time.
+    """
     out: list[Logged] = []
     runs = child_runs(runs_dir)
-    for run_dir in runs:
-        try:
-            for ev in iter_run_log(run_dir / LOG_DIR):
-                if not isinstance(ev, Frame):
-                    continue
-                for rec in ev.records:
-                    if rec.type == _ARTIFACT:
-                        found = _logged(rec.body, rec.ts, rec.seq, run_dir, name)
-                        if found is not None:
-                            out.append(found)
-        except (OSError, SchemaError, ValueError):
-            continue
+    with _seen_lock:
+        for run_dir in runs:
+            try:
+                segments = list_segments(run_dir / LOG_DIR)
+            except (OSError, SchemaError):
+                continue
+            for path in segments:
+                for body, ts, seq in _artifact_records(path):
+                    found = _logged(body, ts, seq, run_dir, name)
+                    if found is not None:
+                        out.append(found)
     return out, len(runs)
+
+
+def _artifact_records(path: Path) -> list[tuple[Any, float, int]]:
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    ino = (st.st_dev, st.st_ino)
+    seen = _seen.get(path)
+    if seen is None or seen.ino != ino or st.st_size < seen.reader.offset:
+        seen = _seen[path] = _Seen(path, ino)  # new, or replaced by another file
+    try:
+        events = seen.reader.poll()
+    except (OSError, SchemaError, ValueError):
+        return seen.records
+    for ev in events:
+        if isinstance(ev, Frame):
+            seen.records.extend((r.body, r.ts, r.seq) for r in ev.records
+                                if r.type == _ARTIFACT)
+    return seen.records
 
 
 def _logged(body: Any, ts: float, seq: int, run_dir: Path, name: str) -> Logged | None:
