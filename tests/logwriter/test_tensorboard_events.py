@@ -146,3 +146,38 @@ def test_read_as_it_grows(tmp_path: Path) -> None:
     w.close()
     seen += [it.step for it in read_events(f, offset).items]
     assert seen == list(range(30))
+
+
+def test_tensorflow2_layout(tmp_path: Path) -> None:
+    """What TF2's tf.summary writes, made with tensorboard's own metadata and tensor
+    helpers and written by its EventFileWriter (TensorFlow itself is not installed)."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.histogram import metadata as hist_meta
+    from tensorboard.plugins.image import metadata as image_meta
+    from tensorboard.plugins.scalar import metadata as scalar_meta
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util.tensor_util import make_tensor_proto
+
+    png = frame(b"not really a png")  # bytes are bytes to the reader
+    values = [
+        ("loss", scalar_meta.create_summary_metadata("loss", ""),
+         make_tensor_proto(np.float32(0.25))),
+        ("img", image_meta.create_summary_metadata("img", ""),
+         make_tensor_proto(np.array([b"6", b"4", png], dtype=object))),
+        ("h", hist_meta.create_summary_metadata("h", ""),
+         make_tensor_proto(np.array([[0.0, 1.0, 2.0], [1.0, 3.0, 5.0]]))),
+    ]
+    w = EventFileWriter(str(tmp_path))
+    for step, (tag, meta, tensor) in enumerate(values):
+        w.add_event(Event(wall_time=1.7e9 + step, step=10 + step, summary=Summary(
+            value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])))
+    w.close()
+    (f,) = event_files(tmp_path)
+    got = read_events(f).items
+    assert [(it.step, it.wall_time, it.tag, it.kind) for it in got] == [
+        (10, 1.7e9, "loss", "scalar"), (11, 1.7e9 + 1, "img", "image"),
+        (12, 1.7e9 + 2, "h", "histogram")]
+    assert got[0].value == 0.25
+    assert got[1].value == {"png": png, "width": 6, "height": 4}
+    assert got[2].value == {"bins": [0.0, 1.0, 3.0], "counts": [2, 5]}
