@@ -49,6 +49,7 @@ from logwriter.errors import (
 )
 from logwriter.media.logged import MediaJob, Split, split_media
 from logwriter.media.store import MediaStore
+from logwriter.media.worker import MediaWorker
 from logwriter.resume import ResumeState
 from logwriter.run_info import RunInfo
 from logwriter.settings import Settings
@@ -89,6 +90,7 @@ class Run(RunInfo):
         self._row: dict[str, Any] = {}
         self._row_bytes = 0  # the pending row's size estimate, for the queue's memory bound
         self._media_store: MediaStore | None = None  # files/media/, made by the first rich value
+        self._media: MediaWorker | None = None  # started by the first rich value
         self._step_warned = False
         self._finished = False
         self._inert = settings.mode == "disabled"
@@ -181,6 +183,8 @@ class Run(RunInfo):
         self._inert = True
         self._forked = True
         self._backend.detach_after_fork()
+        if self._media is not None:
+            self._media.detach()
 
     def _warn_forked(self) -> None:
         if not self._fork_warned:
@@ -237,13 +241,23 @@ class Run(RunInfo):
             self._warn_notices()
 
     def _log_media(self, media: list[Split]) -> None:
-        """One MEDIA record per key, at the current step; encoded on the writer thread."""
-        if self._media_store is None:
+        """One MEDIA record per key, at the current step; encoded and stored by the media
+        worker (media/worker.py), which queues the record when its files are complete."""
+        worker = self._media
+        if worker is None:
+            writer = self._writer
+            assert writer is not None
             self._media_store = MediaStore(Path(self.dir) / FILES_DIR)
+            worker = self._media = MediaWorker(
+                writer.put, writer.queue.queued_bytes, writer.notices,
+                max_lag=writer.queue.max_lag, max_bytes=writer.queue.max_bytes,
+                put_timeout=writer.queue.put_timeout,
+                name=f"runwal-media-{self.id}")
+        store = self._media_store
+        assert store is not None
         now = time.time()
         for key, kind, values in media:
-            job = MediaJob(key, self._step, kind, values, self._media_store)
-            self._writer.put(_MEDIA, now, job, job.nbytes)  # type: ignore[union-attr]
+            worker.submit(now, MediaJob(key, self._step, kind, values, store))
 
     def _commit_row(self) -> None:
         row, self._row = self._row, {}
@@ -332,6 +346,7 @@ class Run(RunInfo):
         out["step"] = self._step
         saver = self._backend.saver
         out["save_errors"] = saver.errors if saver is not None else 0
+        out["media_dropped"] = self._media.dropped if self._media is not None else 0
         return out
 
     @property
@@ -384,6 +399,10 @@ class Run(RunInfo):
         with self._lock:
             if self._row:
                 self._commit_row()
+        if self._media is not None and not self._media.close(CLOSE_TIMEOUT):
+            self._report(f"runwal: finish() stopped waiting after {CLOSE_TIMEOUT:g}s for "
+                         f"{self._media.pending()} rich values to be encoded and stored; "
+                         "their media records are missing", FinishTimeoutWarning, quiet)
         backend = self._backend
         self._report(backend.stop_capture(), SaveWarning, quiet)
         now = time.time()

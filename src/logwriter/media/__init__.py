@@ -2,8 +2,9 @@
 Histogram, Table, and ``plot`` (tables with a chart spec).
 
 One module per value (image.py, audio.py, ...), plus what they share:
-base.py (a snapshot in the caller's thread, items on the writer thread),
-encode.py (PNG/WAV/GIF/MP4 bytes, writer side), store.py (content-addressed
+base.py (a snapshot in the caller's thread, items on the media worker),
+encode.py (PNG/WAV/GIF/MP4 bytes), worker.py (the thread that encodes and
+stores, off the training loop and the writer), store.py (content-addressed
 ``files/media/<kind>/<sha256>.<ext>``), logged.py (what ``log()`` does with
 them: ``media`` records, galleries, arrays as histograms) and errors.py
 (the optional extras, ``pip install 'runwal[media]'``). The record and file

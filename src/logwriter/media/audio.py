@@ -2,7 +2,7 @@
 
 An array is (frames,) or (frames, channels), floats in [-1, 1] or ints
 (int16 values), stored as a 16-bit PCM WAV written with the standard
-library's ``wave`` on the writer thread. A path is stored as its bytes with
+library's ``wave`` on the media worker (worker.py). A path is stored as its bytes with
 its extension (wav, mp3, flac, ogg, ...); the sample rate and duration are
 read from WAV files only (``null`` for other formats).
 """

@@ -1,12 +1,12 @@
 """What every rich value is to ``log()``: a snapshot made in the caller's thread,
-turned into record items on the writer thread.
+turned into record items on the media worker (worker.py).
 
 A value's constructor validates its input and keeps a private copy of the
 data (an array copy, a file's bytes): the cheapest thing that keeps the data
 as it was at the call, whatever the training loop does to its buffers next.
 Everything slow (PNG/WAV/GIF encoding, sha256, the histogram's bins, table
-JSON) waits for `Media.items`, which the writer calls when it packs the
-``media`` record (logged.py). A value is immutable once made, so logging the
+JSON) waits for `Media.items`, which the media worker calls to build the
+``media`` record (logged.py, worker.py). A value is immutable once made, so logging the
 same one twice stores its file once.
 """
 

@@ -1,6 +1,6 @@
-"""Writer-side encoders: arrays to PNG, WAV, GIF/MP4 bytes.
+"""Encoders: arrays to PNG, WAV, GIF/MP4 bytes, run by the media worker.
 
-Run on the writer thread (never in the caller's: a 256x256 PNG costs a few
+Run on the media worker's thread (worker.py; never in the caller's: a 256x256 PNG costs a few
 milliseconds of zlib, against a few microseconds for the copy the caller
 makes). PNG and WAV need the standard library only (zlib, wave); numpy is
 there because the value was an array. GIF and MP4 go through imageio, which

@@ -38,7 +38,7 @@ def need(module: str, what: str) -> ModuleType:
 
     Called in the caller's thread when the value is made, so that a missing
     package is an error at the line that needs it, never a failure later on
-    the writer thread.
+    the media worker's thread.
     """
     try:
         return importlib.import_module(module)

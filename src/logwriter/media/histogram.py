@@ -2,7 +2,7 @@
 
 No file: the item is the bins and counts themselves (``{"bins": [n + 1
 floats], "counts": [n ints]}``, at most 512 bins as in wandb). The caller's
-thread copies the values; ``np.histogram`` runs on the writer thread. A
+thread copies the values; ``np.histogram`` runs on the media worker. A
 numeric array or tensor of more than 32 elements logged directly becomes a
 Histogram of 32 bins (logged.py, wandb's rule). Non-finite values (NaN,
 ±inf) are left out of the bins and counted in the item's ``nonfinite``.

@@ -10,7 +10,7 @@ files (their bytes are stored as they are). ``mode`` is one of L, LA, RGB,
 RGBA and must agree with the channels.
 
 The caller's thread checks the shape and copies the array (or the PIL image,
-or the file's bytes); the PNG is encoded on the writer thread with zlib only
+or the file's bytes); the PNG is encoded on the media worker with zlib only
 (encode.py). PIL images, non-PNG files and ``file_type`` other than png use
 Pillow, checked for when the Image is made. Overlays (``boxes``, ``masks``,
 ``classes``) are not supported: NotImplementedError rather than a silently
@@ -114,7 +114,7 @@ class Image(Media):
         self._pixels = arr
         self.nbytes = int(arr.nbytes)
 
-    # -- writer thread -----------------------------------------------------------
+    # -- media worker ------------------------------------------------------------
 
     def items(self, store: MediaStore) -> list[dict[str, Any]]:
         ext = self.file_type

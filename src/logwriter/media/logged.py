@@ -1,5 +1,5 @@
 """What ``log()`` does with rich values: split them from the row, queue one
-``media`` record per key, built on the writer thread.
+``media`` record per key, built by the media worker (worker.py).
 
 ``Run.log`` calls `split_media` only when `values.flatten` refused the data
 (the common row of floats never comes here). It walks the dict as flatten
@@ -17,11 +17,11 @@ and flattens the rest as usual. Every check runs before anything of the call
 is queued, so a bad value raises in the caller's thread (naming the key) and
 costs nothing else of the call.
 
-The record's body is a `MediaJob`: the writer thread calls it when it packs
-the record (appender.py evaluates callable bodies), so the files are
-complete on disk before the record that names them is written. The job
-counts the bytes its values hold in the writer queue's memory bound
-(backlog.py), like a row counts its strings. A failure there (disk full, the
+Each record is a `MediaJob`, queued on the media worker (worker.py), which
+calls it to store the files and build the body, then hands the record to
+the writer: the files are complete on disk before the record that names
+them is written. The job's ``nbytes`` (what its snapshots hold) counts
+against the writer queue's memory bound. A failure there (disk full, the
 run directory gone) writes the record with an ``error`` and the items that
 were stored, and never stops the writer.
 """
@@ -127,7 +127,7 @@ def _tolist(value: Any) -> Any:
 
 
 class MediaJob:
-    """The body of one ``media`` record, evaluated on the writer thread."""
+    """The body of one ``media`` record, built on the media worker's thread."""
 
     __slots__ = ("key", "kind", "nbytes", "step", "store", "values")
 

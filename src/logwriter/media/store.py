@@ -1,7 +1,7 @@
 """Content-addressed media files: ``files/media/<kind>/<sha256>.<ext>``.
 
-Written on the writer thread only, just before the ``media`` record that
-names the file is packed, so a record never refers to a file that is not
+Written by the media worker only (worker.py), before the ``media`` record
+that names the file is queued, so a record never refers to a file that is not
 complete: the bytes go to a temp name in the same directory and are renamed
 into place (a ``kill -9`` leaves at most a ``.*.tmp`` file that no record
 names; the next store of the run removes it). The name is the sha256 of the
@@ -9,9 +9,10 @@ bytes, so identical content (the same image logged every step, a resumed
 run logging what the first process did) is written once.
 
 No fsync per file: a killed process loses nothing the page cache holds, and
-fsyncing every image on the writer thread would hold back ``log()``
-(backlog.py). After a power cut a record may name a file that is missing or
-short; readers check ``size`` (docs/FORMAT.md, "Media and artifacts").
+fsyncing every image would hold back the media queue, and with it the
+next ``log()`` of a rich value (worker.py). After a power cut a record may
+name a file that is missing or short; readers check ``size``
+(docs/FORMAT.md, "Media and artifacts").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Cells are scalars (int, float, bool, str, None; numpy/torch scalars
 converted), lists and dicts of those, or Images. The table is mutable
 (``add_data``, ``add_column``) until it is logged: ``log()`` snapshots it in
 the caller's thread (checking every cell, naming the key, row and column of
-a bad one) and the writer thread stores each image cell's PNG and the table
+a bad one) and the media worker stores each image cell's PNG and the table
 as JSON, ``{"columns": [...], "data": [[...], ...]}`` (the layout of
 MLflow's ``log_table``), an image cell as ``{"_type": "image", "file", ...}``.
 Non-finite floats are written as null (JSON has no NaN). A DataFrame

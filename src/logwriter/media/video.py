@@ -2,7 +2,7 @@
 
 An array is TxCxHxW (C in 1, 3, 4; wandb's layout), or BxTxCxHxW, tiled
 into a grid as wandb does; uint8, or any numeric dtype scaled as Image's
-(encode.to_uint8). It is encoded on the writer thread with imageio as GIF
+(encode.to_uint8). It is encoded on the media worker with imageio as GIF
 (wandb's default, ``fps`` 4) or MP4/WebM (which need imageio's ffmpeg
 plugin). A path is stored as its bytes with its extension. imageio is
 checked for when the Video is made, so a missing extra fails at that line.

@@ -102,7 +102,8 @@ def test_disabled_runs_ignore_media(tmp_path: Path) -> None:
 def test_the_copies_count_in_the_writer_queue_memory_bound(tmp_path: Path) -> None:
     big = np.zeros((512, 512, 3), dtype=np.uint8)
     with logwriter.init(project="p", dir=tmp_path, mode="offline", **QUIET) as run:
-        queue = run._writer.queue  # type: ignore[union-attr]
-        before = queue.in_bytes
         run.log({"img": Image(big), "g": [Image(big), Image(big)], "h": np.zeros(1000)})
-        assert queue.in_bytes - before >= 3 * big.nbytes + 1000 * 8
+        worker = run._media
+        assert worker is not None and worker.in_bytes >= 3 * big.nbytes + 1000 * 8
+        assert worker.max_bytes == run._writer.queue.max_bytes  # type: ignore[union-attr]
+    assert worker.out_bytes == worker.in_bytes and run.stats()["media_dropped"] == 0
