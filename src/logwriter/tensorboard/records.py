@@ -11,8 +11,9 @@ histogram ``media`` kind ``histogram``: ``{"bins", "counts"}``
 hparams  ``config``: the hparams as keys
 ======== ===================================================================
 
-Media bodies follow docs/FORMAT.md ("Media and artifacts"); the files are
-content-addressed, so an image logged twice is stored once.
+Media bodies follow docs/FORMAT.md ("Media and artifacts"); the files go
+through logwriter.media's store (content-addressed, so an image logged twice
+is stored once; written under a temp name and renamed).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ToRecords:
                  prefix: str = "") -> None:
         self.put = put
         self.files_dir = None if files_dir is None else Path(files_dir)  # None: write no file
+        self._media: Any = None  # logwriter.media.store.MediaStore, made at the first image
         self.prefix = prefix
         self.counts: Counter[str] = Counter()
         self.last: dict[str, float] = {}  # tag -> last scalar, for the summary of an import
@@ -96,13 +98,14 @@ class ToRecords:
             self.counts["hparams"] += len(it.value)
 
     def _store(self, data: bytes, kind: str, ext: str) -> dict[str, Any]:
-        """``data`` content-addressed under files/media/<kind>/: the item's file fields."""
-        digest = hashlib.sha256(data).hexdigest()
-        rel = f"media/{kind}/{digest}.{ext}"
-        path = None if self.files_dir is None else self.files_dir / rel
-        if path is not None and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        return {"file": rel, "size": len(data), "sha256": digest}
+        """``data`` content-addressed under files/media/<kind>/ (logwriter.media's store):
+        the item's file fields. Without a files dir (a dry run) nothing is written."""
+        if self._media is None:
+            if self.files_dir is None:
+                digest = hashlib.sha256(data).hexdigest()
+                return {"file": f"media/{kind}/{digest}.{ext}", "size": len(data),
+                        "sha256": digest}
+            from logwriter.media.store import MediaStore
+
+            self._media = MediaStore(self.files_dir)
+        return self._media.put(kind, ext, data)
