@@ -24,8 +24,9 @@ per watched module.
 A logged tensor costs ``torch.histc`` with 64 bins and a norm on the
 tensor's own device and two small device-to-host copies (its min/max/norm,
 then 64 counts); a non-float tensor is converted to float32 first, and
-non-finite values (NaN/inf) are left out of the histogram (the norm keeps
-them: a NaN norm is worth seeing). Measured by bench/watch_bench.py.
+non-finite values (NaN/inf) are left out of the histogram and counted in
+the item's ``nonfinite`` (docs/FORMAT.md; the norm keeps them: a NaN norm is
+worth seeing). Measured by bench/watch_bench.py.
 
 ``unwatch(model)`` removes the hooks of that model (of every watched model
 without one); finish() unwatches the run's models, so no hook outlives it.
@@ -184,7 +185,9 @@ class _Watcher:
             if stats is None:
                 continue
             item, norm = stats
-            run._put(_MEDIA, {"key": key, "step": step, "kind": "histogram", "items": [item]})
+            if item is not None:
+                run._put(_MEDIA, {"key": key, "step": step, "kind": "histogram",
+                                  "items": [item]})
             norms[f"{key}.norm"] = norm
         if norms:
             run.log(norms, commit=False)
@@ -198,9 +201,9 @@ class _Watcher:
                       stacklevel=2)
 
 
-def tensor_stats(tensor: Any) -> tuple[dict[str, list[Any]], float] | None:
+def tensor_stats(tensor: Any) -> tuple[dict[str, Any] | None, float] | None:
     """(histogram item, L2 norm) of a dense tensor, computed on its device; None for an
-    empty or sparse one."""
+    empty or sparse one; the item is None when no value is finite."""
     import torch
 
     if tensor.is_sparse or tensor.numel() == 0:
@@ -210,14 +213,20 @@ def tensor_stats(tensor: Any) -> tuple[dict[str, list[Any]], float] | None:
         flat = flat.float()
     lo_t, hi_t = torch.aminmax(flat)
     lo, hi, norm = torch.stack([lo_t, hi_t, torch.linalg.vector_norm(flat)]).tolist()
+    nonfinite = 0
     if not (math.isfinite(lo) and math.isfinite(hi)):
+        total = flat.numel()
         flat = flat[torch.isfinite(flat)]
-        if flat.numel() == 0:
-            return {"bins": [], "counts": []}, norm
+        nonfinite = total - flat.numel()
+        if flat.numel() == 0:  # nothing to bin: the (NaN) norm alone
+            return None, norm
         lo, hi = (float(v) for v in torch.stack(list(torch.aminmax(flat))).tolist())
     if lo == hi:  # what histc itself does with an empty range
         lo, hi = lo - 1.0, hi + 1.0
     counts = torch.histc(flat, bins=BINS, min=lo, max=hi).long().tolist()
     width = (hi - lo) / BINS
     bins = [lo + i * width for i in range(BINS)] + [hi]
-    return {"bins": bins, "counts": counts}, norm
+    item: dict[str, Any] = {"bins": bins, "counts": counts}
+    if nonfinite:  # docs/FORMAT.md's key for the values left out
+        item["nonfinite"] = nonfinite
+    return item, norm

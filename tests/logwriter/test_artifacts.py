@@ -153,7 +153,7 @@ def test_bad_names_aliases_and_missing_artifacts_are_clear(tmp_path: Path, src: 
     with pytest.raises(ArtifactError):
         Artifact("ok", "bad type")
     with pytest.raises(ArtifactError, match="keys must be str"):
-        Artifact("ok", "dataset", metadata={1: "x"})
+        Artifact("ok", "dataset", metadata={1: "x"})  # type: ignore[dict-item]
     with pytest.raises(ValueError, match="metadata"):
         Artifact("ok", "dataset", metadata={"bad\udce9": 1})
     with pytest.raises(TypeError, match="metadata"):

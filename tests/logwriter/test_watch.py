@@ -88,19 +88,25 @@ def test_norm_and_histogram_match_the_tensor(tmp_path: Path) -> None:
     assert not any(b["key"].startswith("gradients/") for b in of_kind(records, "media"))
 
 
+def _stats(tensor: Any) -> tuple[dict[str, Any], float]:
+    out = tensor_stats(tensor)
+    assert out is not None and out[0] is not None
+    return out[0], out[1]
+
+
 def test_tensor_stats_edge_cases() -> None:
-    item, norm = tensor_stats(torch.zeros(5))  # type: ignore[misc]
+    item, norm = _stats(torch.zeros(5))
     assert item["bins"][0] == -1.0 and item["bins"][-1] == 1.0 and sum(item["counts"]) == 5
     assert norm == 0.0
-    item, norm = tensor_stats(torch.tensor([1.0, float("nan"), float("inf"), 3.0]))  # type: ignore[misc]
+    item, norm = _stats(torch.tensor([1.0, float("nan"), float("inf"), 3.0]))
     assert sum(item["counts"]) == 2 and item["bins"][0] == 1.0 and item["bins"][-1] == 3.0
-    assert math.isnan(norm)
-    item, _ = tensor_stats(torch.tensor([float("nan")]))  # type: ignore[misc]
-    assert item == {"bins": [], "counts": []}
-    item, _ = tensor_stats(torch.arange(10, dtype=torch.int64))  # type: ignore[misc]
-    assert sum(item["counts"]) == 10
-    item, _ = tensor_stats(torch.ones(3, dtype=torch.bfloat16))  # type: ignore[misc]
-    assert sum(item["counts"]) == 3
+    assert item["nonfinite"] == 2 and math.isnan(norm)
+    assert _stats(torch.arange(10, dtype=torch.int64))[0]["counts"][-1] == 1
+    assert sum(_stats(torch.arange(10, dtype=torch.int64))[0]["counts"]) == 10
+    assert sum(_stats(torch.ones(3, dtype=torch.bfloat16))[0]["counts"]) == 3
+    only_nan = tensor_stats(torch.tensor([float("nan")]))
+    assert only_nan is not None and only_nan[0] is None  # no histogram record, the norm only
+    assert math.isnan(only_nan[1])
     assert tensor_stats(torch.zeros(0)) is None
 
 
