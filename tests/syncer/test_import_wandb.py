@@ -30,7 +30,12 @@ import sys, wandb
 run = wandb.init(project="wb-import", name="nice", config={"lr": 0.1, "opt": {"name": "adam"}},
                  tags=["t1", "t2"], notes="a note", group="g", job_type="train")
 for i in range(%(steps)d):
-    wandb.log({"loss": 1.0 / (i + 1), "acc/train": i * 0.5, "label": "x%%d" %% i})
+    row = {"loss": 1.0 / (i + 1), "acc/train": i * 0.5, "label": "x%%d" %% i}
+    if i == 5:
+        import numpy as np
+        row["sample"] = wandb.Image(np.full((4, 6, 3), 200, dtype=np.uint8), caption="c5")
+        row["weights"] = wandb.Histogram(np_histogram=([1, 3], [0.0, 0.5, 1.0]))
+    wandb.log(row)
 wandb.log({"late": 7}, step=%(steps)d + 10)
 print("hello from wandb")
 print("to stderr", file=sys.stderr)
@@ -103,6 +108,15 @@ def test_offline_run_imported_point_by_point(offline_run: Path, tmp_path: Path) 
     assert (Path(r["run_dir"]) / "files" / "model.txt").read_text() == "weights"
     assert files["model.txt"]["size"] == 7
     assert of_kind(records, "stats"), "wandb samples system stats at start"
+    media = {m["kind"]: m for m in of_kind(records, "media")}
+    assert (media["image"]["key"], media["image"]["step"]) == ("sample", 5)
+    image = media["image"]["items"][0]
+    png = (Path(r["run_dir"]) / "files" / image["file"]).read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) == image["size"]
+    assert (image["width"], image["height"], image["caption"]) == (6, 4, "c5")
+    assert media["histogram"] == {"key": "weights", "step": 5, "kind": "histogram",
+                                  "items": [{"bins": [0.0, 0.5, 1.0], "counts": [1, 3]}]}
+    assert "sample" not in summary and not any(k.startswith("sample/") for k in summary)
     assert of_kind(records, "exit") == [{"code": 0, "status": "finished",
                                          "runtime": of_kind(records, "exit")[0]["runtime"]}]
     # Again: same run id, nothing written.

@@ -90,6 +90,7 @@ class RunWriter:
         self._writer = writer
         self.files_dir = files_dir
         self._tick = tick  # called with the points so far, every TICK records
+        self._media: Any = None
         self.records = 0
         self.points = 0
         self.counts: Counter[str] = Counter()
@@ -103,6 +104,18 @@ class RunWriter:
             self._tick(self.points)
         if self._writer is not None:
             self._writer.put(rtype, ts, body, nbytes)
+
+    def media_file(self, kind: str, ext: str, data: bytes) -> dict[str, Any]:
+        """``data`` under files/media/<kind>/<sha256>.<ext> (logwriter.media's store): the
+        media item's ``file``, ``size`` and ``sha256``."""
+        if self.files_dir is None:
+            digest = hashlib.sha256(data).hexdigest()
+            return {"file": f"media/{kind}/{digest}.{ext}", "size": len(data), "sha256": digest}
+        if self._media is None:
+            from logwriter.media.store import MediaStore
+
+            self._media = MediaStore(self.files_dir)
+        return self._media.put(kind, ext, data)
 
     def save_file(self, src: Path, rel: str, ts: float, policy: str = "now") -> None:
         """Copy ``src`` to files/<rel> and record it (a FILE record, as run.save() writes)."""

@@ -13,14 +13,16 @@ run             RUN (name, project, tags, notes, group, job_type, host, git,
 config          CONFIG (the keys set; ``_wandb`` left out)
 history         HISTORY at ``step.num``, ts = ``_timestamp``; keys starting
                 with ``_`` left out; nested values flattened with ``/``;
-                rich values (``{"_type": ...}``: images, tables) skipped, counted
+                images (``image-file``, ``images/separated``: the PNGs from
+                ``files/media/``) and histograms as MEDIA at the step; other
+                rich values (tables, audio, video, html) skipped, counted
 summary         folded, and written once at the end as one SUMMARY
                 (wandb's running summary, ``_`` keys left out)
 stats           STATS (cpu, memory, gpu.N.* under MLflow's system metric
                 names where one exists, else the wandb name with ``.`` -> ``_``)
 output_raw      CONSOLE (stdout / stderr), consecutive lines of one stream joined
 files           FILE: the file copied from the run's ``files/`` (output.log is
-                the console, not copied again; media/ belongs to skipped values)
+                the console, not copied again; media/ belongs to MEDIA records)
 metric          METRIC_DEF; alert: ALERT
 exit            EXIT (code, finished / failed, runtime); ``preempting`` makes a
                 failing exit ``preempted``; no exit at all: ``killed``
@@ -86,19 +88,50 @@ def _key(item: Any) -> str:
     return "/".join(item.nested_key) if item.nested_key else str(item.key)
 
 
-def _flatten(key: str, value: Any, out: dict[str, Any], skipped: list[str]) -> None:
+def _tree(items: Any) -> dict[str, Any]:
+    """History or summary items as one nested dict: wandb 0.31 writes a dict value as
+    one item per leaf (``nested_key = ["img", "_type"]``, ...)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path = list(item.nested_key) or [str(item.key)]
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                node[part] = child = {}
+            node = child
+        node[path[-1]] = _value(item.value_json)
+    return out
+
+
+def _flatten(key: str, value: Any, out: dict[str, Any], rich: list[tuple[str, Any]]) -> None:
     if isinstance(value, dict):
         if "_type" in value:
-            skipped.append(str(value["_type"]))
+            rich.append((key, value))
             return
         for k, v in value.items():
-            _flatten(f"{key}/{k}", v, out, skipped)
+            _flatten(f"{key}/{k}", v, out, rich)
         return
     if isinstance(value, list) and not all(
             v is None or isinstance(v, (int, float, str, bool)) for v in value):
-        skipped.append("list")
+        rich.append((key, {"_type": "list"}))
         return
     out[key] = value
+
+
+def _histogram(value: dict[str, Any]) -> dict[str, Any] | None:
+    """wandb's histogram JSON (``values`` n counts, ``bins`` n+1 edges or ``packedBins``
+    {min, size, count}) as a media histogram item."""
+    counts = value.get("values")
+    bins = value.get("bins")
+    packed = value.get("packedBins")
+    if bins is None and isinstance(packed, dict):
+        lo, size, n = packed.get("min", 0.0), packed.get("size", 0.0), packed.get("count", 0)
+        bins = [lo + i * size for i in range(int(n) + 1)]
+    if not isinstance(counts, list) or not isinstance(bins, list) or (
+            len(bins) != len(counts) + 1):
+        return None
+    return {"bins": [float(b) for b in bins], "counts": [round(c) for c in counts]}
 
 
 def _stats_name(key: str) -> str:
@@ -253,30 +286,72 @@ class _Writer:
 
     def _history(self, h: Any) -> None:
         data: dict[str, Any] = {}
-        skipped: list[str] = []
+        rich: list[tuple[str, Any]] = []
         step = h.step.num if h.HasField("step") else None
-        for item in h.item:
-            key = _key(item)
+        for key, value in _tree(h.item).items():
             if key.startswith("_"):
-                if key == "_timestamp":
-                    self.ts = float(_value(item.value_json))
-                elif key == "_step" and step is None:
-                    step = int(_value(item.value_json))
+                if key == "_timestamp" and isinstance(value, (int, float)):
+                    self.ts = float(value)
+                elif key == "_step" and step is None and isinstance(value, int):
+                    step = value
                 continue
-            _flatten(key, _value(item.value_json), data, skipped)
-        if skipped and self.writing:
-            self.out.counts["skipped_rich_values"] += len(skipped)
-        if data and step is not None and step >= 0:
+            _flatten(key, value, data, rich)
+        if step is None or step < 0:
+            return
+        if data:
             self.put(RecordType.HISTORY, self.ts, {"step": int(step), "data": data})
+        for key, value in rich:
+            self._rich(key, int(step), value)
+
+    def _rich(self, key: str, step: int, value: dict[str, Any]) -> None:
+        """An image, a list of images or a histogram as a media record; others counted."""
+        kind = str(value.get("_type"))
+        items: list[dict[str, Any]] = []
+        media = ""
+        if kind == "histogram":
+            item = _histogram(value)
+            if item is not None:
+                items = [item]
+            media = "histogram"
+        elif kind in ("image-file", "images/separated"):
+            media = "image"
+            if self.writing:
+                items = self._images(kind, value)
+        if not items:
+            if self.writing:
+                self.out.counts[f"skipped_{kind}"] += 1
+            return
+        self.put(RecordType.MEDIA, self.ts, {"key": key, "step": step, "kind": media,
+                                             "items": items})
+        if self.writing:
+            self.out.counts[f"{media}s"] += 1
+
+    def _images(self, kind: str, value: dict[str, Any]) -> list[dict[str, Any]]:
+        if kind == "image-file":
+            paths, captions = [value.get("path")], [value.get("caption")]
+        else:
+            paths = list(value.get("filenames") or [])
+            captions = list(value.get("captions") or [None] * len(paths))
+        out = []
+        for rel, caption in zip(paths, captions, strict=False):
+            src = self.run.path / "files" / str(rel)
+            if not isinstance(rel, str) or ".." in Path(rel).parts or not src.is_file():
+                continue
+            ext = src.suffix.lstrip(".").lower() or "png"
+            out.append({**self.out.media_file("image", ext, src.read_bytes()),
+                        "width": value.get("width"), "height": value.get("height"),
+                        "format": value.get("format") or ext,
+                        "caption": caption if isinstance(caption, str) else None})
+        return out
 
     def _summary(self, s: Any) -> None:
-        for item in s.update:
-            key = _key(item)
-            if not key.startswith("_"):
-                value = _value(item.value_json)
-                if isinstance(value, dict) and "_type" in value:
-                    continue
-                self.summary[key] = value
+        for key, value in _tree(s.update).items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, dict) and "_type" in value:
+                self.summary.pop(key, None)
+                continue
+            self.summary[key] = value
         for item in s.remove:
             self.summary.pop(_key(item), None)
 
