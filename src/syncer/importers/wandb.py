@@ -52,6 +52,7 @@ from syncer.importers.wandblog import LogDamage, Torn, read_log
 pb: Any = wandb_internal_pb2  # generated code: no types for mypy
 _DIR_NAME = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-([A-Za-z0-9]+)$")
 CONSOLE_CHUNK = 64 * 1024
+PEEK_BYTES = 1 << 20  # the run record is among the first few: read no more to find it
 _STATS = {  # wandb's system metric -> MLflow's (docs/FORMAT.md, stats)
     "cpu": "cpu_utilization_percentage",
     "memory_percent": "system_memory_usage_percentage",
@@ -181,7 +182,7 @@ class WandbRun:
             return
         self._peeked = True
         try:
-            for i, raw in enumerate(read_log(self.log)):
+            for i, raw in enumerate(read_log(self.log, PEEK_BYTES)):
                 if i > 50:
                     break
                 if isinstance(raw, bytes):

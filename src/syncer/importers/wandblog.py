@@ -66,10 +66,12 @@ def check_header(data: bytes) -> str | None:
     return None
 
 
-def read_log(path: Path) -> Iterator[bytes | LogDamage | Torn]:
+def read_log(path: Path, limit: int = -1) -> Iterator[bytes | LogDamage | Torn]:
     """Each logical record's bytes, in order, with damage and a torn tail reported
-    where they are. ValueError when the file header is wrong."""
-    data = path.read_bytes()
+    where they are (of the first ``limit`` bytes only, when given). ValueError when
+    the file header is wrong."""
+    with open(path, "rb") as f:
+        data = f.read(limit)
     problem = check_header(data)
     if problem:
         raise ValueError(problem)
