@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +64,22 @@ class MediaStore:
         return out
 
     def _sweep(self) -> None:
-        """Remove temp files a killed process left (one writer per run: dirlock.py)."""
+        """Remove temp files a killed process left: any other pid's is dead (one
+        writing process per run: dirlock.py); this process's may be in flight (the
+        TensorBoard importer stores images through a MediaStore of its own)."""
         self._swept = True
         media = self.files_dir / MEDIA_DIR
+        mine = f".{os.getpid()}."
         with contextlib.suppress(OSError):
             for tmp in media.glob("*/.*.tmp"):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                if mine not in tmp.name:
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
 
 
 def _write_replace(dest: Path, data: bytes) -> None:
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    # pid and thread: two stores of one process may write the same content at once
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:

@@ -61,7 +61,7 @@ def test_bad_input_raises_naming_the_key_and_loses_nothing(
 def test_resume_continues_after_the_last_media_step_and_reuses_files(log_run: Any) -> None:
     first = log_run({"loss": 1.0}, {"img": Image(RGB)}, {"img": Image(RGB)})
     files = first.media_files()
-    (files[0].parent / f".{files[0].name}.999.tmp").write_bytes(b"half")  # a killed write
+    (files[0].parent / f".{files[0].name}.999999999.1.tmp").write_bytes(b"half")  # killed
     second = log_run({"img": Image(RGB), "loss": 2.0}, resume="allow")
     assert [b["step"] for b in second.media] == [1, 2, 3]
     assert history(second.records)[3] == {"loss": 2.0}
@@ -107,3 +107,18 @@ def test_the_copies_count_in_the_writer_queue_memory_bound(tmp_path: Path) -> No
         assert worker is not None and worker.in_bytes >= 3 * big.nbytes + 1000 * 8
         assert worker.max_bytes == run._writer.queue.max_bytes  # type: ignore[union-attr]
     assert worker.out_bytes == worker.in_bytes and run.stats()["media_dropped"] == 0
+
+
+def test_the_sweep_keeps_this_process_temp_files(tmp_path: Path) -> None:
+    import os
+
+    from logwriter.media.store import MediaStore
+
+    kind = tmp_path / "media" / "image"
+    kind.mkdir(parents=True)
+    ours = kind / f".x.png.{os.getpid()}.77.tmp"  # another store of this process, writing
+    ours.write_bytes(b"in flight")
+    dead = kind / ".x.png.999999999.77.tmp"
+    dead.write_bytes(b"left by a killed process")
+    MediaStore(tmp_path).put("image", "png", b"\x89PNG")
+    assert ours.exists() and not dead.exists()
