@@ -241,3 +241,19 @@ def test_imported_then_synced_point_by_point_and_once(tmp_path: Path, mlflow_uri
     assert proc.returncode == 0, proc.stderr
     assert {(r["status"], r["points"]) for r in json.loads(proc.stdout)["runs"]} == {
         ("skipped", 0)}
+    # The source grows (training went on: a new writer, a new event file): only the new
+    # points are appended, and sent.
+    w = tbx_writer()(str(logdir / "tbx"))
+    for step in range(STEPS, STEPS + 5):
+        w.add_scalar("loss", 1.0 / (step + 1), step)
+    w.close()
+    grown = by_source(imp(str(logdir), "--into", str(runs), "--json"))
+    assert (grown["tbx"]["status"], grown["tbx"]["points"]) == ("appended", 5)
+    assert grown["torch"]["status"] == "unchanged"
+    proc = runwal("sync", str(runs), "--to", mlflow_uri, "--json")
+    assert proc.returncode == 0, proc.stderr
+    sent = {r["run_id"]: (r["status"], r["points"]) for r in json.loads(proc.stdout)["runs"]}
+    assert sent == {got["tbx"]["run_id"]: ("synced", 5), got["torch"]["run_id"]: ("skipped", 0)}
+    (server_run,) = runs_tagged(mlflow_uri, "tb-sync", got["tbx"]["run_id"])
+    steps = sorted(m.step for m in c.get_metric_history(server_run.info.run_id, "loss"))
+    assert steps == list(range(STEPS + 5)) and server_run.info.status == "FINISHED"
