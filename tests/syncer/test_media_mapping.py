@@ -94,3 +94,13 @@ def test_artifact_entries_map_to_versioned_paths_and_refs_to_the_manifest_only()
     assert got.tags == {"runwal.artifacts.logged": "ds:v2"}
     bad = map_artifact(Record(6, int(RecordType.ARTIFACT), 1.0, {"name": "ds"}), ArtifactState())
     assert bad.rejected and not bad.uploads
+
+
+def test_a_record_the_sdk_wrote_with_an_error_delivers_what_it_lists() -> None:
+    rec = media(7, {"key": "k", "step": 1, "kind": "audio", "error": "disk full",
+                    "items": [{"file": "media/audio/a.wav", "size": 3, "sha256": "a",
+                               "format": "wav"}]})
+    got = map_media(rec, MediaState(), 0)
+    assert [(r.seq, r.key) for r in got.rejected] == [(7, "k")]
+    assert "disk full" in got.rejected[0].reason
+    assert [u.dest for u in got.uploads] == ["media/k/a.wav", "media/k/step_1.json"]

@@ -181,3 +181,36 @@ def test_export_writes_images_audio_histograms_and_text(tmp_path: Path) -> None:
     assert code == 0
     assert "3 image" in out and "1 histogram" in out and "0 audio" not in out
     assert "1 media items skipped" in err and "missing on disk" in err
+
+
+def test_a_media_record_with_an_error_is_noted_and_odd_formats_are_handled(
+        tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2
+
+    root = tmp_path / "err00001"
+    jpg = media_item(root, "image", b"\xff\xd8\xff\xe0not-really-a-jpeg", "jpg", format="jpg",
+                     width=7, height=5)
+    mp3 = media_item(root, "audio", b"ID3...", "mp3", format="mp3", sample_rate=None)
+    rd = build_run(tmp_path, [
+        (R.RUN, T0, {"host": "h"}),
+        (R.MEDIA, T0 + 1, {"key": "img", "step": 0, "kind": "image", "items": [jpg],
+                           "error": "OSError: [Errno 28] No space left on device"}),
+        media_record(T0 + 2, "song", 0, "audio", [mp3]),
+        (R.EXIT, T0 + 9, {"code": 0, "status": "finished", "runtime": 9.0}),
+    ], run_id="err00001")
+    want = ("seq 1: media img: the SDK could not store every file: OSError: [Errno 28] No "
+            "space left on device")
+    code, out, _ = invoke("verify", rd)
+    assert code == 0 and f"note: {want}" in out.splitlines()
+    code, out, _ = invoke("show", rd, "--json")
+    assert want in json.loads(out)["notes"]
+    res = export_run(rd, tmp_path / "tb", hostname="h")
+    assert dict(res.media) == {"image": 1} and res.media_skipped == 1  # no MP3 in TensorBoard
+    data = res.path.read_bytes()
+    (n,) = struct.unpack_from("<Q", data, 0)
+    pos = 16 + n
+    (n,) = struct.unpack_from("<Q", data, pos)
+    img = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + n]).summary.value[0].image
+    assert (img.width, img.height, img.colorspace) == (7, 5, 3)
+    assert img.encoded_image_string.startswith(b"\xff\xd8")

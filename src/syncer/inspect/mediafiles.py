@@ -6,7 +6,8 @@ entries with a file); `check_file` says what is wrong with one of them: missing,
 not a regular file or reached through a link (read only through
 `syncer.engine.runfiles`, as the syncer reads it), or another size or sha256
 than the record says. ``verify`` notes each problem (not damage: the log is
-intact); ``show`` marks missing files.
+intact); ``show`` marks missing files. `record_error` is the note for a media
+record the SDK wrote with an ``error`` (some files never stored).
 """
 
 from __future__ import annotations
@@ -63,3 +64,11 @@ def check_file(run_dir: str | os.PathLike[str], ref: FileRef, *, hash_it: bool =
 def exists(run_dir: Path, path: str) -> bool:
     return check_file(run_dir, (path, None, None), hash_it=False) is None
 
+
+def record_error(rec: Record) -> str | None:
+    """The note for a media record the SDK wrote with an ``error`` (files not stored)."""
+    body = rec.body if isinstance(rec.body, dict) else {}
+    if rec.type != RecordType.MEDIA or not isinstance(body.get("error"), str):
+        return None
+    return (f"seq {rec.seq}: media {str(body.get('key'))[:80]}: the SDK could not store every "
+            f"file: {body['error'][:200]}")

@@ -27,7 +27,7 @@ from schema.events import Damage, Frame, Incomplete, records_lost
 from schema.layout import RunDir
 from schema.reader import iter_run_log
 from schema.records import Record, RecordType, body_problem
-from syncer.inspect.mediafiles import record_files
+from syncer.inspect.mediafiles import record_error, record_files
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
 from syncer.inspect.spelling import key_text, number
 
@@ -160,6 +160,9 @@ class RunView:
         step = body.get("step")
         if type(step) is int:
             entry["last_step"] = step
+        error = record_error(rec)
+        if error is not None:
+            self._note(error)
         files = [f for f, _, _ in record_files(rec)]
         entry["last_file"] = files[-1] if files else entry["last_file"]
 

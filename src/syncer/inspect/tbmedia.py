@@ -27,7 +27,7 @@ image      an image summary of the PNG bytes (tag ``<key>``; a gallery's items
 video      a GIF as an image summary (TensorBoard animates it, as tensorboardX's
            ``add_video``); other formats are skipped with a note
 audio      an audio summary of the WAV bytes (rate, channels, frames from the
-           WAV header): the Audio tab
+           WAV header): the Audio tab; other audio formats are skipped
 histogram  a histogram summary: bucket limits = the right bin edges, min/max
            the outer non-empty edges: the Histograms and Distributions tabs
 html       a text summary of the HTML source (the Text tab renders it as
@@ -169,6 +169,8 @@ def _one(run_dir: str | os.PathLike[str], kind: str, tag: str, item: Any) -> byt
     if kind == "image":
         data = _read(run_dir, item.get("file"))
         width, height, space = png_size(data)
+        if not width:  # a logged JPEG/GIF/WebP file: the record's size, RGB
+            width, height, space = _int_of(item.get("width")), _int_of(item.get("height")), 3
         return image_value(tag, data, width, height, space)
     if kind == "video":
         if str(item.get("format")) != "gif":
@@ -177,6 +179,8 @@ def _one(run_dir: str | os.PathLike[str], kind: str, tag: str, item: Any) -> byt
         width, height = struct.unpack_from("<HH", data, 6) if len(data) >= 10 else (0, 0)
         return image_value(tag, data, width, height, 3)
     if kind == "audio":
+        if str(item.get("format", "wav")) != "wav":  # TensorBoard plays WAV only
+            return None
         data = _read(run_dir, item.get("file"))
         rate, channels, frames = wav_shape(data, item.get("sample_rate"))
         return audio_value(tag, data, rate, channels, frames)
@@ -210,6 +214,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def _int_of(value: Any) -> int:
+    return value if type(value) is int and 0 <= value < 1 << 31 else 0
 
 
 def png_size(data: bytes) -> tuple[int, int, int]:

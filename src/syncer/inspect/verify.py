@@ -25,7 +25,7 @@ from schema.events import Corrupt, Damage, Frame, Incomplete, RunEvent, records_
 from schema.layout import RunDir
 from schema.reader import iter_run_log
 from schema.records import body_problem
-from syncer.inspect.mediafiles import check_file, record_files
+from syncer.inspect.mediafiles import check_file, record_error, record_files
 
 # Records whose body is not the shape docs/FORMAT.md gives are notes (well formed,
 # not damage); past this many, one line says how many more.
@@ -63,6 +63,11 @@ class VerifyReport:
                         unusable += 1
                         if unusable <= MAX_BODY_NOTES:
                             report.notes.append(f"seq {rec.seq}: {problem} (consumers skip it)")
+                    error = record_error(rec)
+                    if error is not None:
+                        report.file_problems += 1
+                        if report.file_problems <= MAX_BODY_NOTES:
+                            report.notes.append(error)
                     for ref in record_files(rec):
                         if ref not in checked:  # content-addressed: many records, one file
                             checked[ref] = check_file(rd.path, ref)

@@ -17,7 +17,9 @@ image      ``mlflow.log_image(image, key=, step=)``'s layout: per item
            The uuid is derived from key, step, item index and sha256, so a
            replay writes the same names. A gallery is several items at the
            same step (several ``log_image`` calls). Captions are not shown
-           by MLflow (they stay in the run dir)
+           by MLflow (they stay in the run dir). A logged JPEG/GIF/WebP file
+           keeps its bytes under the ``.png`` name the panel requires
+           (browsers sniff the format)
 table      ``MlflowClient.log_table``'s layout: ``tables/<key>/step_<N>.json``
            in pandas' ``orient="split"`` JSON (``{"columns", "data"}``), listed
            in run tag ``mlflow.loggedArtifacts`` (``[{"path", "type": "table"}]``,
@@ -36,7 +38,9 @@ histogram  metrics ``<key>/min``, ``/max`` (edges of the outer non-empty bins),
 
 A file is read only when the upload runs (`syncer.sinks.mlflow.uploads`),
 through `syncer.engine.runfiles`; a missing one is a `Rejection` for its
-item, the rest of the record is delivered.
+item, the rest of the record is delivered. A record with an ``error`` (the
+SDK could not store all its files) is a `Rejection` saying so, and the items
+it lists are delivered.
 """
 
 from __future__ import annotations
@@ -140,6 +144,9 @@ def map_media(rec: Record, state: MediaState, ts_ms: int) -> Mapped:
         out.rejected.append(Rejection(rec.seq, Refused.STEP, key, f"media step {step!r:.40} "
                                       "is not an int64 >= 0"))
         return out
+    if isinstance(body.get("error"), str):  # the writer stored only the items listed
+        out.rejected.append(Rejection(rec.seq, Refused.FILE, key, "the SDK could not store "
+                                      f"every file of this value: {body['error'][:200]}"))
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             out.rejected.append(Rejection(rec.seq, Refused.FILE, key, "media item is no map"))
