@@ -417,12 +417,12 @@ def unknown_types() -> Vector:
     seg = Seg(0)
     seg.frame([
         (CONFIG, T0, {"a": 1}),
-        (12, T0 + 1, {"new": [1, 2]}),
+        (99, T0 + 1, {"new": [1, 2]}),
         (0, T0 + 2, "a str body"),
         (200, T0 + 3, {"blob": b"\x00\xffraw", 7: "int key"}),
         history(0, T0 + 4, x=1.0),
     ])
-    return make("unknown_types", "Types 12, 0 and 200 are not assigned: a reader returns them "
+    return make("unknown_types", "Types 99, 0 and 200 are not assigned: a reader returns them "
                 "(consumers skip them with a note) and goes on. Bodies may be any msgpack "
                 "value, bin and int map keys included.", seg.data, seg.events,
                 seg.header_json(), canonical=True)
