@@ -174,6 +174,11 @@ def tensorboard(logdirs: tuple[str, ...], into: str, project: str | None, dry_ru
 
     Scalars become history at their step and wall time, hparams config, text
     console output, images and histograms media.
+
+    \b
+    Exit status: 0 every run imported, appended or unchanged;
+                 1 a source could not be imported (the others were);
+                 2 usage error (a path that does not exist, a missing extra).
     """
     try:
         from logwriter.tensorboard.events import messages
@@ -201,6 +206,12 @@ def wandb(run_dirs: tuple[str, ...], into: str, dry_run: bool, as_json: bool) ->
     Config, history with steps, summary, system stats, console output, files,
     tags/notes/group and the exit status. Damaged blocks are skipped and
     reported; the rest is imported.
+
+    \b
+    Exit status: 0 every run imported, appended or unchanged (damage skipped
+                   is a note, not a failure);
+                 1 a source could not be imported (the others were);
+                 2 usage error (a path that does not exist, a missing extra).
     """
     try:
         from syncer.importers.wandb import find_runs as find_wandb
