@@ -257,3 +257,19 @@ def test_imported_then_synced_point_by_point_and_once(tmp_path: Path, mlflow_uri
     (server_run,) = runs_tagged(mlflow_uri, "tb-sync", got["tbx"]["run_id"])
     steps = sorted(m.step for m in c.get_metric_history(server_run.info.run_id, "loss"))
     assert steps == list(range(STEPS + 5)) and server_run.info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("kind, blocked, extra", [
+    ("tensorboard", ("tensorboard", "tensorboardX"), "runwal[tensorboard]"),
+    ("wandb", ("wandb",), "runwal[wandb-import]"),
+])
+def test_a_missing_extra_is_one_line_and_exit_2(tmp_path: Path, kind: str,
+                                                blocked: tuple[str, ...], extra: str) -> None:
+    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
+            "from syncer.cli.main import main\n"
+            f"main(['import', {kind!r}, {str(tmp_path)!r}, '--into', {str(tmp_path / 'r')!r}])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("runwal: error: ") and extra in line
