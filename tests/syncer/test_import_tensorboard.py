@@ -273,3 +273,19 @@ def test_a_missing_extra_is_one_line_and_exit_2(tmp_path: Path, kind: str,
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
     assert line.startswith("runwal: error: ") and extra in line
+
+
+def test_runwal_export_reads_back(tmp_path: Path) -> None:
+    """`runwal export --tensorboard` (its own pure-Python writer) and this reader agree."""
+    from syncutil import training_records, write_run
+
+    src = write_run(tmp_path / "orig", "abc", training_records(30))
+    out = tmp_path / "tb"
+    res = CliRunner().invoke(main, ["export", str(src), "--tensorboard", str(out)])
+    assert res.exit_code == 0, res.output
+    r = by_source(imp(str(out), "--into", str(tmp_path / "runs"), "--json"))["tb"]
+    want = {(b["step"], k): float(np.float32(v)) for b in of_kind(read_clean(src), "history")
+            for k, v in b["data"].items()}
+    got = {(b["step"], k): v for b in of_kind(read_clean(r["run_dir"]), "history")
+           for k, v in b["data"].items()}
+    assert got == want
