@@ -17,7 +17,8 @@ from logwriter_util import QUIET, of_kind, read_clean
 
 
 def _init(runs: Path, **kw: object) -> logwriter.Run:
-    return logwriter.init(project="p", dir=runs, **QUIET, **kw)  # type: ignore[arg-type]
+    kw.setdefault("project", "p")
+    return logwriter.init(dir=runs, **QUIET, **kw)  # type: ignore[arg-type]
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -201,8 +202,48 @@ def test_a_configured_server_is_named_when_nothing_is_found_offline(
     with pytest.raises(ArtifactNotFound) as info:
         run.use_artifact("data:latest")
     assert "http://tracking.example:5000" in str(info.value) and "pw" not in str(info.value)
-    assert "not built" in str(info.value)
+    assert "mode 'offline' does not ask it" in str(info.value)
     run.finish()
+
+
+def test_use_artifact_from_the_tracking_server(tmp_path: Path, src: Path,
+                                               mlflow_uri: str) -> None:
+    online = {"mode": "online", "server": mlflow_uri}
+    producer = _init(tmp_path / "a", project="arts", **online)
+    art = Artifact("srv-data", "dataset", description="d", metadata={"k": 1})
+    art.add_dir(src)
+    art.add_reference("s3://bucket/x", name="x")
+    producer.log_artifact(art, aliases=["prod"])
+    v1 = Artifact("srv-data", "dataset")
+    v1.add_file(src / "a.txt", name="odd name+1.txt")  # stored by the syncer as odd name_1.txt
+    producer.log_artifact(v1)
+    producer.finish()  # online: the syncer has uploaded everything
+
+    consumer = _init(tmp_path / "b", project="arts", **online)  # another runs directory
+    used = consumer.use_artifact("srv-data:prod")
+    assert (used.version, used.source_run, used.digest) == ("v0", producer.id, art.digest)
+    assert (used.type, used.description, used.metadata) == ("dataset", "d", {"k": 1})
+    assert _tree(Path(used.download(tmp_path / "dl"))) == _tree(src)
+    assert used.get_entry("x").ref == "s3://bucket/x"
+    latest = consumer.use_artifact("srv-data")
+    assert latest.version == "v1" and latest.aliases == ["latest"]
+    assert Path(latest.file(tmp_path / "one")).read_text() == "alpha"
+    assert consumer.use_artifact("srv-data:v0").digest == art.digest
+    with pytest.raises(ArtifactNotFound, match="nor on the tracking server"):
+        consumer.use_artifact("srv-data:nope")
+    consumer.finish()
+    uses = of_kind(read_clean(consumer.dir), "artifact_use")
+    assert [(u["asked"], u["version"], u["source_run"]) for u in uses] == [
+        ("srv-data:prod", 0, producer.id), ("srv-data", 1, producer.id),
+        ("srv-data:v0", 0, producer.id)]
+
+
+def test_remote_paths_are_the_syncers() -> None:
+    from logwriter.artifacts.remote import safe_part
+    from syncer.sinks.mlflow.media import safe_part as syncer_safe_part
+
+    for path in ("a.txt", "odd name+1.txt", "d/sub/é.bin", "x:y@z", "a/../b", "a//b", ""):
+        assert safe_part(path) == syncer_safe_part(path)
 
 
 def test_add_dir_follows_symlinks_into_real_copies(tmp_path: Path, src: Path) -> None:

@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +59,8 @@ class Artifact:
         self.source_run: str | None = None  # id of the run that logged it
         self._entries: list[Entry] | None = None
         self._run_dir: Path | None = None
+        # Resolved from the tracking server (remote.py): fetches one entry to a path.
+        self._fetch: Callable[[Entry, Path], None] | None = None
 
     # -- building ------------------------------------------------------------
 
@@ -219,7 +221,11 @@ class Artifact:
                                 f"{entry.ref!r}; references are listed, not fetched")
         base = Path(root) if root is not None else self._root(None)
         dest = base / check_entry_path(entry.path)
-        assert self._run_dir is not None and entry.store_file and entry.sha256
+        assert entry.store_file and entry.sha256
+        if self._fetch is not None:
+            self._fetch(entry, dest)
+            return dest
+        assert self._run_dir is not None
         src = self._run_dir / FILES_DIR / entry.store_file
         if not src.is_file():
             raise ArtifactError(f"runwal: {self._name}:{self.version} lost its copy of "
@@ -235,7 +241,7 @@ class Artifact:
         return self._entries
 
     def _set_logged(self, entries: list[Entry], version: int, digest: str,
-                    aliases: list[str], run_dir: Path, run_id: str | None) -> None:
+                    aliases: list[str], run_dir: Path | None, run_id: str | None) -> None:
         for entry in entries:
             entry._owner = self
         self._entries = sorted(entries, key=lambda e: e.path)

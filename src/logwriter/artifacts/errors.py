@@ -7,7 +7,9 @@ Tree (under logwriter.errors.LogwriterError)::
     │                             logged and so immutable); a damaged record or store file
     └── ArtifactNotFound(LookupError)
                                   use_artifact() found no such name/version/alias in the
-                                  runs directory; says what was searched and what exists
+                                  runs directory (nor, online/hybrid, on the tracking
+                                  server, or the server did not answer); says what was
+                                  searched and what exists
 
 All of them are raised on the caller's thread before anything of the call
 is queued: a failed log_artifact() writes no record (files it already copied
@@ -26,5 +28,6 @@ class ArtifactError(LogwriterError, ValueError):
 
 class ArtifactNotFound(ArtifactError, LookupError):
     hint = ("use_artifact() resolves from the runs directory of this run (init(dir=...) or "
-            "RUNWAL_DIR): log the artifact from a run in that directory, or copy the "
-            "producing run directory there")
+            "RUNWAL_DIR), then, for an online or hybrid run, from the tracking server: log "
+            "the artifact from a run in that directory, copy the producing run directory "
+            "there, or `runwal sync` the producing run")

@@ -31,6 +31,7 @@ from typing import Any
 
 from logwriter.artifacts.errors import ArtifactNotFound
 from logwriter.artifacts.names import VERSION_RE
+from logwriter.settings import SERVER_MODES
 from schema.errors import SchemaError
 from schema.layout import LOG_DIR, RunDir, child_runs
 from schema.reader import Frame, SegmentReader
@@ -164,7 +165,7 @@ def run_id_of(run_dir: Path) -> str:
 
 
 def not_found(asked: str, name: str, spec: str, records: list[Logged], runs_dir: Path,
-              n_runs: int, server: str | None) -> ArtifactNotFound:
+              n_runs: int, server: str | None, mode: str, project: str) -> ArtifactNotFound:
     """The error for an artifact that is not there: what was searched, what exists."""
     if records:
         versions = ", ".join(f"v{v}" for v in sorted({r.version for r in records}))
@@ -174,7 +175,13 @@ def not_found(asked: str, name: str, spec: str, records: list[Logged], runs_dir:
         have = f"no run there logged an artifact named {name!r}"
     where = f"{runs_dir} ({n_runs} run{'s' if n_runs != 1 else ''} searched)"
     server = server or resolve(None)
-    more = (f"; a tracking server is configured ({public_uri(server)}), but resolving "
-            "artifacts from the server is not built yet") if server else ""
+    if not server:
+        more = ""
+    elif mode in SERVER_MODES:
+        more = (f"; nor on the tracking server {public_uri(server)} (experiment "
+                f"{project!r})")
+    else:
+        more = (f"; a tracking server is configured ({public_uri(server)}), but a run in "
+                f"mode {mode!r} does not ask it (mode='online' or 'hybrid' does)")
     return ArtifactNotFound(f"runwal: use_artifact({asked!r}): no {spec!r} of {name!r} in "
                             f"{where}: {have}{more}")

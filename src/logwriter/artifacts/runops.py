@@ -16,7 +16,10 @@ other threads and the writer go on meanwhile. The record body, in this order::
 
 use_artifact() resolves offline (resolve.py), returns the producing record as
 an Artifact whose ``download()`` reads the producing run's store, and queues
-one ``artifact_use`` record::
+one ``artifact_use`` record. When the runs directory has no match and the
+run is online or hybrid, it asks the tracking server for what the syncer
+uploaded there (remote.py; download() then fetches through the server's
+artifact proxy, sha256 checked). The record::
 
     {"name", "type", "version": int, "digest", "source_run": run id | None,
      "asked": the string asked for, e.g. "data:latest"}
@@ -30,6 +33,7 @@ import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import msgpack
 
@@ -47,6 +51,7 @@ from logwriter.artifacts.resolve import (
     scan,
 )
 from logwriter.artifacts.store import STORE_DIR, ingest
+from logwriter.settings import SERVER_MODES
 from logwriter.text import clean_text
 from logwriter.values import MAX_RECORD_BYTES
 from schema.layout import FILES_DIR
@@ -159,18 +164,67 @@ def _resolve(run: Run, asked: str, name: str, spec: str) -> Artifact:
     records, n_runs = _records(run, name)
     hit = find(records, spec)
     if hit is None:
-        raise not_found(asked, name, spec, records, runs_dir, n_runs,
-                        getattr(run.settings, "server", None))
+        server = run.settings.server
+        if server and run.mode in SERVER_MODES:
+            remote = _resolve_remote(run, server, name, spec)
+            if remote is not None:
+                return remote
+        raise not_found(asked, name, spec, records, runs_dir, n_runs, server, run.mode,
+                        run.project)
     body = hit.body
     entries = entries_from_record(body, hit.run_dir)
     art = Artifact(name, check_name(body.get("type"), "type"),
-                   description=body.get("description") if isinstance(
-                       body.get("description"), str) else None,
-                   metadata=body.get("metadata") if isinstance(body.get("metadata"), dict)
-                   else None)
+                   description=_str_or_none(body.get("description")),
+                   metadata=_dict_or_none(body.get("metadata")))
     run_id = hit.run_id if hit.run_id is not None else run_id_of(hit.run_dir)
     art._set_logged(entries, hit.version, hit.digest, hit.aliases, hit.run_dir, run_id)
     return art
+
+
+def _resolve_remote(run: Run, uri: str, name: str, spec: str) -> Artifact | None:
+    """The version from the tracking server (remote.py), or None when it has none."""
+    from logwriter.artifacts.remote import Server, find_remote, safe_part
+
+    server = Server(uri)
+    try:
+        hit = find_remote(server, run.project, name, spec)
+        if hit is None:
+            server.close()
+            return None
+        manifest = hit.manifest
+        body = {**manifest, "entries": [
+            {**e, "file": f"{STORE_DIR}/{e.get('sha256')}"} if isinstance(e, dict)
+            and "ref" not in e else e for e in manifest.get("entries") or ()]}
+        entries = entries_from_record(body, Path(server.shown))
+        digest = manifest.get("digest")
+        if not isinstance(digest, str) or digest != digest_of(entries):
+            raise ArtifactError(f"runwal: use_artifact(): the manifest of {name}:v{hit.version} "
+                                f"on {server.shown} does not match its digest",
+                                hint="sync the producing run again")
+        art = Artifact(name, check_name(manifest.get("type"), "type"),
+                       description=_str_or_none(manifest.get("description")),
+                       metadata=_dict_or_none(manifest.get("metadata")))
+    except BaseException:
+        server.close()
+        raise
+    aliases = [a for a in manifest.get("aliases") or () if isinstance(a, str)]
+    art._set_logged(entries, hit.version, digest, aliases, None, hit.source_run)
+
+    def fetch(entry: Entry, dest: Path) -> None:
+        assert entry.sha256 is not None
+        server.fetch(f"{hit.base}/{quote(safe_part(entry.path))}", dest, entry.sha256)
+
+    art._fetch = fetch
+    weakref.finalize(art, server.close)
+    return art
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _records(run: Run, name: str) -> tuple[list[Logged], int]:
