@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from schema.atomic import write_json_atomic
+from schema.errors import HintError
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION
@@ -177,8 +178,10 @@ def import_source(src: Source, into: Path, *, dry_run: bool = False,
         dest = into / src.run_id
         res.run_dir = str(dest)
         _import(src, into, dest, res, dry_run, tick)
-    except ImportProblem as exc:
+    except (ImportProblem, HintError) as exc:  # HintError: the SDK's RunDirError (a lock)
         res.status, res.reason = "failed", str(exc)
+    except ValueError as exc:  # bytes of the source no decoder makes sense of
+        res.status, res.reason = "failed", f"{src.path}: cannot be read: {exc}"
     except OSError as exc:
         res.status, res.reason = "failed", f"{exc.strerror or exc}: {exc.filename or src.path}"
     if res.status != "failed" and res.counts.get("damaged"):
@@ -209,6 +212,8 @@ def _import(src: Source, into: Path, dest: Path, res: ImportResult, dry_run: boo
         out = RunWriter(None, None, tick)
         src.write(out, cursor)
         res.status = "dry-run"
+        if cursor is not None:
+            res.reason = "would append what the source gained since it was imported"
         _fill(res, out)
         return
     if cursor is None:

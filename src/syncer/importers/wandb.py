@@ -82,7 +82,11 @@ def find_runs(path: Path) -> list[WandbRun]:
 
 
 def _value(raw: str) -> Any:
-    return json.loads(raw)
+    """A value_json; text that is no JSON is kept as the text (never a failed import)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _key(item: Any) -> str:
