@@ -9,7 +9,9 @@ else the moment it is (a ``sys.meta_path`` finder that wraps that one
 module's loader, nothing else). Each writer made then reports its logdir.
 Not by watching the working directory: walking a repository and its data
 dirs every second costs more than training should pay, and files written
-elsewhere (``/scratch/tb``) would be missed.
+elsewhere (``/scratch/tb``) would be missed. TensorFlow's own writer
+(``tf.summary.create_file_writer``, C++) is not seen this way: import its
+logdir afterwards with ``runwal import tensorboard``.
 
 What is read: every event file in a reported logdir, from where the last
 read stopped, about every second on a thread the run owns
