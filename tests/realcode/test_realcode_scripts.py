@@ -69,14 +69,18 @@ def test_cleanrl_style_script_records_config_and_code(cleanrl: Ran) -> None:
     assert of_kind(records, "exit")[0]["status"] == "finished"
 
 
-@pytest.mark.xfail(strict=True, reason="sync_tensorboard: issue 8, built in "
-                                       "src/logwriter/tensorboard")
 def test_cleanrl_style_tensorboard_scalars_land_in_the_run(cleanrl: Ran) -> None:
-    rows = history(cleanrl.records())
-    returns = [r["charts/episodic_return"] for r in rows.values()
-               if "charts/episodic_return" in r]
-    assert len(returns) == 4
-    assert any("losses/td_loss" in r for r in rows.values())
+    """sync_tensorboard=True: the SummaryWriter's scalars become history at their
+    TensorBoard step (one record per scalar, as the event file has them)."""
+    records = cleanrl.records()
+    points: dict[str, list[int]] = {}
+    for body in of_kind(records, "history"):
+        for key in body["data"]:
+            points.setdefault(key, []).append(body["step"])
+    assert points["charts/episodic_return"] == [9, 19, 29, 39]
+    assert points["losses/td_loss"] == [0, 10, 20, 30]
+    assert points["charts/SPS"] == [0, 10, 20, 30]
+    assert "losses/td_loss" in merged(records, "summary")
 
 
 def test_wandb_semantics_script_define_metric_summary_resume_url(
