@@ -50,6 +50,12 @@ def test_lightning_wandb_logger(run_script: Any) -> None:
     train = [r["trainer/global_step"] for r in rows if "train_loss" in r]
     assert train == [0, 1, 2, 3]  # 2 epochs of 2 batches, every step logged
     assert [r["epoch"] for r in rows if "val_loss" in r] == [0, 1]
+    (model,) = of_kind(records, "artifact")  # log_model=True: the best checkpoint at the end
+    assert (model["name"], model["type"]) == (f"model-{ran.only().name}", "model")
+    assert sorted(model["aliases"]) == ["best", "latest"]
+    assert [e["path"] for e in model["entries"]] == ["model.ckpt"]
+    assert model["metadata"]["original_filename"] == "epoch=1-step=4.ckpt"
+    assert ran.only().parent == ran.cwd / "wandb"  # WandbLogger's dir=".": ./wandb/<id>
     assert of_kind(records, "exit")[0]["status"] == "finished"
 
 

@@ -1,10 +1,13 @@
 """A Lightning script with ``WandbLogger``: lightning.pytorch.loggers.WandbLogger
 checks wandb's version (importlib.metadata), imports wandb.sdk.lib.RunDisabled and
 wandb.wandb_run.Run, defines ``trainer/global_step`` as the x-axis and logs each
-metric row with it. Tiny model, random data, CPU."""
+metric row with it; with ``log_model=True`` the best checkpoint is logged at the end
+as a wandb.Artifact of type "model" (``add_file(..., policy="mutable")``,
+``run.log_artifact(aliases=["latest", "best"])``). Tiny model, random data, CPU."""
 
 import torch
 from lightning.pytorch import LightningModule, Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 
 
@@ -37,8 +40,9 @@ def loader(n, seed):
 
 if __name__ == "__main__":
     seed_everything(0)
-    logger = WandbLogger(project="pl-tiny", name="regressor", log_model=False)
+    logger = WandbLogger(project="pl-tiny", name="regressor", log_model=True)
+    checkpoint = ModelCheckpoint(dirpath="checkpoints", monitor="val_loss", save_top_k=1)
     trainer = Trainer(max_epochs=2, logger=logger, accelerator="cpu", devices=1,
-                      log_every_n_steps=1, enable_checkpointing=False,
+                      log_every_n_steps=1, callbacks=[checkpoint],
                       enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(Regressor(), loader(8, 1), loader(4, 2))
