@@ -9,10 +9,10 @@ stays readable there:
   ("entity/project/id", wandb's spelling), ``start_time`` (Unix seconds),
   ``offline`` (no server syncs this run: offline mode), ``disabled``,
   ``sweep_id`` (always None: runwal has no sweeps), ``files_dir``.
-* ``tags`` and ``notes`` may be set after init, as in wandb. The RUN record
-  was written at init, so a later value is recorded in the run's config
-  (``_wandb/tags``, ``_wandb/notes``) for whoever reads the run; the MLflow
-  run's tags stay those given to init().
+* ``name``, ``tags`` and ``notes`` may be set after init, as in wandb. The
+  RUN record was written at init, so a later value is recorded in the run's
+  config (``_wandb/name``, ``_wandb/tags``, ``_wandb/notes``) for whoever
+  reads the run; the MLflow run's name and tags stay those given to init().
 * ``url`` / ``get_url()``: the MLflow run's address once a syncer has created
   it (read from the run's sync checkpoint, ``sync/<sink>.json``, whose
   ``uri``/``experiment_id``/``server_run_id`` keys the syncer writes; a plain
@@ -76,7 +76,6 @@ class RunInfo:
 
     settings: Settings
     id: str
-    name: str
     project: str
     mode: str
     dir: str
@@ -86,6 +85,7 @@ class RunInfo:
     _preempting: bool = False
     _tags: tuple[str, ...] | None = None
     _notes: str | None = None
+    _name: str | None = None
 
     if TYPE_CHECKING:
         def save(self, glob_str: str | os.PathLike[str],
@@ -131,6 +131,17 @@ class RunInfo:
         return os.path.join(self._backend.dir, FILES_DIR)
 
     # -- settable after init ---------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.settings.name if self._name is None else self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        value = str(value)
+        if value != self.name:  # the Run's own first assignment records nothing
+            self.config.update({"_wandb/name": value})
+            self._name = value
 
     @property
     def tags(self) -> tuple[str, ...]:

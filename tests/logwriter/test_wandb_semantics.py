@@ -170,7 +170,8 @@ def test_run_attributes_scripts_read(tmp_path: Path) -> None:
     assert abs(run.start_time - time.time()) < 60
     run.tags = (*run.tags, "b")
     run.notes = "second"
-    assert run.tags == ("a", "b") and run.notes == "second"
+    run.name = "renamed"
+    assert run.tags == ("a", "b") and run.notes == "second" and run.name == "renamed"
     # Once a syncer created the MLflow run, url is its address (the sync checkpoint).
     sync = Path(run.dir) / "sync"
     sync.mkdir()
@@ -184,4 +185,6 @@ def test_run_attributes_scripts_read(tmp_path: Path) -> None:
     assert logwriter.run is None
     records = read_clean(run.dir)
     assert of_kind(records, "exit")[0]["status"] == "preempted"
-    assert merged(records, "config") == {"_wandb/tags": ["a", "b"], "_wandb/notes": "second"}
+    assert merged(records, "config") == {"_wandb/tags": ["a", "b"], "_wandb/notes": "second",
+                                         "_wandb/name": "renamed"}
+    assert of_kind(records, "run")[0]["name"] == "n"
