@@ -23,7 +23,7 @@ def test_the_busy_message_names_what_holds_the_run(
     held = RunLock(tmp_path, "mlflow-x")
     assert held.acquire()
     try:
-        assert held.path.read_text() == f"{os.getpid()} {role}\n"
+        assert held.path.read_text().split() == [str(os.getpid()), role]
         other = RunLock(tmp_path, "mlflow-x")
         assert not other.acquire()  # flock is per open file: a second open is refused
         assert other.busy_reason().startswith(named.format(pid=os.getpid()))

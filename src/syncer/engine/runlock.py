@@ -27,6 +27,7 @@ from schema.layout import SYNC_DIR
 from syncer.engine.checkpoint import sink_file_name
 
 ROLES = ("sync", "syncd", "follow", "ui")
+HOLDER_WIDTH = 32  # bytes of "pid role", space-padded: longer than any earlier content
 _role: str | None = None
 
 
@@ -83,8 +84,9 @@ class RunLock:
             os.close(fd)
             return True
         with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {role()}\n".encode(), 0)
+            # Overwritten in place at a fixed width, never truncated: ftruncate of a file
+            # with data costs ~2 ms here (a journal commit), 10,000 runs ~20 s of passes.
+            os.pwrite(fd, f"{os.getpid()} {role()}".ljust(HOLDER_WIDTH - 1).encode() + b"\n", 0)
         self._fd = fd
         return True
 
