@@ -40,12 +40,6 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       schedule.py          when each run gets a pass (debounce, backoff, busy, bad runs), no threads
       workers.py           the threads that run the passes the schedule hands out
 
-    importers/             `runwal import`: other tools' runs written as run dirs (the one part
-                           of the syncer that imports the SDK: its writer, its TensorBoard reader)
-      rundir.py            `import_source`: (re-)import semantics, sync/import.state, `ImportResult`
-      tensorboard.py       TensorBoard logdirs: one run per directory of event files
-      wandb.py wandblog.py wandb offline runs: the records, and the LevelDB-log bytes they are in
-
     inspect/               reading a run for people, no server
       runview.py           a run folded into one view (`ls`, `show`)
       metricstats.py       streaming statistics of one metric series
@@ -59,7 +53,9 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
       common.py            the error line, exit statuses, strict ``--json``
       ls.py show.py dump.py verify.py export.py   the inspection commands
       sync.py syncd.py follow.py                  the sync commands (glue: options, signals, output)
-      importcmd.py         `runwal import tensorboard|wandb` (``import`` is a keyword)
+      importcmd.py         `runwal import tensorboard|wandb` (``import`` is a keyword): starts
+                           the SDK's importer, ``python -m logwriter.importers``, as a process
+                           and renders its lines (`schema.import_protocol`); no logwriter import
       ui.py                a local MLflow plus a syncd into it, for a user with no server
       text.py render.py    what the inspection commands print, and its layout
 

@@ -10,7 +10,8 @@ Tree::
     │   ├── ExportError         the export destination cannot be written
     │   ├── NoServerConfigured  no --to, RUNWAL_SERVER or MLFLOW_TRACKING_URI (or a bad one)
     │   ├── BadCommand          `runwal run`: no command given, or it cannot be started
-    │   └── MissingExtra        `runwal import wandb` without runwal[wandb-import] (tensorboard too)
+    │   └── MissingExtra        `runwal import wandb` without runwal[wandb-import] (tensorboard
+    │                           too), as the importer process's result line says
     ├── SyncError               exit 1: the command ran, a sync failed; ``retryable``
     │   ├── ServerUnavailable   connect errors / timeouts / 5xx / 429 past the retry deadline
     │   │   └── AnswerLost      a create's answer never came: it may or may not have happened
@@ -20,10 +21,10 @@ Tree::
     │   │   └── RunGone         the server run is deleted (or no longer active)
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
     │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link or a file: not followed
-    ├── ImportProblem           exit 1: `runwal import`: one source not imported (the others go on)
-    │   ├── NotASource          no event files / no run-<id>.wandb where the path points
-    │   ├── SourceChanged       the source is not what was imported, nor a grown copy of it
-    │   └── RunDirTaken         the run dir a source maps to holds something else
+    ├── ImportProblem           exit 1: `runwal import`: the importer process could not be
+    │                           started, or ended before it finished (a bad *source* is no
+    │                           error here: the importer's result line says why, see
+    │                           `logwriter.importers.errors`)
     └── LoopbackServerError     the throwaway MLflow server of tests/demo/bench did not start
 
 Usage mistakes and sync failures differ by *class*, so `syncer.cli.common`
@@ -161,22 +162,10 @@ class UnsafeRunDir(SyncError):
 
 
 class ImportProblem(RunwalError):
-    """One source of `runwal import` could not be imported; the batch goes on."""
+    """`runwal import`'s importer process (``python -m logwriter.importers``) could not be
+    started, or ended without its done line; the sources it reported are kept."""
 
     hint = "see docs/IMPORT.md for what each importer reads"
-
-
-class NotASource(ImportProblem):
-    hint = ("pass a TensorBoard logdir (a directory holding *tfevents* files) or a wandb "
-            "offline run directory (holding run-<id>.wandb)")
-
-
-class SourceChanged(ImportProblem):
-    hint = "delete the imported run directory to import the source again from scratch"
-
-
-class RunDirTaken(ImportProblem):
-    hint = "import into another --into directory, or move the run directory that is there"
 
 
 # -- the loopback server -----------------------------------------------------

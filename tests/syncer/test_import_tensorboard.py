@@ -1,14 +1,17 @@
-"""``runwal import tensorboard``: logdirs written here by tensorboardX and torch, imported,
-checked point by point, re-imported (unchanged, grown), synced to the real server."""
+"""``runwal import tensorboard``, the command: it starts the SDK's importer process
+(``python -m logwriter.importers``) and renders what it says; imported runs synced to the
+real server point by point, once. What the importer writes, point by point:
+tests/logwriter/importers/test_importer_tensorboard.py."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
-import warnings
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,49 +19,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logwriter.tensorboard.events import is_event_file, read_events
-from logwriter_util import merged, of_kind, read_clean
-from schema.layout import child_runs
+from importsources import TB_STEPS as STEPS
+from importsources import fake_packages, tbx_writer, write_logdir, write_scalars
+from logwriter_util import of_kind, read_clean
+from schema.import_protocol import ImportResult
 from syncer.cli.importcmd import Progress
 from syncer.cli.main import main
-from syncer.importers.rundir import ImportResult
-from syncer.importers.tensorboard import find_runs
 from syncutil import client, runs_tagged
 
 RUNWAL = Path(sys.executable).with_name("runwal")
-STEPS = 25
-
-
-def torch_writer() -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from torch.utils.tensorboard import SummaryWriter
-    return SummaryWriter
-
-
-def tbx_writer() -> Any:
-    from tensorboardX import SummaryWriter
-
-    return SummaryWriter
-
-
-def write_logdir(root: Path) -> None:
-    """Two runs, one per writer, each with every kind of value."""
-    for name, make in (("tbx", tbx_writer), ("torch", torch_writer)):
-        w = make()(str(root / name))
-        for step in range(STEPS):
-            w.add_scalar("loss", 1.0 / (step + 1), step)
-            w.add_scalar("acc", step / STEPS, step)
-        w.add_text("log", f"written by {name}", 3)
-        img = np.full((3, 2, 3), 128, dtype=np.uint8)
-        w.add_image("sample", img, 4)
-        w.add_histogram("w", np.array([1.0, 2.0, 2.0, 3.0]), 5)
-        w.add_hparams({"lr": 0.001, "name": name}, {"hparam/best": 0.5})
-        w.close()
-
-
-def event_files(run_dir: Path) -> list[Path]:
-    return sorted(p for p in run_dir.rglob("*") if is_event_file(p.name))
+REPORT_KEYS = {"source", "kind", "run_id", "run_dir", "status", "reason", "records", "points",
+               "counts", "notes", "seconds"}  # docs/CLI.md, --json
 
 
 def imp(*args: str) -> Any:
@@ -71,104 +42,31 @@ def by_source(result: Any) -> dict[str, dict[str, Any]]:
     return {Path(r["source"]).name: r for r in json.loads(result.stdout)["runs"]}
 
 
-def test_both_writers_imported_point_by_point(tmp_path: Path) -> None:
+def runwal(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [str(RUNWAL)] if RUNWAL.exists() else [sys.executable, "-m", "syncer.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=240,
+                          env=env)
+
+
+def test_json_and_the_table(tmp_path: Path) -> None:
     logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    write_logdir(logdir)
+    write_scalars(logdir / "a", 7)
     res = imp(str(logdir), "--into", str(runs), "--json")
     assert res.exit_code == 0, res.output
-    got = by_source(res)
-    assert set(got) == {"tbx", "torch"}  # add_hparams' child dirs belong to their runs
-    for name, r in got.items():
-        assert r["status"] == "imported" and r["points"] == 2 * STEPS + 1
-        records = read_clean(r["run_dir"])
-        # Point by point against what the event files hold: step, wall time, value.
-        expect: dict[tuple[int, str], tuple[float, float]] = {}
-        for f in event_files(logdir / name):
-            for it in read_events(f).items:
-                if it.kind == "scalar":
-                    expect[(it.step, it.tag)] = (it.wall_time, it.value)
-        rows = {(rec.body["step"], k): (rec.ts, v) for rec in records if rec.kind == "history"
-                for k, v in rec.body["data"].items()}
-        assert rows == expect
-        assert [rows[(s, "loss")][1] for s in range(1, STEPS)] == [
-            float(np.float32(1.0 / (s + 1))) for s in range(1, STEPS)]
-        assert merged(records, "config") == {"lr": 0.001, "name": name}
-        assert of_kind(records, "console") == [{"stream": "stdout",
-                                                "text": f"log (step 3): written by {name}\n"}]
-        media = {m["kind"]: m for m in of_kind(records, "media")}
-        image = media["image"]["items"][0]
-        png = (Path(r["run_dir"]) / "files" / image["file"]).read_bytes()
-        assert hashlib.sha256(png).hexdigest() == image["sha256"] and png[:4] == b"\x89PNG"
-        assert (image["width"], image["height"], media["image"]["step"]) == (3, 2, 4)
-        h = media["histogram"]
-        assert h["step"] == 5 and sum(h["items"][0]["counts"]) == 4
-        run = of_kind(records, "run")[0]
-        assert run["name"] == name and run["project"] == "logs"
-        assert records[0].ts <= min(ts for ts, _ in expect.values())
-        assert of_kind(records, "exit")[0]["status"] == "finished"
-        assert records[-1].ts == max(rec.ts for rec in records)
-
-    # Again: the same run ids, nothing written.
-    before = {n: sorted(p.name for p in (Path(r["run_dir"]) / "log").iterdir())
-              for n, r in got.items()}
-    again = by_source(imp(str(logdir), "--into", str(runs), "--json"))
-    assert {n: (r["run_id"], r["status"]) for n, r in again.items()} == {
-        n: (r["run_id"], "unchanged") for n, r in got.items()}
-    assert before == {n: sorted(p.name for p in (Path(r["run_dir"]) / "log").iterdir())
-                      for n, r in got.items()}
-
-
-def test_torn_tail_then_grown_appends_only_the_rest(tmp_path: Path) -> None:
-    logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    w = tbx_writer()(str(logdir))
-    for step in range(10):
-        w.add_scalar("x", float(step), step)
-    w.close()
-    (f,) = event_files(logdir)
-    whole = f.read_bytes()
-    f.write_bytes(whole[:-5])  # the writer crashed mid-record
-    first = by_source(imp(str(logdir), "--into", str(runs), "--json"))["logs"]
-    assert first["status"] == "imported" and first["points"] == 9
-    assert any("torn" in n for n in first["notes"])
-    f.write_bytes(whole)
-    second = by_source(imp(str(logdir), "--into", str(runs), "--json"))["logs"]
-    assert (second["status"], second["points"], second["run_id"]) == ("appended", 1,
-                                                                      first["run_id"])
-    records = read_clean(second["run_dir"])
-    steps = [rec.body["step"] for rec in records if rec.kind == "history"]
-    assert steps == list(range(10))
-    assert [rec.kind for rec in records].count("resume") == 1
-    assert of_kind(records, "exit")[-1]["status"] == "finished"
-    assert by_source(imp(str(logdir), "--into", str(runs), "--json"))["logs"][
-        "status"] == "unchanged"
-    # A source that shrank is no grown copy: refused, the run dir left alone.
-    f.write_bytes(whole[:100])
-    res = imp(str(logdir), "--into", str(runs), "--json")
-    assert res.exit_code == 1 and "changed since it was imported" in by_source(res)["logs"][
-        "reason"]
-
-
-def test_an_interrupted_import_is_no_run_and_is_redone(tmp_path: Path) -> None:
-    logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    w = tbx_writer()(str(logdir))
-    w.add_scalar("x", 1.0, 0)
-    w.close()
-    (src,) = find_runs(logdir)
-    half = runs / ".importing" / src.run_id
-    (half / "log").mkdir(parents=True)
-    (half / "log" / "00000000000000000000.seg").write_bytes(b"RWAL half")
-    assert child_runs(runs) == []  # `runwal sync RUNS` sees no run
-    r = by_source(imp(str(logdir), "--into", str(runs), "--json"))["logs"]
-    assert r["status"] == "imported" and r["run_id"] == src.run_id
-    assert len(read_clean(r["run_dir"])) == 4  # run, history, summary, exit
-    assert not (runs / ".importing").exists()
+    (r,) = json.loads(res.stdout)["runs"]
+    assert set(r) == REPORT_KEYS
+    assert (r["status"], r["points"], r["records"]) == ("imported", 7, 10)
+    assert len(of_kind(read_clean(r["run_dir"]), "history")) == 7
+    again = imp(str(logdir), "--into", str(runs))
+    assert again.exit_code == 0
+    header, row = again.stdout.splitlines()
+    assert header.split() == ["RUN", "STATUS", "POINTS", "RECORDS", "SECONDS", "SOURCE"]
+    assert row.split()[:3] == [r["run_id"], "unchanged", "0"]
 
 
 def test_a_bad_source_never_aborts_the_batch(tmp_path: Path) -> None:
     logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    w = tbx_writer()(str(logdir / "good"))
-    w.add_scalar("x", 1.0, 0)
-    w.close()
+    write_scalars(logdir / "good", 1)
     empty = tmp_path / "empty"
     empty.mkdir()
     res = imp(str(empty), str(logdir), "--into", str(runs))
@@ -180,6 +78,15 @@ def test_a_bad_source_never_aborts_the_batch(tmp_path: Path) -> None:
     assert "[2/2]" in res.stderr
     missing = imp(str(tmp_path / "nope"), "--into", str(runs))
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_a_source_named_like_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_scalars(tmp_path / "-logs", 2)
+    monkeypatch.chdir(tmp_path)
+    res = imp("--into", "-runs", "--dry-run", "--json", "--", "-logs")
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(res.stdout)["runs"]
+    assert (r["source"], r["status"], r["points"]) == ("-logs", "dry-run", 2)
 
 
 def test_progress_line_on_a_terminal() -> None:
@@ -194,21 +101,6 @@ def test_progress_line_on_a_terminal() -> None:
     p.close()
     assert "\rimport 0/2 runs  5,000 points" in out.getvalue()
     assert "\rimport 1/2 runs  6,000 points" in out.getvalue() and out.getvalue()[-1] == "\n"
-
-
-def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    write_logdir(logdir)
-    res = imp(str(logdir), "--into", str(runs), "--dry-run", "--json")
-    assert res.exit_code == 0
-    assert {r["status"] for r in by_source(res).values()} == {"dry-run"}
-    assert {r["points"] for r in by_source(res).values()} == {2 * STEPS + 1}
-    assert not runs.exists()
-
-
-def runwal(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(RUNWAL)] if RUNWAL.exists() else [sys.executable, "-m", "syncer.cli"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=240)
 
 
 @pytest.mark.timeout(240)
@@ -259,20 +151,127 @@ def test_imported_then_synced_point_by_point_and_once(tmp_path: Path, mlflow_uri
     assert steps == list(range(STEPS + 5)) and server_run.info.status == "FINISHED"
 
 
+def _env_with(path: str, **more: str) -> dict[str, str]:
+    env = dict(os.environ, **more)
+    env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+BLOCKED = 'raise ImportError("No module named {name!r} (blocked by the test)")\n'
+
+
 @pytest.mark.parametrize("kind, blocked, extra", [
     ("tensorboard", ("tensorboard", "tensorboardX"), "runwal[tensorboard]"),
     ("wandb", ("wandb",), "runwal[wandb-import]"),
 ])
 def test_a_missing_extra_is_one_line_and_exit_2(tmp_path: Path, kind: str,
                                                 blocked: tuple[str, ...], extra: str) -> None:
-    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
-            "from syncer.cli.main import main\n"
-            f"main(['import', {kind!r}, {str(tmp_path)!r}, '--into', {str(tmp_path / 'r')!r}])")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    """The importer process cannot import the extra (stand-ins first on its PYTHONPATH
+    that refuse to import): its result line says so, the command prints one line."""
+    fake = fake_packages(tmp_path / "fake", {f"{m}/__init__.py": BLOCKED.format(name=m)
+                                             for m in blocked})
+    write_scalars(tmp_path / "logs", 1)
+    proc = runwal("import", kind, str(tmp_path / "logs"), "--into", str(tmp_path / "r"),
+                  env=_env_with(fake))
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
     assert line.startswith("runwal: error: ") and extra in line
+    assert proc.stdout == "" and not (tmp_path / "r" / ".importing").exists()
+
+
+# A stand-in importer process, first on the child's PYTHONPATH (`python -P -m` ignores
+# the cwd, not PYTHONPATH): it speaks the protocol, then misbehaves as FAKE_MODE says.
+FAKE_MAIN = """
+import os, signal, sys, time
+from pathlib import Path
+from schema import import_protocol as p
+
+mode, flag = os.environ["FAKE_MODE"], Path(os.environ["FAKE_FLAG"])
+say = lambda line: (sys.stdout.write(line + "\\n"), sys.stdout.flush())
+say(p.started_line(0, 2, "src-a", "tensorboard"))
+say(p.result_line(0, p.ImportResult(source="src-a", kind="tensorboard", run_id="tb-a",
+                                    points=3, records=5)))
+say(p.started_line(1, 2, "src-b", "tensorboard"))
+if mode == "die":
+    print("boom: the importer broke", file=sys.stderr, flush=True)
+    sys.exit(3)
+if mode == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+if mode == "stray":
+    print("not a protocol line", flush=True)
+    say(p.result_line(1, p.ImportResult(source="src-b", kind="tensorboard", run_id="tb-b")))
+    say(p.done_line(2, 0))
+    sys.exit(0)
+if mode == "wait":
+    def stop(signum, frame):
+        flag.with_suffix(".got").write_text(signal.Signals(signum).name)
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    flag.write_text("ready")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    sys.exit(9)
+"""
+
+
+def _fake_importer(tmp_path: Path, mode: str) -> dict[str, str]:
+    fake = fake_packages(tmp_path / "fake", {
+        "logwriter/__init__.py": "", "logwriter/importers/__init__.py": "",
+        "logwriter/importers/__main__.py": FAKE_MAIN})
+    return _env_with(fake, FAKE_MODE=mode, FAKE_FLAG=str(tmp_path / "flag"))
+
+
+@pytest.mark.parametrize("mode, how", [("die", "ended with status 3"),
+                                       ("kill", "was killed by SIGKILL")])
+def test_an_importer_that_dies_is_one_error_and_exit_1(tmp_path: Path, mode: str,
+                                                       how: str) -> None:
+    (tmp_path / "src").mkdir()
+    proc = runwal("import", "tensorboard", str(tmp_path / "src"), "--into",
+                  str(tmp_path / "runs"), env=_fake_importer(tmp_path, mode))
+    assert proc.returncode == 1, proc.stderr
+    header, row = proc.stdout.splitlines()  # what it reported before it died
+    assert header.split()[0] == "RUN" and row.split()[:3] == ["tb-a", "imported", "3"]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("runwal: error: ")]
+    assert len(errors) == 1 and how in errors[0] and "1 of 2 sources" in errors[0]
+    assert "Traceback" not in proc.stderr
+    if mode == "die":  # the importer's own stderr reaches the user
+        assert "boom: the importer broke" in proc.stderr
+
+
+def test_a_stray_stdout_line_goes_to_stderr(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    proc = runwal("import", "tensorboard", str(tmp_path / "src"), "--into",
+                  str(tmp_path / "runs"), "--json", env=_fake_importer(tmp_path, "stray"))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["run_id"] for r in json.loads(proc.stdout)["runs"]] == ["tb-a", "tb-b"]
+    assert "not a protocol line" in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_is_forwarded_to_the_importer(tmp_path: Path, sig: signal.Signals) -> None:
+    (tmp_path / "src").mkdir()
+    cmd = [str(RUNWAL)] if RUNWAL.exists() else [sys.executable, "-m", "syncer.cli"]
+    parent = subprocess.Popen([*cmd, "import", "tensorboard", str(tmp_path / "src"),
+                               "--into", str(tmp_path / "runs")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_fake_importer(tmp_path, "wait"))
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "flag").exists():
+            assert parent.poll() is None and time.monotonic() < deadline, parent.stderr
+            time.sleep(0.05)
+        parent.send_signal(sig)
+        stdout, stderr = parent.communicate(timeout=120)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert parent.returncode == 128 + sig, stderr
+    assert (tmp_path / "flag.got").read_text() == sig.name  # the importer got it
+    assert f"import interrupted by {sig.name}: 1 of 2 sources done" in stderr
+    assert "Traceback" not in stderr and "tb-a" in stdout
 
 
 def test_runwal_export_reads_back(tmp_path: Path) -> None:

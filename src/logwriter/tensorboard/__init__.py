@@ -8,7 +8,8 @@
                  read as they grow on a thread the run owns, logged into the run
 
 The SDK tails the files of a live run (live.py); the syncer's
-``runwal import tensorboard`` reads finished logdirs (syncer/importers/).
+``runwal import tensorboard`` reads finished logdirs (logwriter/importers/, in
+the importer process the command starts).
 Nothing here is imported by ``import logwriter``: only a run with
 ``sync_tensorboard=True`` loads it, and only it needs the ``tensorboard``
 extra (tensorboardX's protobuf messages).

@@ -26,10 +26,11 @@ fingerprint, cursor, next_seq), written atomically after the writer closed;
 it is no sink checkpoint (``sync/*.json`` are), so ``runwal ls`` ignores it.
 
 The records are the ones the SDK writes (docs/FORMAT.md), through its own
-`logwriter.writer.Writer`, with ``ts`` the source's time for each record.
-This is the one place the syncer imports the SDK: writing a run dir is what
-the SDK does, and a second writer would be a second implementation of the
-format's writer rules.
+`logwriter.writer.Writer`, with ``ts`` the source's time for each record:
+writing a run dir is what the SDK does, and a second writer would be a
+second implementation of the format's writer rules. That is why importing
+lives here, and ``runwal import`` runs it as a process (`logwriter.importers.entry`).
+`ImportResult` is `schema.import_protocol`'s, the shape both halves read.
 """
 
 from __future__ import annotations
@@ -43,42 +44,22 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from logwriter.importers.errors import ImportProblem, RunDirTaken, SourceChanged
 from schema.atomic import write_json_atomic
 from schema.errors import HintError
+from schema.import_protocol import APPENDED, DRY_RUN, FAILED, UNCHANGED, ImportResult
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION
-from syncer.errors import ImportProblem, RunDirTaken, SourceChanged
 
 STATE_NAME = "import.state"
 IMPORTING = ".importing"  # RUNS/.importing/<run_id>: a fresh import until it is complete
 STATE_VERSION = 1
 WRITER_CLOSE_S = 120.0
 TICK = 4096  # records between two progress updates
-
-
-@dataclass
-class ImportResult:
-    """What one source became. ``status``: imported | appended | unchanged | dry-run | failed."""
-
-    source: str
-    kind: str
-    run_id: str = ""
-    run_dir: str = ""
-    status: str = "imported"
-    reason: str = ""
-    records: int = 0
-    points: int = 0
-    counts: dict[str, int] = field(default_factory=dict)  # scalars, text, images, skipped...
-    notes: list[str] = field(default_factory=list)  # damage skipped, torn tails
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class RunWriter:
@@ -179,12 +160,12 @@ def import_source(src: Source, into: Path, *, dry_run: bool = False,
         res.run_dir = str(dest)
         _import(src, into, dest, res, dry_run, tick)
     except (ImportProblem, HintError) as exc:  # HintError: the SDK's RunDirError (a lock)
-        res.status, res.reason = "failed", str(exc)
+        res.status, res.reason = FAILED, str(exc)
     except ValueError as exc:  # bytes of the source no decoder makes sense of
-        res.status, res.reason = "failed", f"{src.path}: cannot be read: {exc}"
+        res.status, res.reason = FAILED, f"{src.path}: cannot be read: {exc}"
     except OSError as exc:
-        res.status, res.reason = "failed", f"{exc.strerror or exc}: {exc.filename or src.path}"
-    if res.status != "failed" and res.counts.get("damaged"):
+        res.status, res.reason = FAILED, f"{exc.strerror or exc}: {exc.filename or src.path}"
+    if res.status != FAILED and res.counts.get("damaged"):
         res.reason = f"{res.counts['damaged']} damaged regions skipped (see notes)"
     res.seconds = time.monotonic() - t0
     if progress is not None:
@@ -201,17 +182,17 @@ def _import(src: Source, into: Path, dest: Path, res: ImportResult, dry_run: boo
         if state is None or state.get("kind") != src.kind:
             raise RunDirTaken(f"{dest} exists and is not an import of {src.path}")
         if state.get("fingerprint") == fp:
-            res.status = "unchanged"
+            res.status = UNCHANGED
             return
         if not src.grown(state.get("fingerprint"), fp):
             raise SourceChanged(f"{src.path} changed since it was imported into {dest}, "
                                 "and not by growing")
         cursor = state.get("cursor")
-        res.status = "appended"
+        res.status = APPENDED
     if dry_run:
         out = RunWriter(None, None, tick)
         src.write(out, cursor)
-        res.status = "dry-run"
+        res.status = DRY_RUN
         if cursor is not None:
             res.reason = "would append what the source gained since it was imported"
         _fill(res, out)

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from logwriter.importers.errors import NotASource
+from logwriter.importers.rundir import RunWriter, stable_id
 from schema.records import RecordType
-from syncer.errors import NotASource
-from syncer.importers.rundir import RunWriter, stable_id
 
 
 def _is_event_file(name: str) -> bool:
@@ -71,7 +71,7 @@ def find_runs(logdir: Path, project: str | None = None) -> list[TensorBoardRun]:
 
 
 class TensorBoardRun:
-    """One TensorBoard run (a `syncer.importers.rundir.Source`)."""
+    """One TensorBoard run (a `logwriter.importers.rundir.Source`)."""
 
     kind = "tensorboard"
 

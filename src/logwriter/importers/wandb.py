@@ -44,10 +44,10 @@ from typing import Any
 
 from wandb.proto import wandb_internal_pb2
 
+from logwriter.importers.errors import NotASource
+from logwriter.importers.rundir import RunWriter, stable_id
+from logwriter.importers.wandblog import LogDamage, Torn, read_log
 from schema.records import RecordType
-from syncer.errors import NotASource
-from syncer.importers.rundir import RunWriter, stable_id
-from syncer.importers.wandblog import LogDamage, Torn, read_log
 
 pb: Any = wandb_internal_pb2  # generated code: no types for mypy
 _DIR_NAME = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-([A-Za-z0-9]+)$")
@@ -153,7 +153,7 @@ def _ts(stamp: Any) -> float:
 
 
 class WandbRun:
-    """One wandb offline run (a `syncer.importers.rundir.Source`)."""
+    """One wandb offline run (a `logwriter.importers.rundir.Source`)."""
 
     kind = "wandb"
 
