@@ -4,8 +4,9 @@ real wandb in offline mode), each imported by the ``runwal`` command in a fresh 
 
     .venv/bin/python bench/import_bench.py [--steps 20000] [--keys 10]
 
-The time is the whole command (interpreter start, reading, decoding, writing the run
-dir through the SDK's writer, fsync at the end); points = metric values imported.
+The time is the whole command (interpreter start, the importer process it starts,
+``python -m logwriter.importers``: reading, decoding, writing the run dir through the
+SDK's writer, fsync at the end); points = metric values imported.
 """
 
 from __future__ import annotations
