@@ -17,9 +17,10 @@ directory under the system temp dir that ``nobody`` can reach (pytest's
 ``/tmp/pytest-of-root`` is 0700).
 
 Durability is off by default (``fsync``, ``synchronous_commit``,
-``full_page_writes``): a test cluster lives for one session, and with it
-MLflow's ~70 schema migrations run in seconds instead of ~50 s. The bench
-passes ``durable=True`` to measure what a real server pays.
+``full_page_writes``): a test cluster lives for one session. Measured here
+(2 shared cores, ext4): cluster 0.5 s, then MLflow's schema migrations and 4
+workers 7-10 s, 8.2 s with durability on (``durable=True``, for the bench);
+on a disk with slow fsync the difference grows.
 """
 
 from __future__ import annotations
