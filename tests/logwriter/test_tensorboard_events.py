@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from logwriter.tensorboard.events import is_event_file, read_events
-from logwriter.tensorboard.tfrecord import HEADER, frame, read_records
+from logwriter.tensorboard.tfrecord import read_records
+from schema.tfrecord import HEADER, frame
 
 
 def event_files(root: Path) -> list[Path]:

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from runbuilder import T0, build_run
 from schema.records import RecordType
+from schema.tfrecord import crc32c, masked_crc
 from syncer.cli import main
-from syncer.inspect.tensorboard import crc32c, encode_event, export_run, masked_crc
+from syncer.inspect.tensorboard import encode_event, export_run
 
 # -- an independent reader: bitwise CRC-32C, hand-rolled protobuf decoding ----------
 

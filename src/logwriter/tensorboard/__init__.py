@@ -2,7 +2,8 @@
 
 ::
 
-    tfrecord.py  the bytes: TFRecord framing from any offset, torn tails vs damage
+    tfrecord.py  the records from any offset, torn tails vs damage (the bytes of one
+                 record: schema/tfrecord.py)
     events.py    the meaning: Event protobufs -> (step, wall_time, tag, kind, value) items
     live.py      ``init(sync_tensorboard=True)``: the files a run's process writes,
                  read as they grow on a thread the run owns, logged into the run

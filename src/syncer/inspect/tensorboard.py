@@ -4,17 +4,10 @@ No TensorFlow, tensorboard or protobuf dependency: the format is small enough
 to write by hand, and a run dir must stay readable on a login node that has
 nothing installed but runwal.
 
-An event file is a sequence of TFRecords::
-
-    offset  size  field
-    0       8     length        u64 little-endian, bytes of data
-    8       4     length_crc    u32 masked CRC-32C of the 8 length bytes
-    12      N     data          one serialized ``Event`` protobuf
-    12+N    4     data_crc      u32 masked CRC-32C of data
-
-    masked_crc(x) = ((crc >> 15) | (crc << 17)) + 0xA282EAD8   (mod 2**32)
-
-and the subset of tensorflow/core/util/event.proto and summary.proto used::
+An event file is a sequence of TFRecords, each framing one ``Event``
+(`schema.tfrecord` makes those bytes, and its docstring has their layout: the
+SDK's event-file reader checks them with the same code). The subset of
+tensorflow/core/util/event.proto and summary.proto used::
 
     Event   { double wall_time = 1; int64 step = 2; string file_version = 3;
               Summary summary = 5; }
@@ -42,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from schema import tfrecord
 from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
@@ -51,43 +45,6 @@ from syncer.inspect.spelling import key_text, number
 from syncer.inspect.tbmedia import media_values
 
 FILE_VERSION = "brain.Event:2"
-_MASK_DELTA = 0xA282EAD8
-
-
-def _crc32c_table() -> list[int]:
-    poly = 0x82F63B78  # Castagnoli, reflected
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as TFRecord uses; table-driven, one byte at a time."""
-    crc = 0xFFFFFFFF
-    table = _TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc(data: bytes) -> int:
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def tfrecord(data: bytes) -> bytes:
-    """One TFRecord framing ``data``."""
-    length = struct.pack("<Q", len(data))
-    return b"".join(
-        (length, struct.pack("<I", masked_crc(length)), data, struct.pack("<I", masked_crc(data)))
-    )
 
 
 # -- protobuf wire format (only what Event needs) ---------------------------------
@@ -190,7 +147,7 @@ def export_run(
     tmp = result.path.with_name(result.path.name + f".{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(tfrecord(encode_event(float(created), file_version=FILE_VERSION)))
+            fh.write(tfrecord.frame(encode_event(float(created), file_version=FILE_VERSION)))
             _write_history(rd, fh, result)
             fh.flush()
             os.fsync(fh.fileno())
@@ -226,7 +183,7 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
                 result.tags.add(tag)
             if not scalars:
                 continue
-            chunk.append(tfrecord(encode_event(rec.ts, step=step, scalars=scalars)))
+            chunk.append(tfrecord.frame(encode_event(rec.ts, step=step, scalars=scalars)))
             result.events += 1
             result.scalars += len(scalars)
         if chunk:
@@ -243,7 +200,7 @@ def _media_event(rd: RunDir, rec: Record, result: ExportResult) -> list[bytes]:
         return []
     result.media[kind] += len(values)
     result.tags.add(key_text(rec.body.get("key")))
-    return [tfrecord(encode_event(rec.ts, step=step, values=values))]
+    return [tfrecord.frame(encode_event(rec.ts, step=step, values=values))]
 
 
 def _first_ts(rd: RunDir) -> float:
