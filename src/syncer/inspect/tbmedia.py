@@ -1,9 +1,9 @@
 """``media`` records as TensorBoard summary values, in pure Python (see tensorboard.py).
 
 The subset of tensorflow/core/framework/summary.proto, tensor.proto and
-tensor_shape.proto written here (proto3: zero values are not written, fields
-in field-number order, repeated doubles packed, so the bytes equal what
-protobuf serializes)::
+tensor_shape.proto written here, in protowire.py's wire format (proto3: zero
+values are not written, fields in field-number order, repeated doubles packed,
+so the bytes equal what protobuf serializes)::
 
     Value     { string tag = 1; Image image = 4; HistogramProto histo = 5;
                 Audio audio = 6; TensorProto tensor = 8; SummaryMetadata metadata = 9; }
@@ -51,6 +51,7 @@ from typing import Any
 
 from schema.records import Record
 from syncer.engine.runfiles import RefusedPath, open_run_file
+from syncer.inspect import protowire as pw
 from syncer.inspect.spelling import key_text
 from syncer.sinks.mlflow.media import histogram_stats
 
@@ -58,43 +59,14 @@ MAX_FILE = 64 << 20  # larger media files are skipped (an event file is read who
 _PNG_COLORSPACE = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
 
 
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _key(field_no: int, wire_type: int) -> bytes:
-    return _varint((field_no << 3) | wire_type)
-
-
-def _len(field_no: int, payload: bytes) -> bytes:
-    return _key(field_no, 2) + _varint(len(payload)) + payload
-
-
-def _int(field_no: int, value: int) -> bytes:
-    return _key(field_no, 0) + _varint(value) if value else b""
-
-
-def _double(field_no: int, value: float) -> bytes:
-    return _key(field_no, 1) + struct.pack("<d", value) if value else b""
-
-
-def _packed(field_no: int, values: list[float]) -> bytes:
-    return _len(field_no, struct.pack(f"<{len(values)}d", *values)) if values else b""
-
-
 def _value(tag: str, field_no: int, message: bytes, metadata: bytes = b"") -> bytes:
-    out = _len(1, tag.encode("utf-8")) + _len(field_no, message)
-    return out + (_len(9, metadata) if metadata else b"")
+    out = pw.len_field(1, tag.encode("utf-8")) + pw.len_field(field_no, message)
+    return out + (pw.len_field(9, metadata) if metadata else b"")
 
 
 def image_value(tag: str, data: bytes, width: int, height: int, colorspace: int) -> bytes:
-    msg = _int(1, height) + _int(2, width) + _int(3, colorspace) + _len(4, data)
+    msg = (pw.int_field(1, height) + pw.int_field(2, width) + pw.int_field(3, colorspace)
+           + pw.len_field(4, data))
     return _value(tag, 4, msg)
 
 
@@ -107,21 +79,24 @@ def histogram_value(tag: str, bins: list[float], counts: list[float]) -> bytes |
     num = sum(weights)
     total = sum(w * m for w, m in zip(weights, mids, strict=True))
     squares = sum(w * m * m for w, m in zip(weights, mids, strict=True))
-    msg = (_double(1, stats["min"]) + _double(2, stats["max"]) + _double(3, num)
-           + _double(4, total) + _double(5, squares) + _packed(6, edges[1:]) + _packed(7, weights))
+    msg = (pw.double_field(1, stats["min"]) + pw.double_field(2, stats["max"])
+           + pw.double_field(3, num) + pw.double_field(4, total) + pw.double_field(5, squares)
+           + pw.packed_doubles(6, edges[1:]) + pw.packed_doubles(7, weights))
     return _value(tag, 5, msg)
 
 
 def audio_value(tag: str, data: bytes, sample_rate: float, channels: int, frames: int) -> bytes:
-    rate = _key(1, 5) + struct.pack("<f", sample_rate) if sample_rate else b""
-    msg = rate + _int(2, channels) + _int(3, frames) + _len(4, data) + _len(5, b"audio/wav")
+    rate = pw.key(1, pw.FIXED32) + struct.pack("<f", sample_rate) if sample_rate else b""
+    msg = (rate + pw.int_field(2, channels) + pw.int_field(3, frames) + pw.len_field(4, data)
+           + pw.len_field(5, b"audio/wav"))
     return _value(tag, 6, msg)
 
 
 def text_value(tag: str, cells: list[str], shape: list[int]) -> bytes:
-    dims = b"".join(_len(2, _int(1, n)) for n in shape)
-    tensor = _int(1, 7) + _len(2, dims) + b"".join(_len(8, c.encode("utf-8")) for c in cells)
-    return _value(tag, 8, tensor, metadata=_len(1, _len(1, b"text")))
+    dims = b"".join(pw.len_field(2, pw.int_field(1, n)) for n in shape)
+    tensor = (pw.int_field(1, 7) + pw.len_field(2, dims)
+              + b"".join(pw.len_field(8, c.encode("utf-8")) for c in cells))
+    return _value(tag, 8, tensor, metadata=pw.len_field(1, pw.len_field(1, b"text")))
 
 
 # -- records -> values --------------------------------------------------------------

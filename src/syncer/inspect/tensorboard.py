@@ -20,12 +20,12 @@ numeric key. bool becomes 0/1; str, None, lists and maps are skipped (counted
 in `ExportResult.skipped`). Values are float32, as TensorBoard stores them:
 a number beyond float32 range becomes ±inf. Each ``media`` record is one more
 event at its step, with an image, audio, histogram or text value per item
-(`syncer.inspect.tbmedia`, which has the protobuf subset it writes).
+(`syncer.inspect.tbmedia`, which has the protobuf subset it writes; the wire
+format of both: `syncer.inspect.protowire`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import struct
@@ -40,6 +40,7 @@ from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
 from schema.records import Record, RecordType, body_problem
+from syncer.inspect import protowire as pw
 from syncer.inspect.metricstats import as_number
 from syncer.inspect.spelling import key_text, number
 from syncer.inspect.tbmedia import media_values
@@ -47,36 +48,11 @@ from syncer.inspect.tbmedia import media_values
 FILE_VERSION = "brain.Event:2"
 
 
-# -- protobuf wire format (only what Event needs) ---------------------------------
-
-
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF  # int64: negatives are ten-byte two's complement
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _key(field_no: int, wire_type: int) -> bytes:
-    return _varint((field_no << 3) | wire_type)
-
-
-def _bytes_field(field_no: int, payload: bytes) -> bytes:
-    return _key(field_no, 2) + _varint(len(payload)) + payload
-
-
-def _float32(value: float) -> bytes:
-    try:
-        return struct.pack("<f", value)
-    except OverflowError:  # beyond float32 range: what a float32 cast gives
-        return struct.pack("<f", math.inf if value > 0 else -math.inf)
+# -- messages ----------------------------------------------------------------------
 
 
 def encode_value(tag: str, value: float) -> bytes:
-    return _bytes_field(1, tag.encode("utf-8")) + _key(2, 5) + _float32(value)
+    return pw.len_field(1, tag.encode("utf-8")) + pw.key(2, pw.FIXED32) + pw.float32(value)
 
 
 def encode_event(
@@ -89,15 +65,13 @@ def encode_event(
 ) -> bytes:
     """Serialized ``Event`` protobuf (fields in field-number order); ``values`` are
     encoded ``Summary.Value`` messages added after the scalars."""
-    parts = [_key(1, 1), struct.pack("<d", wall_time)]
-    if step:  # proto3: a zero int64 is the default and is not written
-        parts += [_key(2, 0), _varint(step)]
+    parts = [pw.key(1, pw.FIXED64), struct.pack("<d", wall_time), pw.int_field(2, step or 0)]
     if file_version is not None:
-        parts.append(_bytes_field(3, file_version.encode("utf-8")))
-    summary = b"".join(_bytes_field(1, encode_value(t, v)) for t, v in scalars)
-    summary += b"".join(_bytes_field(1, v) for v in values)
+        parts.append(pw.len_field(3, file_version.encode("utf-8")))
+    summary = b"".join(pw.len_field(1, encode_value(t, v)) for t, v in scalars)
+    summary += b"".join(pw.len_field(1, v) for v in values)
     if summary:
-        parts.append(_bytes_field(5, summary))
+        parts.append(pw.len_field(5, summary))
     return b"".join(parts)
 
 
