@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from logwriter.media import encode
-from logwriter.media.base import Media, as_numpy, caption_of
+from logwriter.media.base import Media, as_numpy, caption_of, read_file
 from logwriter.media.store import MediaStore
 
 
@@ -33,10 +33,7 @@ class Audio(Media):
         self.duration: float | None = None
         if isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
-            if not os.path.isfile(path):
-                raise ValueError(f"runwal: {what}: {path!r} is not a file")
-            with open(path, "rb") as fh:
-                self._file = fh.read()
+            self._file = read_file(path, what)
             self.nbytes = len(self._file)
             self._ext = (os.path.splitext(path)[1].lstrip(".").lower() or "bin")[:10]
             return

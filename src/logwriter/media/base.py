@@ -12,6 +12,7 @@ same one twice stores its file once.
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from logwriter.media.store import MediaStore
@@ -41,6 +42,15 @@ def caption_of(caption: Any, what: str) -> str | None:
     if not isinstance(caption, str):
         raise TypeError(f"runwal: {what}: caption must be a str, got {type(caption).__name__}")
     return clean_text(str(caption))
+
+
+def read_file(path: str, what: str) -> bytes:
+    """The bytes of a file a value is made from, read in the caller's thread: the file
+    may change or go once log() returns. ValueError when ``path`` is no file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"runwal: {what}: {path!r} is not a file")
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def type_name(value: Any) -> str:

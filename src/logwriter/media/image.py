@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from logwriter.media import encode
-from logwriter.media.base import Media, as_numpy, caption_of, module_of
+from logwriter.media.base import Media, as_numpy, caption_of, module_of, read_file
 from logwriter.media.errors import need
 from logwriter.media.store import MediaStore
 
@@ -71,10 +71,7 @@ class Image(Media):
             need("PIL", f"Image(file_type={self.file_type!r})")
 
     def _from_path(self, path: str, what: str) -> None:
-        if not os.path.isfile(path):
-            raise ValueError(f"runwal: {what}: {path!r} is not a file")
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_file(path, what)
         self._file = data
         self.nbytes = len(data)
         size = encode.png_size(data)

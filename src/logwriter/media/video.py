@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from logwriter.media import encode
-from logwriter.media.base import Media, as_numpy, caption_of
+from logwriter.media.base import Media, as_numpy, caption_of, read_file
 from logwriter.media.errors import need
 from logwriter.media.store import MediaStore
 
@@ -40,10 +40,7 @@ class Video(Media):
         self.frames = self.width = self.height = None
         if isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
-            if not os.path.isfile(path):
-                raise ValueError(f"runwal: {what}: {path!r} is not a file")
-            with open(path, "rb") as fh:
-                self._file = fh.read()
+            self._file = read_file(path, what)
             self.nbytes = len(self._file)
             self.format = (format or os.path.splitext(path)[1].lstrip(".") or "bin").lower()
             return
