@@ -37,12 +37,10 @@ def _is_event_file(name: str) -> bool:
     return is_event_file(name)
 
 
-def _numeric(name: str) -> bool:
-    try:
-        float(name)
-    except ValueError:
-        return False
-    return True
+def _is_hparams_dir(name: str) -> bool:
+    from logwriter.tensorboard.events import is_hparams_dir
+
+    return is_hparams_dir(name)
 
 
 def find_runs(logdir: Path, project: str | None = None) -> list[TensorBoardRun]:
@@ -61,7 +59,7 @@ def find_runs(logdir: Path, project: str | None = None) -> list[TensorBoardRun]:
     root_name = logdir.resolve().name or "logdir"
     for d in sorted(holders):
         parent = d.parent
-        if d != logdir and _numeric(d.name) and parent in runs:
+        if d != logdir and _is_hparams_dir(d.name) and parent in runs:
             runs[parent].files += holders[d]  # add_hparams()'s child: the parent's
             continue
         rel = d.relative_to(logdir).as_posix()

@@ -95,6 +95,17 @@ def is_event_file(name: str) -> bool:
     return EVENT_FILE_MARK in name and not name.endswith((".tmp", ".lock"))
 
 
+def is_hparams_dir(name: str) -> bool:
+    """Whether a run's child directory named ``name`` is ``add_hparams()``'s: tensorboardX
+    and torch write the hparams into ``<run>/<time.time()>/``, a name that is a number;
+    the importer and the live tail both fold such a child into its parent run."""
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
+
+
 def read_events(path: str | os.PathLike[str], offset: int = 0) -> Reading:
     """Every item of ``path`` from byte ``offset`` to its end (or its torn tail).
 

@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from logwriter.tensorboard.events import is_event_file, read_events
+from logwriter.tensorboard.events import is_event_file, is_hparams_dir, read_events
 from logwriter.tensorboard.records import ToRecords
 from schema.records import RecordType
 
@@ -120,7 +120,7 @@ class TensorBoardTail:
             return ""
         first = next(iter(self.logdirs))
         parent, name = os.path.split(path)
-        if parent in self.logdirs and _numeric(name):
+        if parent in self.logdirs and is_hparams_dir(name):
             return ""  # add_hparams()'s child run
         rel = os.path.relpath(path, os.path.dirname(first))
         return rel.replace(os.sep, "/") + "/"
@@ -190,14 +190,6 @@ def _drain(writer: Any, timeout: float = 2.0) -> None:
     while not q.empty() and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.05)  # the event it took last is being written, under the lock flush() takes
-
-
-def _numeric(name: str) -> bool:
-    try:
-        float(name)
-    except ValueError:
-        return False
-    return True
 
 
 def _seen(logdir: Any, writer: Any) -> None:
