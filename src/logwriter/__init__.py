@@ -72,15 +72,17 @@ RunFinishedError, except finish(), which is then a no-op.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logwriter.artifacts.artifact import Artifact
 from logwriter.config import initial as initial_config
 from logwriter.errors import RunFinishedError
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
 from logwriter.run_object import Run
 from logwriter.settings import InitArgs, resolve
 from logwriter.wandb_args import REINIT_RETURN_PREVIOUS
+
+if TYPE_CHECKING:
+    from logwriter.artifacts.artifact import Artifact
 
 __version__ = "0.1.0"
 __all__ = [
@@ -111,6 +113,17 @@ __all__ = [
 ]
 
 run: Run | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``logwriter.Artifact`` is imported on first use: the artifacts package (its
+    hashing and temp-file machinery) costs ~15 ms, a third of ``import logwriter``."""
+    if name == "Artifact":
+        from logwriter.artifacts.artifact import Artifact
+
+        globals()["Artifact"] = Artifact
+        return Artifact
+    raise AttributeError(f"module 'logwriter' has no attribute {name!r}")
 
 
 def init(
