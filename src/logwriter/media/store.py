@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from schema.atomic import write_all
+
 MEDIA_DIR = "media"
 
 
@@ -83,9 +85,7 @@ def _write_replace(dest: Path, data: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, dest)

@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 from typing import IO
 
+from schema.atomic import write_all
 from syncer.sinks.mlflow.mapping import MapState
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,9 +57,7 @@ class Spool:
         data = text.encode("utf-8", "replace")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
         self.state.console_bytes += len(data)
