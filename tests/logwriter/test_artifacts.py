@@ -291,6 +291,16 @@ def test_mutable_files_are_copied_immutable_ones_may_be_linked(tmp_path: Path) -
     assert stored.read_bytes() == b"epoch 1" and stored.stat().st_ino != f.stat().st_ino
 
 
+def test_a_policy_that_is_none_names_the_call(tmp_path: Path, src: Path) -> None:
+    art = Artifact("p", "model")
+    with pytest.raises(ArtifactError, match=r"add_file\(policy='frozen'\): expected one of"):
+        art.add_file(src / "a.txt", policy="frozen")
+    with pytest.raises(ArtifactError, match=r"add_dir\(policy='link'\): expected one of"):
+        art.add_dir(src, policy="link")
+    assert art.add_dir(src, policy="immutable")  # the two policies pass
+    assert art.add_file(src / "a.txt", name="x.txt", policy="mutable")
+
+
 def test_disabled_mode_writes_nothing(tmp_path: Path) -> None:
     f = tmp_path / "x.txt"
     f.write_text("x")

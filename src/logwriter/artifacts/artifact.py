@@ -77,24 +77,20 @@ class Artifact:
         """Add one file as ``name`` (default: its file name). ``policy="immutable"``
         promises the file will not change, so it may be hard-linked (wandb's policy)."""
         self._check_open()
-        if policy not in POLICIES:
-            raise ArtifactError(f"runwal: add_file(policy={policy!r}): expected one of "
-                                f"{POLICIES}")
+        link = _links("add_file", policy)
         src = Path(local_path)
         if not src.is_file():
             raise ArtifactError(f"runwal: add_file(): {os.fspath(local_path)!r} is not a "
                                 "file" + (" (a dangling link)" if src.is_symlink() else ""))
         path = check_entry_path(name if name is not None else src.name)
-        return self._add(path, src.resolve(), link=policy == "immutable")
+        return self._add(path, src.resolve(), link=link)
 
     def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None,
                 policy: str = "mutable") -> list[Entry]:
         """Add every file under a directory, as ``name/<relative path>`` (or the relative
         path alone); links are followed, each directory once (see the module docs)."""
         self._check_open()
-        if policy not in POLICIES:
-            raise ArtifactError(f"runwal: add_dir(policy={policy!r}): expected one of "
-                                f"{POLICIES}")
+        link = _links("add_dir", policy)
         root = Path(local_path)
         if not root.is_dir():
             raise ArtifactError(f"runwal: add_dir(): {os.fspath(local_path)!r} is not a "
@@ -117,7 +113,7 @@ class Artifact:
                                         "or not a regular file; remove it or add_dir a "
                                         "directory without it")
                 found.append((check_entry_path(prefix + rel), src.resolve()))
-        return [self._add(path, src, link=policy == "immutable") for path, src in found]
+        return [self._add(path, src, link=link) for path, src in found]
 
     def add_reference(self, uri: str, name: str | None = None) -> Entry:
         """Record a URI (s3://, https://, file://, ...) as an entry; nothing is copied or
@@ -268,3 +264,11 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
         check_key(key, "Artifact(metadata=)")  # valid text: a lone surrogate cannot be packed
         out[key] = convert(value, key, "Artifact(metadata=)")[0]
     return out
+
+
+def _links(call: str, policy: str) -> bool:
+    """Whether ``policy`` lets the files be hard-linked ("immutable": the user promises
+    they will not change); ArtifactError naming ``call`` for a policy that is none."""
+    if policy not in POLICIES:
+        raise ArtifactError(f"runwal: {call}(policy={policy!r}): expected one of {POLICIES}")
+    return policy == "immutable"
