@@ -41,6 +41,12 @@ class CountingRest:
         finally:
             sink.close()
 
+    def synced(self, rd: Path) -> SyncResult:
+        """`sync`, asserting that the whole run went up (synced, nothing rejected)."""
+        res = self.sync(rd)
+        assert res.status == "synced" and not res.rejected, res
+        return res
+
 
 @contextmanager
 def counting_rest(uri: str) -> Iterator[CountingRest]:

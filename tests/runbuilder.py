@@ -191,6 +191,20 @@ def png_bytes(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)
             + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
+def wav_bytes(frames: int = 400, rate: int = 8000) -> bytes:
+    """A valid mono 16-bit WAV of ``frames`` frames, made with the stdlib's wave."""
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x01\x02" * frames)
+    return buf.getvalue()
+
+
 def put_file(run: Path, rel: str, data: bytes) -> dict[str, Any]:
     """Write ``files/<rel>``; ``{"file", "size", "sha256"}`` as a record names it."""
     import hashlib

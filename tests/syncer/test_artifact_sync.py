@@ -31,9 +31,7 @@ def test_artifact_versions_manifest_tags_and_one_upload_per_file(
     rd = build_run(tmp_path, [(R.RUN, T0, {"host": "h"}), v0, again, v1, use, EXIT],
                    run_id="art00001", project="p-art")
     with counting_rest(mlflow_uri) as cr:
-        res = cr.sync(rd)
-        assert res.status == "synced" and not res.rejected, res
-        run_id = res.server_run_id
+        run_id = cr.synced(rd).server_run_id
         assert tree(mlflow_uri, run_id, "artifacts") == {
             "artifacts/data/v0/train.csv": 8,
             "artifacts/data/v0/sub/labels.txt": 8,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import struct
-import wave
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from runbuilder import (
     media_item,
     media_record,
     png_bytes,
+    wav_bytes,
 )
 from schema.records import RecordType as R
 from syncer.cli import main
@@ -30,16 +29,6 @@ def invoke(*args: object) -> tuple[int, str, str]:
     res = CliRunner().invoke(main, [str(a) for a in args])
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
     return res.exit_code, res.stdout, res.stderr
-
-
-def wav_bytes(frames: int = 400, rate: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x01\x02" * frames)
-    return buf.getvalue()
 
 
 def media_run(tmp_path: Path) -> tuple[Path, dict[str, dict[str, object]]]:

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import shutil
-import wave
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from runbuilder import (
     media_record,
     png_bytes,
     put_file,
+    wav_bytes,
 )
 from schema.records import RecordType as R
 
@@ -49,16 +49,6 @@ def _shape(names: list[str]) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
-def wav_bytes(samples: int = 800, rate: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(range(256)) * (samples * 2 // 256))
-    return buf.getvalue()
-
-
 def test_images_in_log_image_layout(tmp_path: Path, mlflow_uri: str) -> None:
     root = tmp_path / "img00001"
     red = image_item(root, 300, 200, (200, 30, 30), caption="red")
@@ -72,9 +62,7 @@ def test_images_in_log_image_layout(tmp_path: Path, mlflow_uri: str) -> None:
         EXIT,
     ], run_id="img00001", project="p-media")
     with counting_rest(mlflow_uri) as cr:
-        res = cr.sync(rd)
-        assert res.status == "synced" and not res.rejected, res
-        run_id = res.server_run_id
+        run_id = cr.synced(rd).server_run_id
         ours = tree(mlflow_uri, run_id, "images")
 
         # MLflow's own client, same key and steps, same images.
@@ -137,9 +125,7 @@ def test_tables_in_log_table_layout(tmp_path: Path, mlflow_uri: str) -> None:
         EXIT,
     ], run_id="tab00001", project="p-media")
     with counting_rest(mlflow_uri) as cr:
-        res = cr.sync(rd)
-        assert res.status == "synced" and not res.rejected, res
-        run_id = res.server_run_id
+        run_id = cr.synced(rd).server_run_id
         files = tree(mlflow_uri, run_id)
         assert {"tables/eval/preds/step_7.json", "tables/eval/preds/step_8.json"} <= set(files)
         # the image cell's file went up once, though two rows name it
@@ -198,9 +184,7 @@ def test_audio_video_html_and_histograms(tmp_path: Path, mlflow_uri: str) -> Non
         EXIT,
     ], run_id="aud00001", project="p-media")
     with counting_rest(mlflow_uri) as cr:
-        res = cr.sync(rd)
-        assert res.status == "synced" and not res.rejected, res
-        run_id = res.server_run_id
+        run_id = cr.synced(rd).server_run_id
         sha = clip["sha256"]
         media = tree(mlflow_uri, run_id, "media")
         assert media == {
@@ -280,9 +264,7 @@ def test_the_sdk_s_rich_values_reach_the_server(tmp_path: Path, mlflow_uri: str)
     run.log_artifact(art)
     logwriter.finish()
     with counting_rest(mlflow_uri) as cr:
-        res = cr.sync(tmp_path / run.id)
-    assert res.status == "synced" and not res.rejected, res
-    run_id = res.server_run_id
+        run_id = cr.synced(tmp_path / run.id).server_run_id
     files = tree(mlflow_uri, run_id)
     assert _shape([f for f in files if f.startswith("images/")]) == [
         ("img", "0", "+compressed.webp"), ("img", "0", ".png"),
