@@ -95,6 +95,17 @@ def make_offline_run(where: Path, code: int = 0) -> Path:
     return run_dir
 
 
+def not_wandb_runs(where: Path) -> tuple[Path, Path]:
+    """Two sources that are no wandb run: a run dir whose log has no wandb header
+    ("no wandb log header"), and an empty directory ("no wandb run here")."""
+    bad = where / "offline-run-x"
+    bad.mkdir()
+    (bad / "run-x.wandb").write_bytes(b"not a log at all")
+    empty = where / "empty"
+    empty.mkdir()
+    return bad, empty
+
+
 def fake_packages(root: Path, files: dict[str, str]) -> str:
     """A directory of stand-in modules (``{"wandb/__init__.py": source}``) to put first on
     a child's PYTHONPATH: a package blocked, or a scripted importer process."""

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from importsources import WANDB_STEPS as STEPS
-from importsources import make_offline_run
+from importsources import make_offline_run, not_wandb_runs
 from logwriter_util import read_clean
 from syncer.cli.main import main
 from syncutil import client, runs_tagged
@@ -47,11 +47,7 @@ def runwal(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_not_a_wandb_run_is_a_failed_row(tmp_path: Path) -> None:
-    bad = tmp_path / "offline-run-x"
-    bad.mkdir()
-    (bad / "run-x.wandb").write_bytes(b"not a log at all")
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    bad, empty = not_wandb_runs(tmp_path)
     res = imp(str(bad), str(empty), "--into", str(tmp_path / "runs"))
     assert res.exit_code == 1
     header, *rows = res.stdout.splitlines()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from importsources import WANDB_STEPS as STEPS
-from importsources import make_offline_run
+from importsources import make_offline_run, not_wandb_runs
 from logwriter.importers.entry import run_batch
 from logwriter.importers.wandblog import BLOCK
 from logwriter_util import merged, of_kind, read_clean
@@ -108,11 +108,7 @@ def test_failed_run_and_damaged_blocks(tmp_path: Path) -> None:
 
 
 def test_not_a_wandb_run(tmp_path: Path) -> None:
-    bad = tmp_path / "offline-run-x"
-    bad.mkdir()
-    (bad / "run-x.wandb").write_bytes(b"not a log at all")
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    bad, empty = not_wandb_runs(tmp_path)
     res = imp(bad, empty, into=tmp_path / "runs")
     assert [r["status"] for r in res] == ["failed", "failed"]
     reasons = [r["reason"] for r in res]
