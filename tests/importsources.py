@@ -77,7 +77,7 @@ def write_scalars(logdir: Path, steps: int, tag: str = "x") -> None:
 
 
 def event_files(run_dir: Path) -> list[Path]:
-    return sorted(p for p in run_dir.rglob("*") if is_event_file(p.name))
+    return sorted(p for p in run_dir.rglob("*") if p.is_file() and is_event_file(p.name))
 
 
 def make_offline_run(where: Path, code: int = 0) -> Path:

@@ -6,20 +6,16 @@ hparams from each, a torn tail, a damaged record, and a file read as it grows.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from logwriter.tensorboard.events import is_event_file, read_events
+from importsources import event_files, tbx_writer, torch_writer, write_scalars
+from logwriter.tensorboard.events import read_events
 from logwriter.tensorboard.tfrecord import read_records
 from schema.tfrecord import HEADER, frame
-
-
-def event_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_event_file(p.name))
 
 
 def write_all(writer_cls: Any, logdir: Path) -> None:
@@ -34,18 +30,6 @@ def write_all(writer_cls: Any, logdir: Path) -> None:
     w.add_hparams({"lr": 0.01, "opt": "adam", "layers": 3}, {"hparam/acc": 0.75})
     w.close()
 
-
-def torch_writer() -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch/tensorboard import-time deprecations
-        from torch.utils.tensorboard import SummaryWriter
-    return SummaryWriter
-
-
-def tbx_writer() -> Any:
-    from tensorboardX import SummaryWriter
-
-    return SummaryWriter
 
 
 @pytest.mark.parametrize("make", [tbx_writer, torch_writer], ids=["tensorboardX", "torch"])
@@ -90,10 +74,7 @@ def test_tensor_encoded_scalars(tmp_path: Path) -> None:
 
 
 def test_torn_tail_then_completed(tmp_path: Path) -> None:
-    w = tbx_writer()(str(tmp_path))
-    for step in range(10):
-        w.add_scalar("x", float(step), step)
-    w.close()
+    write_scalars(tmp_path, 10)
     (f,) = event_files(tmp_path)
     whole = f.read_bytes()
     cut = tmp_path / "cut.tfevents"
@@ -109,10 +90,7 @@ def test_torn_tail_then_completed(tmp_path: Path) -> None:
 
 
 def test_a_damaged_record_costs_that_record(tmp_path: Path) -> None:
-    w = tbx_writer()(str(tmp_path))
-    for step in range(10):
-        w.add_scalar("x", float(step), step)
-    w.close()
+    write_scalars(tmp_path, 10)
     (f,) = event_files(tmp_path)
     data = bytearray(f.read_bytes())
     starts = [at for at, _ in read_records(f).records]

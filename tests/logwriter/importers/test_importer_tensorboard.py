@@ -88,10 +88,7 @@ def test_both_writers_imported_point_by_point(tmp_path: Path) -> None:
 
 def test_torn_tail_then_grown_appends_only_the_rest(tmp_path: Path) -> None:
     logdir, runs = tmp_path / "logs", tmp_path / "runs"
-    w = tbx_writer()(str(logdir))
-    for step in range(10):
-        w.add_scalar("x", float(step), step)
-    w.close()
+    write_scalars(logdir, 10)
     (f,) = event_files(logdir)
     whole = f.read_bytes()
     f.write_bytes(whole[:-5])  # the writer crashed mid-record
