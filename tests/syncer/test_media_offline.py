@@ -203,3 +203,19 @@ def test_a_media_record_with_an_error_is_noted_and_odd_formats_are_handled(
     img = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + n]).summary.value[0].image
     assert (img.width, img.height, img.colorspace) == (7, 5, 3)
     assert img.encoded_image_string.startswith(b"\xff\xd8")
+
+
+@pytest.mark.parametrize("rate", [1e300, -1e39])
+def test_export_survives_a_forged_audio_rate(tmp_path: Path, rate: float) -> None:
+    """A "wav" that is no WAV carries the record's rate; one beyond float32 is
+    clamped to inf (as a float32 cast gives), never an OverflowError that stops the export."""
+    root = tmp_path / "aud00001"
+    fake = media_item(root, "audio", b"RIFF-not-really", "wav", format="wav", sample_rate=rate)
+    rd = build_run(tmp_path, [
+        (R.RUN, T0, {"host": "h"}),
+        media_record(T0 + 1, "song", 0, "audio", [fake]),
+        (R.EXIT, T0 + 9, {"code": 0, "status": "finished", "runtime": 9.0}),
+    ], run_id="aud00001")
+    code, _, err = invoke("export", rd, "--tensorboard", tmp_path / "tb")
+    assert code == 0, err
+    assert dict(export_run(rd, tmp_path / "tb2", hostname="h").media) == {"audio": 1}

@@ -86,7 +86,7 @@ def histogram_value(tag: str, bins: list[float], counts: list[float]) -> bytes |
 
 
 def audio_value(tag: str, data: bytes, sample_rate: float, channels: int, frames: int) -> bytes:
-    rate = pw.key(1, pw.FIXED32) + struct.pack("<f", sample_rate) if sample_rate else b""
+    rate = pw.key(1, pw.FIXED32) + pw.float32(sample_rate) if sample_rate else b""
     msg = (rate + pw.int_field(2, channels) + pw.int_field(3, frames) + pw.len_field(4, data)
            + pw.len_field(5, b"audio/wav"))
     return _value(tag, 6, msg)
