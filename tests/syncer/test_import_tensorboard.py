@@ -23,7 +23,7 @@ from importsources import TB_STEPS as STEPS
 from importsources import fake_packages, tbx_writer, write_logdir, write_scalars
 from logwriter_util import of_kind, read_clean
 from schema.import_protocol import ImportResult
-from syncer.cli.importcmd import Progress
+from syncer.cli.importcmd import ImportProgress
 from syncer.cli.main import main
 from syncutil import client, runs_tagged
 
@@ -95,7 +95,7 @@ def test_progress_line_on_a_terminal() -> None:
             return True
 
     out = Tty()
-    p = Progress(2, stream=out)
+    p = ImportProgress(2, stream=out)
     p.update(5000)
     p.finished(ImportResult(source="a", kind="tensorboard", points=6000))
     p.close()

@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -40,57 +39,25 @@ import click
 from schema import import_protocol as protocol
 from schema.import_protocol import FAILED, MISSING_EXTRA, ImportResult
 from syncer.cli.common import echo_json, error_line, json_option, user_errors
+from syncer.cli.progress import Progress
 from syncer.cli.render import table
 from syncer.errors import EXIT_PROBLEM, ImportProblem, MissingExtra, NoSuchDir
 
 
-class Progress:
-    """Sources done / total and points/s on stderr: one updating line on a TTY, a line
-    per source otherwise (as ``runwal sync`` does)."""
+class ImportProgress(Progress):
+    """`Progress` fed with the points of the source being imported so far."""
 
     def __init__(self, total: int, stream: IO[str] | None = None, quiet: bool = False):
-        self.total, self.done, self.points = total, 0, 0
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.quiet = quiet
-        self.t0 = time.monotonic()
-        self._lock = threading.Lock()
-        self._current = 0  # points of the source being imported
-        self._last = 0.0
+        super().__init__("import", total, stream, quiet)
+        self._current = 0  # points of the source in progress, already counted
 
     def update(self, points: int) -> None:
-        """Points of the source in progress so far (redrawn on a TTY at most 5 times/s)."""
-        with self._lock:
-            self._current = points
-            if self.tty and not self.quiet and time.monotonic() - self._last > 0.2:
-                self._draw()
-
-    def _draw(self) -> None:
-        self._last = time.monotonic()
-        points = self.points + self._current
-        rate = points / max(1e-6, self._last - self.t0)
-        self.stream.write(f"\rimport {self.done}/{self.total} runs  {points:,} points  "
-                          f"{rate:,.0f} points/s ")
-        self.stream.flush()
+        self.advance(points - self._current)
+        self._current = points
 
     def finished(self, res: ImportResult) -> None:
-        with self._lock:
-            self.done += 1
-            self.points += res.points
-            self._current = 0
-            if self.quiet:
-                return
-            if self.tty:
-                self._draw()
-                return
-            self.stream.write(f"[{self.done}/{self.total}] {res.run_id or res.source}: "
-                              f"{res.status} {res.points} points {res.seconds:.1f}s\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
+        more, self._current = res.points - self._current, 0
+        self.run_done(res.run_id or res.source, res.status, res.points, res.seconds, more)
 
 
 def _require(paths: tuple[str, ...]) -> None:
@@ -139,7 +106,7 @@ class Outcome:
     missing: ImportResult | None = None  # a result saying the importer's extra is missing
 
 
-def drive(cmd: list[str], progress: Progress) -> Outcome:
+def drive(cmd: list[str], progress: ImportProgress) -> Outcome:
     """Run the importer, following its protocol lines until its stdout closes. SIGINT and
     SIGTERM are caught from before it starts, so none is lost in between."""
     out = Outcome()
@@ -183,7 +150,7 @@ def drive(cmd: list[str], progress: Progress) -> Outcome:
     return out
 
 
-def _follow(line: str, out: Outcome, progress: Progress) -> None:
+def _follow(line: str, out: Outcome, progress: ImportProgress) -> None:
     ev = protocol.parse_line(line)
     if ev is None:  # not protocol: the importer prints nothing else there, pass it on
         if line.strip():
@@ -210,7 +177,7 @@ def run_import(kind: str, paths: tuple[str, ...], into: str, *, project: str | N
     if not dry_run:
         Path(into).mkdir(parents=True, exist_ok=True)
     cmd = importer_command(kind, paths, into, project=project, dry_run=dry_run)
-    progress = Progress(len(paths), quiet=as_json and not sys.stderr.isatty())
+    progress = ImportProgress(len(paths), quiet=as_json and not sys.stderr.isatty())
     try:
         out = drive(cmd, progress)
     finally:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import sys
-import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +28,7 @@ from schema import uri as tracking_uri
 from schema.layout import RunDir, child_runs, is_run_dir
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
+from syncer.cli.progress import Progress
 from syncer.engine import runlock
 from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
@@ -73,57 +72,22 @@ def selected(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> 
     return not any(fnmatch.fnmatch(n, g) for n in names for g in exclude)
 
 
-class Progress:
-    """Runs done / total and points/s on stderr: one updating line on a TTY,
-    a line per finished run otherwise (logs stay readable)."""
+class SyncProgress(Progress):
+    """`Progress` fed with a run's running `SyncResult` (its points so far)."""
 
     def __init__(self, total: int, stream: IO[str] | None = None, quiet: bool = False):
-        self.total, self.done, self.points = total, 0, 0
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.quiet = quiet
-        self.t0 = time.monotonic()
-        self._lock = threading.Lock()
-        self._seen: dict[int, int] = {}
-        self._last = 0.0
+        super().__init__("sync", total, stream, quiet)
+        self._seen: dict[int, int] = {}  # points already counted per result in flight
 
     def update(self, result: SyncResult) -> None:
-        with self._lock:
-            key = id(result)
-            self.points += result.points - self._seen.get(key, 0)
-            self._seen[key] = result.points
-            if self.tty and time.monotonic() - self._last > 0.2:
-                self._draw()
+        seen = self._seen.get(id(result), 0)
+        self._seen[id(result)] = result.points
+        self.advance(result.points - seen)
 
     def finished(self, result: SyncResult) -> None:
-        with self._lock:
-            self.points += result.points - self._seen.pop(id(result), 0)
-            self.done += 1
-            if self.quiet:
-                return
-            if self.tty:
-                self._draw()
-            else:
-                self.stream.write(
-                    f"[{self.done}/{self.total}] {result.run_id or result.run_dir}: "
-                    f"{result.status} {result.points} points {result.seconds:.1f}s\n"
-                )
-                self.stream.flush()
-
-    def _draw(self) -> None:
-        if self.quiet:
-            return
-        self._last = time.monotonic()
-        rate = self.points / max(1e-6, self._last - self.t0)
-        self.stream.write(
-            f"\rsync {self.done}/{self.total} runs  {self.points:,} points  {rate:,.0f} points/s "
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
+        more = result.points - self._seen.pop(id(result), 0)
+        self.run_done(result.run_id or result.run_dir, result.status, result.points,
+                      result.seconds, more)
 
 
 def _table(results: list[SyncResult], uri: str) -> str:
@@ -147,7 +111,7 @@ def run_sync(
     workers: int,
     connect_timeout: float,
     deadline: float,
-    progress: Progress,
+    progress: SyncProgress,
 ) -> list[SyncResult]:
     """Sync ``paths`` to ``uri``; results in the order of ``paths``."""
     with open_server(
@@ -232,7 +196,7 @@ def sync(
         name, shown = (sink_name_for(uri), public_uri(uri)) if uri else ("", "")
         results = [plan_run(p, name, shown, count_points) for p in paths]
     else:
-        progress = Progress(len(paths), quiet=as_json and not sys.stderr.isatty())
+        progress = SyncProgress(len(paths), quiet=as_json and not sys.stderr.isatty())
         try:
             results = run_sync(
                 paths,
