@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port, group_alive
 
 NOBODY = 65534
 DRIVER = "postgresql+psycopg2"  # plain postgresql:// wants psycopg 3 with current SQLAlchemy
@@ -161,17 +161,6 @@ def _stop_group(proc: subprocess.Popen[bytes], sig: int, wait: float = 20.0) -> 
         end = time.monotonic() + 10
         while group_alive(proc.pid) and time.monotonic() < end:
             time.sleep(0.05)
-
-
-def group_alive(pgid: int) -> bool:
-    """True while any process of process group ``pgid`` exists (zombies included)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

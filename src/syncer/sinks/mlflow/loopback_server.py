@@ -28,7 +28,8 @@ import httpx
 from syncer.errors import LoopbackServerError
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """True while any process of process group ``pgid`` exists (zombies included)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -132,7 +133,7 @@ class LocalMlflowServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
         end = time.monotonic() + 15
-        while _group_alive(proc.pid):
+        while group_alive(proc.pid):
             if time.monotonic() > end:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, 9)
