@@ -30,6 +30,11 @@ a seq a caller passes to start mid-segment (a checkpoint) is only a lower bound.
 
 `SegmentReader` keeps an offset so the syncer can tail a live segment with
 repeated `poll()` calls; `iter_run_log` walks every segment of a run directory.
+A poll may be bounded (``max_bytes``, ``max_records``: the syncer reads a run
+with a backlog of millions of records window by window): it then returns a
+prefix of the events an unbounded poll would, never a decision that more
+bytes could change (a torn tail, damage to the end, a frame whose claimed
+extent passes the window), and ``more`` says that it stopped short.
 Between segments, `segment_gap` and `lost_segment` decide which seqs a missing
 or unreadable segment cost, and damage to the end of a segment is closed at the
 next one's base_seq (`close_tail`), so each seq is reported once; a caller that
@@ -37,7 +42,7 @@ walks the segments itself (the syncer's cursor) uses them too. The event types,
 and what a piece of damage cost, are in `schema.events` (re-exported here).
 
 The rules are specified in docs/FORMAT.md ("Reader semantics") and pinned by the
-conformance vectors in tests/vectors/. About 340 lines on purpose: the reading
+conformance vectors in tests/vectors/. About 400 lines on purpose: the reading
 algorithm within a segment and across segments is one specification, and the
 two halves hand each other the seq due.
 """
@@ -204,6 +209,7 @@ class SegmentReader:
         self.offset = SEGMENT_HEADER_SIZE
         self.next_seq = expected_seq
         self.pending: Incomplete | None = None
+        self.more = False  # the last poll stopped at its bound, before the bytes ran out
         # Whether next_seq is exactly the seq due at offset (see scan's ``exact``).
         self._exact = False
 
@@ -211,13 +217,20 @@ class SegmentReader:
     def name(self) -> str:
         return self.path.name
 
-    def poll(self) -> list[Event]:
+    def poll(self, *, max_bytes: int | None = None, max_records: int | None = None
+             ) -> list[Event]:
         """Events for the bytes appended since the last call.
+
+        Bounded by ``max_bytes`` (bytes read from the offset; doubled while not one
+        event in them is decided, e.g. a frame larger than that) and ``max_records``
+        (it stops after the frame that reaches it): the events are then the prefix
+        of an unbounded poll's that no later byte can change, and ``more`` is True.
 
         Raises BadSegmentHeader when the segment is unreadable as a whole (its
         header fails, or it is no regular file); OSError when it cannot be
         opened now (gone, permission).
         """
+        self.more = False
         with open_segment(self.path) as fh:
             if self.header is None:
                 raw = fh.read(SEGMENT_HEADER_SIZE)
@@ -231,11 +244,17 @@ class SegmentReader:
                 # a caller's position inside the segment only bounds it below.
                 self._exact = (self.offset == SEGMENT_HEADER_SIZE
                                and self.next_seq == self.header.base_seq)
-            fh.seek(self.offset)
-            data = fh.read()
-        assert self.next_seq is not None
-        events = list(scan(data, self.header.seed, self.next_seq, self.name, base=self.offset,
-                           exact=self._exact))
+            want = None if max_bytes is None else max(1, max_bytes)
+            while True:
+                fh.seek(self.offset)
+                data = fh.read() if want is None else fh.read(want)
+                # a full read may have stopped short of the end: decide only what it settles
+                cut = want is not None and len(data) == want
+                events, self.more = self._scan(data, cut, max_records)
+                if events or not cut:
+                    break
+                assert want is not None
+                want *= 2
         self.pending = None
         for ev in events:
             if not isinstance(ev, Incomplete):
@@ -250,6 +269,43 @@ class SegmentReader:
             else:
                 self.pending = ev
         return events
+
+    def _scan(self, data: bytes, cut: bool, max_records: int | None) -> tuple[list[Event], bool]:
+        """The events of ``data`` (read at the offset) up to the bounds; True: stopped short."""
+        assert self.header is not None and self.next_seq is not None
+        seed = self.header.seed
+        out: list[Event] = []
+        records = 0
+        for ev in scan(data, seed, self.next_seq, self.name, base=self.offset, exact=self._exact):
+            if cut and not _settled(ev, data, self.offset, seed):
+                return out, True
+            out.append(ev)
+            if isinstance(ev, Frame):
+                records += ev.count
+                if max_records is not None and records >= max_records:
+                    return out, True
+        return out, cut  # all of data decided; the file may go on past it
+
+
+def _settled(ev: Event, data: bytes, base: int, seed: int) -> bool:
+    """Whether ``ev``, found in ``data`` (file offset ``base``) that may not reach the end
+    of the file, is what the whole file gives too. A frame is (it is complete and checks
+    out); a torn tail or damage to the end is not; skipped bytes are unless the frame
+    header they start at, or the one they end at (the resync hit), claims bytes past
+    ``data``: read further, that frame might check out."""
+    if isinstance(ev, Frame):
+        return True
+    if isinstance(ev, Incomplete) or ev.last_lost is None:
+        return False
+    if ev.skipped == 0:  # a seq gap or a malformed record: decided by the frame after it
+        return True
+    for pos in (ev.offset - base, ev.offset - base + ev.skipped):
+        if pos + HEADER_SIZE > len(data):
+            return False
+        head = parse_header(data, pos, seed)
+        if head is not None and pos + head.size > len(data):
+            return False
+    return True
 
 
 def iter_run_log(log_dir: str | os.PathLike[str]) -> Iterator[RunEvent]:

@@ -20,6 +20,14 @@ the next segment's first seq when that segment is already there. When it is
 not yet (a live run), the note says "seqs from N on" and the gap a later
 segment would show for the same seqs is not reported again.
 
+A poll returns at most one window (`Window`: records, and bytes read) and
+sets ``more`` when it stopped there: a run with millions of records past its
+checkpoint is read, sent and checkpointed window by window, so what a pass
+holds is a window and a batch, however far behind it is. The window ends
+between frames and never on a decision that later bytes could change (see
+`SegmentReader.poll`): the events of consecutive windows are exactly those of
+one unbounded poll.
+
 The log directory is listed once per poll (plus once more when the last
 segment listed has been read, to see whether a newer one appeared since), not
 once per segment: a run of thousands of small segments costs one listing.
@@ -56,6 +64,21 @@ class Note:
 CursorEvent = Frame | Note
 
 
+@dataclass(frozen=True)
+class Window:
+    """How much one poll reads at most: ``records`` (it stops after the frame that
+    reaches them) and ``bytes`` of log read (more only for a frame larger than that)."""
+
+    records: int = 20_000
+    bytes: int = 1 << 20
+
+
+# 20k records decode to ~12 MB of Python objects (~600 B each); a 1 MiB read holds
+# ~80k one-point records, so the records bound is the one that bites and a window
+# re-reads at most that MiB: a 2M-record backlog costs ~100 reads of the page cache.
+WINDOW = Window()
+
+
 class LogCursor:
     def __init__(
         self,
@@ -64,9 +87,13 @@ class LogCursor:
         segment: str = "",
         offset: int = 0,
         expected_seq: int | None = None,
+        window: Window = WINDOW,
     ):
         self.run_dir = run_dir
         self.expected = expected_seq
+        self.window = window
+        self.more = False  # the last poll stopped at its window: poll again at once
+        self._left = (0, 0)  # records and bytes the current poll may still read
         self._done: str = ""  # name of the last segment left behind
         self._reader: SegmentReader | None = None
         self._tail: Corrupt | None = None  # damage to the end of the reader's segment, unsaid
@@ -84,15 +111,18 @@ class LogCursor:
                 self.expected = None
 
     @classmethod
-    def after(cls, run_dir: RunDir, ckpt: Checkpoint | None) -> LogCursor:
+    def after(cls, run_dir: RunDir, ckpt: Checkpoint | None, window: Window = WINDOW
+              ) -> LogCursor:
         """A cursor at the first frame ``ckpt`` does not cover (the start without one;
         the start of its segment for a checkpoint that `needs_reread`)."""
         if ckpt is None:
-            return cls(run_dir)
+            return cls(run_dir, window=window)
         if ckpt.needs_reread:
-            return cls(run_dir, segment=ckpt.segment, offset=SEGMENT_HEADER_SIZE)
+            return cls(run_dir, segment=ckpt.segment, offset=SEGMENT_HEADER_SIZE,
+                       window=window)
         due = ckpt.offset_seq if ckpt.offset_seq >= 0 else ckpt.seq + 1
-        return cls(run_dir, segment=ckpt.segment, offset=ckpt.offset, expected_seq=due)
+        return cls(run_dir, segment=ckpt.segment, offset=ckpt.offset, expected_seq=due,
+                   window=window)
 
     def _next_path(self, listing: list[Path]) -> SegmentReader | None:
         for path in listing:
@@ -101,7 +131,10 @@ class LogCursor:
         return None
 
     def poll(self) -> list[CursorEvent]:
+        """The events available now, at most one `Window` of them (then ``more``)."""
         out: list[CursorEvent] = []
+        self.more = False
+        self._left = (self.window.records, self.window.bytes)
         listing = self.run_dir.segments()
         while True:
             if self._reader is None:
@@ -111,12 +144,16 @@ class LogCursor:
             reader = self._reader
             if not self._read(reader, out, listing):
                 continue
+            if self.more:
+                return out  # the next poll goes on from here
             if not any(p.name > reader.name for p in listing):
                 listing = self.run_dir.segments()  # the last one known: did a newer appear?
                 if not any(p.name > reader.name for p in listing):
                     self._say_tail(out, None)  # a one-off pass must hear it now
                     return out
             self._read(reader, out, listing)  # last look before moving on
+            if self.more:
+                return out  # it had more than the window: not done with it yet
             self._say_tail(out, next(p for p in listing if p.name > reader.name))
             pending = reader.pending
             if pending is not None and pending.available > 0:
@@ -132,8 +169,10 @@ class LogCursor:
     def _read(self, reader: SegmentReader, out: list[CursorEvent], listing: list[Path]) -> bool:
         """Poll one reader into ``out``; False when the segment had to be skipped."""
         had_header = reader.header is not None
+        records, nbytes = self._left
+        start = reader.offset
         try:
-            events = reader.poll()
+            events = reader.poll(max_records=records, max_bytes=nbytes)
         except BadSegmentHeader as exc:
             self._lost(reader, exc, out, listing)
             return False
@@ -158,6 +197,10 @@ class LogCursor:
                 self._damage(ev, out)
             elif isinstance(ev, Incomplete):
                 pass  # torn tail: live writer or crash; decided by the caller/rotation
+        records -= sum(len(ev.records) for ev in events if isinstance(ev, Frame))
+        nbytes -= reader.offset - start
+        self._left = (records, nbytes)
+        self.more = reader.more or records <= 0 or nbytes <= 0
         return True
 
     def _damage(self, ev: Corrupt, out: list[CursorEvent]) -> None:

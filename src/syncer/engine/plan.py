@@ -34,21 +34,25 @@ def plan_run(
         acked = ckpt.seq if ckpt else -1
         if checkpoint.up_to_date(rd, ckpt):
             result.status, result.reason = "skipped", "already synced"
-        for ev in LogCursor.after(rd, ckpt).poll():
-            if isinstance(ev, Note):
-                result.notes.append(ev.text)
-                result.damaged += ev.damage
-                continue
-            for rec in ev.records:
-                if rec.seq <= acked:
+        cursor = LogCursor.after(rd, ckpt)
+        more = True
+        while more:  # window by window, like a pass: memory bounded however long the log
+            for ev in cursor.poll():
+                if isinstance(ev, Note):
+                    result.notes.append(ev.text)
+                    result.damaged += ev.damage
                     continue
-                result.last_seq = rec.seq
-                if rec.kind is None:
-                    result.unknown += 1
-                    continue
-                result.records += 1
-                result.points += count_points(rec)
-                result.finished = rec.kind == "exit"
+                for rec in ev.records:
+                    if rec.seq <= acked:
+                        continue
+                    result.last_seq = rec.seq
+                    if rec.kind is None:
+                        result.unknown += 1
+                        continue
+                    result.records += 1
+                    result.points += count_points(rec)
+                    result.finished = rec.kind == "exit"
+            more = cursor.more
     except (SchemaError, OSError) as exc:
         result.status, result.reason = "failed", str(exc)
     result.seconds = time.monotonic() - t0

@@ -11,6 +11,11 @@ the EXIT's frame (records up to the checkpoint's seq are skipped when it is
 read again), so a pass that dies before the final status update reads the
 EXIT again and the server run does not stay RUNNING.
 
+The log is read one cursor `Window` at a time (20k records): a pass holds a
+window and the batch being sent, never everything since the checkpoint, so a
+run millions of records behind (a syncer started late, a server down for
+hours) costs the same memory as one that is up to date.
+
 One pass (``follow=False``) reads what is on disk now: a run still being
 written is synced up to its last complete frame and left running on the
 server; the next pass continues it, and ``stop`` ends it after the batch in
@@ -35,7 +40,7 @@ from schema.layout import RunDir
 from schema.reader import Frame
 from schema.records import Record
 from syncer.engine import checkpoint
-from syncer.engine.cursor import LogCursor, Note
+from syncer.engine.cursor import WINDOW, LogCursor, Note, Window
 from syncer.engine.result import SyncResult, verdict
 from syncer.engine.runfiles import dir_problem
 from syncer.errors import SyncError, UnsafeRunDir
@@ -67,6 +72,7 @@ class _Pass:
         result: SyncResult,
         progress: Callable[[SyncResult], None] | None,
         stop: threading.Event | None = None,
+        window: Window = WINDOW,
     ):
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
         self.stop = stop
@@ -83,7 +89,7 @@ class _Pass:
         result.finished = bool(ckpt and ckpt.finished)
         if ckpt is not None:
             result.server_run_id, result.experiment_id = ckpt.server_run_id, ckpt.experiment_id
-        self.cursor = LogCursor.after(rd, ckpt)
+        self.cursor = LogCursor.after(rd, ckpt, window)
         self.opened = False
         self.batch: list[Record] = []
         self.points = 0
@@ -196,17 +202,21 @@ class _Pass:
             self.acked = rec.seq
 
     def read_available(self) -> bool:
+        """Feed everything on disk now, one cursor window at a time: what the pass holds
+        is a window and a batch, however far behind the checkpoint the log runs."""
         got = False
-        for ev in self.cursor.poll():
-            if self.stop is not None and self.stop.is_set():
-                break  # read_pos stays at the last frame fed: the next pass resumes there
-            if isinstance(ev, Note):
-                self.result.notes.append(ev.text)
-                self.result.damaged += ev.damage
-            else:
-                got = True
-                self.feed(ev)
-        return got
+        while True:
+            for ev in self.cursor.poll():
+                if self.stop is not None and self.stop.is_set():
+                    return got  # read_pos stays at the last frame fed: the next pass resumes there
+                if isinstance(ev, Note):
+                    self.result.notes.append(ev.text)
+                    self.result.damaged += ev.damage
+                else:
+                    got = True
+                    self.feed(ev)
+            if not self.cursor.more:
+                return got
 
     def end_pass(self, artifacts: str = "pass") -> None:
         self.flush()
@@ -234,6 +244,7 @@ def sync_run(
     flush_interval: float = 10.0,
     until_seq: int = -1,
     artifacts: str = "pass",
+    window: Window = WINDOW,
 ) -> SyncResult:
     """Replay ``run_dir`` into ``sink`` from its checkpoint; never raises for
     server or format trouble (the result says ``failed`` and why).
@@ -255,6 +266,8 @@ def sync_run(
             for a later pass and sets ``result.artifacts_pending`` (syncd passes
             every ~100 ms would re-upload a growing output.log each time);
             "flush" uploads whatever is pending even when nothing new was read.
+        window: how much of the log is read (and held) at once, besides the batch
+            being sent (`syncer.engine.cursor.Window`; tests make it small).
 
     The caller owns ``sink`` and closes it.
     """
@@ -262,7 +275,7 @@ def sync_run(
     result = SyncResult(run_dir=str(run_dir))
     try:
         rd = RunDir.open(run_dir)
-        p = _Pass(rd, sink, result, progress, stop)
+        p = _Pass(rd, sink, result, progress, stop, window)
         if not follow and checkpoint.up_to_date(rd, p.ckpt):
             result.status, result.reason = "skipped", "already synced"
         elif not follow:
