@@ -6,16 +6,20 @@ it: ``{"type": "line" | "scatter" | "bar" | "histogram" | "line_series",
 "title": str, ...}`` with the column names the preset takes (``x``, ``y``,
 ``stroke``, ``label``, ``value``; ``line_series``: ``x``, ``series``,
 ``y``, ``xname``). Signatures are wandb's; ``split_table`` is accepted and
-recorded. wandb's confusion_matrix / pr_curve / roc_curve are not here.
+recorded. wandb's classifier charts, ``confusion_matrix``, ``roc_curve`` and
+``pr_curve``, are computed with numpy in curves.py (their tables and chart
+types are there and in docs/FORMAT.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from logwriter.media.curves import confusion_matrix, pr_curve, roc_curve
 from logwriter.media.table import Table
 
-__all__ = ["bar", "histogram", "line", "line_series", "scatter"]
+__all__ = ["bar", "confusion_matrix", "histogram", "line", "line_series", "pr_curve",
+           "roc_curve", "scatter"]
 
 
 def line(table: Table, x: str, y: str, stroke: str | None = None, title: str = "",
