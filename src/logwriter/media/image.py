@@ -6,7 +6,10 @@ channel axis is the last one unless only the first fits), torch tensors
 uint8 or any other numeric dtype (floats in [0, 1] are scaled by 255;
 anything with a negative minimum is first scaled to [0, 1] by min/max;
 ``normalize=False`` only clips to 0..255), PIL images, and paths of image
-files (their bytes are stored as they are). ``mode`` is one of L, LA, RGB,
+files (their bytes are stored as they are), and matplotlib figures (or the
+pyplot module, for its current figure), rendered to PNG when the Image is
+made, on the caller's thread: a figure is mutable, so what is stored is the
+figure as it was at this call (figures.py). ``mode`` is one of L, LA, RGB,
 RGBA and must agree with the channels.
 
 The caller's thread checks the shape and copies the array (or the PIL image,
@@ -25,6 +28,7 @@ from typing import Any
 from logwriter.media import encode
 from logwriter.media.base import Media, as_numpy, caption_of, module_of, read_file
 from logwriter.media.errors import need
+from logwriter.media.figures import figure_png, is_figure
 from logwriter.media.store import MediaStore
 
 MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -61,6 +65,11 @@ class Image(Media):
                              f"{', '.join(MODES)}")
         if isinstance(data_or_path, (str, os.PathLike)):
             self._from_path(os.fspath(data_or_path), what)
+        elif is_figure(data_or_path):
+            if module_of(data_or_path) == "plotly":
+                raise TypeError(f"runwal: {what}: a plotly figure is no image; log it "
+                                "directly (it is stored as Html)")
+            self._from_bytes(figure_png(data_or_path, what))
         elif module_of(data_or_path) == "PIL":
             self._pil = data_or_path.copy()
             self.width, self.height = self._pil.size
@@ -72,14 +81,19 @@ class Image(Media):
 
     def _from_path(self, path: str, what: str) -> None:
         data = read_file(path, what)
+        if encode.png_size(data) is None:  # another format: Pillow reads its size later
+            need("PIL", f"Image({os.path.basename(path)!r})")
+        self._from_bytes(data)
+
+    def _from_bytes(self, data: bytes) -> None:
+        """The bytes of an image file, kept as they are (PNG, or what Pillow reads)."""
         self._file = data
         self.nbytes = len(data)
         size = encode.png_size(data)
         if size is not None:
             self.width, self.height = size
             self._ext = "png"
-        else:  # another format: Pillow reads its size, the bytes are kept as they are
-            need("PIL", f"Image({os.path.basename(path)!r})")
+        else:  # another format: Pillow reads its size on the media worker
             self.width = self.height = 0
             self._ext = ""
 

@@ -9,6 +9,9 @@ does (nested dicts joined with "/"), takes out
 * a non-empty list or tuple of Media of one kind: a gallery, one record of
   several items (a list mixing kinds, or Media with other values, is a
   TypeError naming the key);
+* a matplotlib figure (or the pyplot module): a PNG image rendered now, in
+  the caller's thread (a figure changes after the call); a plotly figure:
+  Html (figures.py);
 * a numpy array or tensor of more than one element: more than 32 elements
   become a ``Histogram(value, num_bins=32)``, fewer a list in the row
   (wandb's rule; one element stays a scalar, as before);
@@ -32,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from logwriter.media.base import Media, module_of
+from logwriter.media.figures import as_media, is_figure
 from logwriter.media.histogram import Histogram
 from logwriter.media.store import MediaStore
 from logwriter.values import _ARRAY_MODULES, check_key, flatten
@@ -71,6 +75,9 @@ def _walk(data: Mapping[Any, Any], prefix: str, rest: dict[str, Any], media: lis
                              "in its name, once as a nested dict); use one spelling")
         if isinstance(v, Media):
             media.append((check_key(key, where), v.kind, [_freeze(v, key, where)]))
+        elif is_figure(v):
+            fig = as_media(v, key, where)
+            media.append((check_key(key, where), fig.kind, [fig]))
         elif isinstance(v, (list, tuple)) and v and any(isinstance(x, Media) for x in v):
             media.append(_gallery(key, v, where))
         elif isinstance(v, Mapping) and depth < 32:

@@ -55,7 +55,7 @@ def log_run(tmp_path: Path) -> Iterator[Callable[..., Logged]]:
             data, kw = call if isinstance(call, tuple) else (call, {})
             run.log(data, **kw)
         run.finish()
-        return Logged(Path(getattr(run, "run_dir", run.dir)))  # run.dir is files/ (wandb's)
+        return Logged(Path(getattr(run, "run_dir", None) or run.dir))  # run.dir: files/ (wandb)
 
     yield go
     for run in runs:
