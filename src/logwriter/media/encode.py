@@ -3,8 +3,9 @@
 Run on the media worker's thread (worker.py; never in the caller's: a 256x256 PNG costs a few
 milliseconds of zlib, against a few microseconds for the copy the caller
 makes). PNG and WAV need the standard library only (zlib, wave); numpy is
-there because the value was an array. GIF and MP4 go through imageio, which
-the value checked for when it was made (errors.need).
+there because the value was an array. GIF and MP4 go through imageio (MP4
+through its ffmpeg plugin and imageio-ffmpeg's binary), which the value
+checked for when it was made (errors.need).
 
 PNG layout (the PNG spec, section 5): the 8-byte signature, then chunks of
 ``length (u32 BE) | type (4 bytes) | data | crc32(type + data) (u32 BE)``:
@@ -111,7 +112,8 @@ def wav_info(data: bytes) -> tuple[int, float] | None:
 
 
 def video(frames: Any, fps: float, fmt: str) -> bytes:
-    """GIF or MP4 bytes of a TxHxWxC uint8 array, through imageio."""
+    """GIF bytes (imageio's Pillow plugin) or MP4/WebM/Ogg bytes (its ffmpeg plugin,
+    the binary of imageio-ffmpeg) of a TxHxWxC uint8 array."""
     import imageio.v3 as iio
 
     if fmt == "gif":
@@ -119,4 +121,20 @@ def video(frames: Any, fps: float, fmt: str) -> bytes:
             frames = frames[..., 0]
         return bytes(iio.imwrite("<bytes>", frames, extension=".gif",
                                  duration=1000.0 / fps, loop=0))
-    return bytes(iio.imwrite("<bytes>", frames, extension=f".{fmt}", fps=fps))
+    return bytes(iio.imwrite("<bytes>", even_rgb(frames), extension=f".{fmt}",
+                             plugin="FFMPEG", fps=fps, macro_block_size=2))
+
+
+def even_rgb(frames: Any) -> Any:
+    """TxHxWx3 frames ffmpeg's yuv420p encoders take: grey as RGB, alpha dropped, an odd
+    height or width padded by repeating the last row or column (imageio would otherwise
+    resize every frame to a multiple of 16 and warn on stderr)."""
+    import numpy as np
+
+    if frames.shape[-1] == 1:
+        frames = np.repeat(frames, 3, axis=-1)
+    frames = frames[..., :3]
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return frames

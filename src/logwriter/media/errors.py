@@ -18,7 +18,8 @@ from types import ModuleType
 
 EXTRA = "runwal[media]"
 # import name -> the distribution pip installs it from
-_DISTRIBUTIONS = {"PIL": "pillow", "imageio": "imageio", "pandas": "pandas", "numpy": "numpy"}
+_DISTRIBUTIONS = {"PIL": "pillow", "imageio": "imageio", "pandas": "pandas", "numpy": "numpy",
+                  "imageio_ffmpeg": "imageio-ffmpeg"}
 
 
 class MissingExtraError(ImportError):

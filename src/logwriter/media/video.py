@@ -3,9 +3,13 @@
 An array is TxCxHxW (C in 1, 3, 4; wandb's layout), or BxTxCxHxW, tiled
 into a grid as wandb does; uint8, or any numeric dtype scaled as Image's
 (encode.to_uint8). It is encoded on the media worker with imageio as GIF
-(wandb's default, ``fps`` 4) or MP4/WebM (which need imageio's ffmpeg
-plugin). A path is stored as its bytes with its extension. imageio is
-checked for when the Video is made, so a missing extra fails at that line.
+(wandb's default, ``fps`` 4) or MP4/WebM/Ogg through imageio's ffmpeg plugin,
+which runs the ffmpeg binary that the imageio-ffmpeg wheel ships (H.264 for
+MP4, in yuv420p: grey frames become RGB, alpha is dropped, and an odd height
+or width is padded by one row or column, which ``width``/``height`` then
+say). A path is stored as its bytes with its extension. imageio (and
+imageio-ffmpeg for the ffmpeg formats) is checked for when the Video is
+made, so a missing extra fails at that line, not on the media worker.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Video(Media):
         need("imageio", f"Video(format={self.format!r})")
         if self.format == "gif":
             need("PIL", "Video(format='gif')")
+        else:
+            need("imageio_ffmpeg", f"Video(format={self.format!r})")
         frames = as_numpy(data_or_path, what)
         if frames.dtype.kind not in "biuf":
             raise TypeError(f"runwal: {what}: frames must be numbers, got {frames.dtype}")
@@ -70,6 +76,8 @@ class Video(Media):
             self.height, self.width = frames.shape[-2:]
             pixels = encode.to_uint8(frames.transpose(0, 2, 3, 1))  # T x H x W x C
             data = encode.video(pixels, float(self.fps or DEFAULT_FPS), self.format)
+            if self.format != "gif":  # ffmpeg's frames are padded to an even size
+                self.height, self.width = self.height + self.height % 2, self.width + self.width % 2
         item = store.put("video", self.format, data)
         item.update(fps=self.fps if self._file is not None else (self.fps or DEFAULT_FPS),
                     format=self.format, caption=self.caption)

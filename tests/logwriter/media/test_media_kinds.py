@@ -96,9 +96,48 @@ def test_video_file_and_missing_imageio(log_run: Any, tmp_path: Path,
     logged = log_run({"v": Video(mp4, fps=25)})
     item = logged.item("v")
     assert logged.data(item) == mp4.read_bytes() and item["format"] == "mp4"
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    with pytest.raises(MissingExtraError, match=r"Video\(format='mp4'\) needs imageio-ffmpeg"):
+        Video(np.zeros((1, 3, 2, 2), dtype=np.uint8), format="mp4")
     monkeypatch.setitem(sys.modules, "imageio", None)
     with pytest.raises(MissingExtraError, match=r"Video\(format='gif'\) needs imageio.*runwal"):
         Video(np.zeros((1, 3, 2, 2), dtype=np.uint8))
+
+
+def played(data: bytes) -> np.ndarray:
+    """The frames ffmpeg decodes from MP4 bytes. imageio's ffmpeg reader leaves its
+    pipes to the garbage collector (a ResourceWarning, an error here): collected now,
+    with that warning ignored."""
+    import gc
+    import warnings
+
+    import imageio.v3 as iio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        frames = iio.imread(data, extension=".mp4", plugin="FFMPEG")
+        gc.collect()
+    return frames
+
+
+def test_video_mp4_plays_back_its_frames(log_run: Any) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    frames = np.zeros((6, 3, 15, 21), dtype=np.uint8)  # odd H and W: padded to even
+    for t in range(6):
+        frames[t, t % 3] = 250  # red, green, blue, ...
+    grey = np.full((2, 1, 8, 8), 128, dtype=np.uint8)
+    logged = log_run({"v": Video(frames, fps=6, format="mp4", caption="rgb"),
+                      "grey": Video(grey, format="mp4")})
+    item = logged.item("v")
+    assert {k: item[k] for k in ("fps", "format", "frames", "width", "height", "caption")} == {
+        "fps": 6, "format": "mp4", "frames": 6, "width": 22, "height": 16, "caption": "rgb"}
+    data = logged.data(item)
+    assert data[4:8] == b"ftyp" and item["file"].endswith(".mp4")
+    back = played(data)
+    assert back.shape == (6, 16, 22, 3)
+    for t in range(6):  # lossy, but each frame's colour survives
+        assert int(np.argmax(back[t, 8, 10])) == t % 3 and back[t, 8, 10].max() > 200
+    assert played(logged.data(logged.item("grey"))).shape == (2, 8, 8, 3)
 
 
 @pytest.mark.parametrize(("make", "match"), [
