@@ -16,8 +16,8 @@ The caller's thread checks the shape and copies the array (or the PIL image,
 or the file's bytes); the PNG is encoded on the media worker with zlib only
 (encode.py). PIL images, non-PNG files and ``file_type`` other than png use
 Pillow, checked for when the Image is made. Overlays (``boxes``, ``masks``,
-``classes``) are not supported: NotImplementedError rather than a silently
-plain image.
+``classes``, wandb's layouts) are kept as the item's metadata, each mask as
+a PNG of its own (overlays.py); MLflow shows the image without them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from logwriter.media import encode
 from logwriter.media.base import Media, as_numpy, caption_of, module_of, read_file
 from logwriter.media.errors import need
 from logwriter.media.figures import figure_png, is_figure
+from logwriter.media.overlays import Masks, check_boxes, check_classes
 from logwriter.media.store import MediaStore
 
 MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -46,10 +47,9 @@ class Image(Media):
                  masks: Any = None, file_type: str | None = None,
                  normalize: bool = True) -> None:
         what = "Image()"
-        if boxes is not None or masks is not None or classes is not None:
-            raise NotImplementedError(
-                "runwal: Image(boxes=, masks=, classes=) overlays are not supported; log the "
-                "image alone, or draw the boxes into the pixels first")
+        self._boxes = None if boxes is None else check_boxes(boxes, what)
+        self._masks = None if masks is None else Masks(masks, what)
+        self._classes = None if classes is None else check_classes(classes, what)
         self.caption = caption_of(caption, what)
         self.grouping = grouping
         self.normalize = bool(normalize)
@@ -78,6 +78,8 @@ class Image(Media):
             self._from_array(data_or_path, what)
         if self.file_type != "png" and self._file is None:
             need("PIL", f"Image(file_type={self.file_type!r})")
+        if self._masks is not None:
+            self.nbytes += self._masks.nbytes
 
     def _from_path(self, path: str, what: str) -> None:
         data = read_file(path, what)
@@ -147,6 +149,12 @@ class Image(Media):
                                                      else pixels), ext)
         item = store.put("image", ext, data)
         item.update(width=self.width, height=self.height, format=ext, caption=self.caption)
+        if self._boxes is not None:
+            item["boxes"] = self._boxes
+        if self._masks is not None:
+            item["masks"] = self._masks.items(store)
+        if self._classes is not None:
+            item["classes"] = self._classes
         return [item]
 
     def cell(self, store: MediaStore) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def test_identical_images_are_stored_once(log_run: Any) -> None:
     (lambda: Image(RGB, caption=3), TypeError, "caption"),
     (lambda: Image("/nonexistent/x.png"), ValueError, "is not a file"),
     (lambda: Image(RGB, file_type="tiff"), ValueError, "file_type"),
-    (lambda: Image(RGB, boxes={}), NotImplementedError, "overlays"),
+    (lambda: Image(RGB, boxes={}), TypeError, "boxes must be a dict of group names"),
 ])
 def test_bad_images_are_refused_when_made(make: Any, error: type[Exception], match: str
                                           ) -> None:
