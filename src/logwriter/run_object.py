@@ -47,9 +47,9 @@ from logwriter.errors import (
     StepWarning,
     SyncWarning,
 )
-from logwriter.media.logged import MediaJob, Split, split_media
+from logwriter.media.logged import MediaJob, Split, split_media, summary_media
 from logwriter.media.store import MediaStore
-from logwriter.media.worker import MediaWorker
+from logwriter.media.worker import RECORD_BYTES, MediaWorker
 from logwriter.resume import ResumeState
 from logwriter.run_info import RunInfo
 from logwriter.settings import Settings
@@ -83,7 +83,7 @@ class Run(RunInfo):
         self.dir = os.path.abspath(settings.run_dir)
         self.resumed = False
         self.config = Config(self._emit_config)
-        self.summary = Summary(self._emit_summary)
+        self.summary = Summary(self._emit_summary, self._summary_media)
         self._on_finish = on_finish
         self._lock = threading.RLock()
         self._step = 0
@@ -154,6 +154,19 @@ class Run(RunInfo):
 
     def _emit_summary(self, delta: dict[str, Any]) -> None:
         self._put(int(RecordType.SUMMARY), delta)
+
+    def _summary_media(self, values: dict[str, Any]) -> dict[str, Any]:
+        """summary[key] = a rich value: its MEDIA record at the current step, stored now
+        (media/logged.py, summary_media); the references the summary keeps."""
+        if self._inert_call():
+            return {}
+        if self._media_store is None:
+            self._media_store = MediaStore(Path(self.files_dir))
+        with self._lock:
+            bodies, refs = summary_media(values, self._step, self._media_store)
+        for body in bodies:
+            self._writer.put(_MEDIA, time.time(), body, RECORD_BYTES)  # type: ignore[union-attr]
+        return refs
 
     def _emit_stats(self, sample: dict[str, float]) -> None:
         writer = self._writer

@@ -8,6 +8,12 @@ lookup per key; the computed summary is emitted as one delta at finish()
 instead of per log() call. Like CONFIG, a SUMMARY record holds only the keys
 that changed since the last one.
 
+A rich value set explicitly (``summary["best_sample"] = Image(...)``, a
+Table, a figure) is kept as wandb keeps it, by reference: the run writes a
+``media`` record of it at its current step under that key, and the summary
+holds ``{"_type": "image-file", "path", "sha256", ...}`` naming the file
+(media/logged.py, ``summary_media``; the run's ``media`` callback).
+
 define_metric's ``summary`` as wandb spells it: one mode or a comma list
 ("min,max"); ``best`` is ``min`` or ``max`` by ``goal`` ("minimize", the
 default, or "maximize"), ``copy`` is ``last``, ``first`` keeps the first value,
@@ -25,9 +31,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from logwriter.media.base import Media
+from logwriter.media.figures import is_figure
 from logwriter.values import MISSING, changed, check_flat_collisions, check_key, convert
 
 Emit = Callable[[dict[str, Any]], None]
+# rich values by key -> the references the summary keeps (Run._summary_media)
+MediaSink = Callable[[dict[str, Any]], dict[str, Any]]
 SUMMARY_MODES = ("min", "max", "mean", "last", "none")  # what a metric_def record holds
 WANDB_SUMMARY_MODES = (*SUMMARY_MODES, "first", "best", "copy")
 GOALS = ("minimize", "maximize")
@@ -120,8 +130,9 @@ class _Agg:
 class Summary:
     """Final values per key; explicit sets emit at once, computed ones at finish()."""
 
-    def __init__(self, emit: Emit | None = None) -> None:
+    def __init__(self, emit: Emit | None = None, media: MediaSink | None = None) -> None:
         self._emit = emit
+        self._media = media
         self._lock = threading.RLock()
         self._last: dict[str, Any] = {}
         self._explicit: dict[str, Any] = {}
@@ -215,9 +226,19 @@ class Summary:
     def update(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         items = dict(data or {}, **kwargs)
         clean = {}
+        rich = {}
         for key, value in items.items():
             key = check_key(key, "summary")
+            if _is_rich(value):
+                rich[key] = value
+                continue
             clean[key], _ = convert(value, key, "summary")
+        if rich:  # after the plain values passed: a bad one leaves no media record
+            check_flat_collisions({**clean, **rich}, "summary")
+            if self._media is None:
+                raise TypeError(f"runwal: summary: key {next(iter(rich))!r} holds a rich "
+                                "value, which only a run's summary can keep")
+            clean.update(self._media(rich))
         if not clean:
             return
         check_flat_collisions(clean, "summary")
@@ -256,3 +277,10 @@ class Summary:
 
     def __repr__(self) -> str:
         return f"Summary({self.computed()!r})"
+
+
+def _is_rich(value: Any) -> bool:
+    """A value the summary keeps by reference: a Media, a figure, a list of Media."""
+    if isinstance(value, (list, tuple)):
+        return bool(value) and isinstance(value[0], Media)
+    return isinstance(value, Media) or is_figure(value)

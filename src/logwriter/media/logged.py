@@ -161,3 +161,51 @@ class MediaJob:
             self.values = []  # the copies are not needed any more
         body["items"] = items
         return body
+
+
+def summary_media(values: Mapping[str, Any], step: int, store: MediaStore
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``summary[key] = <rich value>``: (the ``media`` record bodies, the references
+    the summary keeps), built now, on the caller's thread.
+
+    Unlike log(), the files are stored before this returns: the summary keeps
+    each file's name and sha256, and a summary is set a few times a run, not
+    every step. The record is at ``step`` (the run's current one) under the
+    summary's key, as if logged there; the reference is small, ``{"_type":
+    "<kind>-file", "path", "sha256", "size", "step"}`` (images and videos
+    with ``width``/``height``, tables with ``rows``; a histogram,
+    which has no file, ``{"_type": "histogram", "step"}``), so the summary and
+    MLflow's ``summary.*`` tags stay small; docs/FORMAT.md, "Media and
+    artifacts".
+    """
+    where = "summary"
+    _, _, media = split_media(values, where)
+    bodies: list[dict[str, Any]] = []
+    refs: dict[str, Any] = {}
+    for key, kind, frozen in media:
+        if len(frozen) != 1:
+            raise TypeError(f"runwal: {where}: key {key!r} holds a list of {len(frozen)} "
+                            f"{kind} values; the summary keeps one rich value per key (log "
+                            "galleries with run.log())")
+    for key, kind, frozen in media:
+        body = MediaJob(key, step, kind, frozen, store)()
+        bodies.append(body)
+        refs[key] = _reference(kind, step, body)
+    return bodies, refs
+
+
+_REFERENCE_META = ("width", "height", "format", "rows", "sample_rate", "duration", "caption")
+
+
+def _reference(kind: str, step: int, body: dict[str, Any]) -> dict[str, Any]:
+    if kind == "histogram" or not body.get("items"):
+        ref: dict[str, Any] = {"_type": kind if kind == "histogram" else f"{kind}-file",
+                               "step": step}
+        if "error" in body:
+            ref["error"] = body["error"]
+        return ref
+    item = body["items"][0]
+    ref = {"_type": f"{kind}-file", "path": item["file"], "sha256": item["sha256"],
+           "size": item["size"], "step": step}
+    ref.update((k, item[k]) for k in _REFERENCE_META if item.get(k) is not None)
+    return ref
