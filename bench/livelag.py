@@ -63,7 +63,7 @@ def measure(runwal: list[str], python: str, uri: str, root: Path, n: int, *, syn
     log_path = root.parent / "follower.log"
     run = logwriter.init(project="bench-live", dir=str(root), capture_console=False,
                          stats_interval=0)
-    cmd = follower_cmd(runwal, python, uri, root, Path(run.dir), syncd)
+    cmd = follower_cmd(runwal, python, uri, root, Path(run.run_dir), syncd)
     with open(log_path, "wb") as log:
         follower = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     logged: dict[int, float] = {}

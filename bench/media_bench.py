@@ -72,7 +72,7 @@ def workload(kind: str, n: int, pace_s: float, root: Path) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     times.sort()
     stats = run.stats()
-    media = Path(run.dir) / "files" / "media"
+    media = Path(run.run_dir) / "files" / "media"
     files = [p for p in media.rglob("*") if p.is_file()] if media.exists() else []
     return {"kind": kind, "n": n, "pace_ms": pace_s * 1000, "p50_us": percentile(times, 50),
             "p99_us": percentile(times, 99), "max_us": times[-1], "wall_s": wall,

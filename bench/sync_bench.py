@@ -67,7 +67,7 @@ def make_run(root: Path, project: str, steps: int, keys: int, *, seed: int = 123
     for i, row in enumerate(bl.workload_rows(steps, keys, seed=seed)):
         run.log(row, step=i)
     run.finish()
-    return Path(run.dir)
+    return Path(run.run_dir)
 
 
 def metric_rows(steps: int, keys: int, t0_ms: int) -> list[dict[str, Any]]:

@@ -108,7 +108,7 @@ def fork(root: str, run_id: str) -> None:
         child = logwriter.init(project="proc", id=run_id + "-child", dir=root, **QUIET)
         child.log({"child": 1})
         child.finish()
-        report["child_dir"] = child.dir
+        report["child_dir"] = child.run_dir
         os.write(w, json.dumps(report).encode())
         os.close(w)
         os._exit(0)

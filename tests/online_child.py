@@ -30,7 +30,7 @@ pid = run.syncer_pid
 assert pid is not None
 
 if mode == "loop":
-    print(json.dumps({"dir": run.dir, "syncer_pid": pid}), flush=True)
+    print(json.dumps({"dir": run.run_dir, "syncer_pid": pid}), flush=True)
     step = 0
     while True:
         logwriter.log({"x": step * 0.5, "y": float(step)})
@@ -41,7 +41,7 @@ elif mode == "exit":
     for i in range(50):
         logwriter.log({"x": float(i)})
     loaded = [m for m in ("syncer", "httpx", "mlflow") if m in sys.modules]
-    print(json.dumps({"dir": run.dir, "syncer_pid": pid, "imported": loaded}), flush=True)
+    print(json.dumps({"dir": run.run_dir, "syncer_pid": pid, "imported": loaded}), flush=True)
 elif mode == "fork":
     for i in range(10):
         logwriter.log({"x": float(i)})
@@ -64,7 +64,7 @@ elif mode == "fork":
         warnings.simplefilter("always")
         run.finish()
     print(json.dumps({
-        "dir": run.dir,
+        "dir": run.run_dir,
         "syncer_alive_after_child": alive_after_child,
         "syncer_status": run._follower.proc.returncode if run._follower else None,
         "warnings": [str(w.message) for w in caught],

@@ -16,8 +16,9 @@ order by init() and stopped in order by finish():
 * ``start_watchers()``: the check that the follower still lives, console
   capture, the system monitor.
 * ``stop_capture()``, first thing in finish(): the helpers that produce
-  records stop and hand over what they hold. The Run then writes SUMMARY
-  and EXIT.
+  records stop and hand over what they hold (the saver also records the files
+  the script wrote into ``run.dir`` without saving them; savefiles.py). The
+  Run then writes SUMMARY and EXIT.
 * ``close_writer()`` (bounded; the lock is released once the writer stopped),
   then ``finish_sync()``: wait (bounded, with progress on stderr) for the
   follower to deliver the EXIT.
@@ -59,7 +60,7 @@ class Backend:
 
     def __init__(self, settings: Settings, run_dir: str) -> None:
         self.settings = settings
-        self.dir = run_dir
+        self.run_dir = run_dir
         self.writer: Writer | None = None
         self.saver: FileSaver | None = None
         self.follower: Follower | None = None
@@ -78,12 +79,12 @@ class Backend:
         """Create (or check, for a resume) the run directory, start the writer and queue
         the first record (RUN, or RESUME); returns (resumed, state replayed from the log)."""
         s = self.settings
-        root = Path(self.dir)
+        root = Path(self.run_dir)
         planned = plan_run_dir(root, s)
         if s.mode == "online":  # before anything is written: a refusal leaves no run behind
             from logwriter.follower import start_online  # subprocess & co: syncing modes only
 
-            self.follower = start_online(self.dir, s, planned[1].next_seq)
+            self.follower = start_online(self.run_dir, s, planned[1].next_seq)
         try:
             self._lock, resumed, state = open_run_dir(root, s, planned)
             self._base_seq = state.next_seq
@@ -103,7 +104,8 @@ class Backend:
         else:
             settings_dict = s.as_dict()
             writer.put(int(RecordType.RUN), now, lambda: _run_record(settings_dict))
-        self.saver = FileSaver(root, writer.put, name=f"runwal-files-{s.run_id}")
+        self.saver = FileSaver(root, writer.put, name=f"runwal-files-{s.run_id}",
+                               recorded=state.files)
         return resumed, state
 
     def start_hybrid(self) -> None:
@@ -111,7 +113,7 @@ class Backend:
         if self.settings.mode == "hybrid":
             from logwriter.follower import start_hybrid
 
-            self.follower = start_hybrid(self.dir, self.settings, self._base_seq)
+            self.follower = start_hybrid(self.run_dir, self.settings, self._base_seq)
 
     def start_watchers(self, emit_stats: Callable[[dict[str, float]], None]) -> None:
         """The follower check, console capture and system monitor, as the settings say."""
@@ -123,14 +125,14 @@ class Backend:
         if s.sync_tensorboard:
             from logwriter.tensorboard.live import start as start_tensorboard
 
-            self._tensorboard = start_tensorboard(self.dir, writer.put, s.run_id)
+            self._tensorboard = start_tensorboard(self.run_dir, writer.put, s.run_id)
         if s.capture_console:
             self._start_console(writer, s.flush_interval)
         if s.stats_interval > 0:
             try:
                 from logwriter.monitor import SystemMonitor
 
-                monitor = SystemMonitor(emit_stats, s.stats_interval, disk_path=self.dir)
+                monitor = SystemMonitor(emit_stats, s.stats_interval, disk_path=self.run_dir)
                 monitor.start()
             except Exception:  # stats are optional
                 return
@@ -206,8 +208,8 @@ class Backend:
         return (
             f"runwal: finish() stopped waiting after {timeout:g}s for the writer of run "
             f"{self.settings.run_id}: up to {writer.backlog()} records may not be on disk in "
-            f"{self.dir} (the disk is slow or stuck; the writer keeps trying while this "
-            f"process lives; `runwal verify {self.dir}` shows what is there)"
+            f"{self.run_dir} (the disk is slow or stuck; the writer keeps trying while this "
+            f"process lives; `runwal verify {self.run_dir}` shows what is there)"
         )
 
     def finish_sync(self, sync_wait: float | None) -> str | None:

@@ -3,7 +3,9 @@
 A resumed run never appends to an old segment (its tail may be torn by the
 crash that ended the previous process); it opens a new segment whose base_seq
 is one past the last record on disk, and rebuilds the user-visible state --
-step counter, config, summary, metric rules -- by replaying the deltas.
+step counter, config, summary, metric rules -- by replaying the deltas, and
+which files the earlier processes recorded (so that finish() records only the
+files of ``run.dir`` that none did; savefiles.py).
 
 Who may continue a run: one process at a time (dirlock.py). ``open_run_dir``
 takes the run's lock and, under it, checks the log again: what
@@ -36,6 +38,7 @@ class ResumeState:
         self.config: dict[str, Any] = {}
         self.last: dict[str, Any] = {}
         self.metric_defs: list[dict[str, Any]] = []
+        self.files: dict[str, str] = {}  # path -> sha256 of its last FILE record
         self.records = 0
         self.seen: tuple[Any, ...] = ()  # what the log looked like when this was read
 
@@ -99,6 +102,10 @@ def _apply(state: ResumeState, rtype: int, body: Any) -> None:
         state.last.update(body)
     elif rtype == RecordType.METRIC_DEF:
         state.metric_defs.append(body)
+    elif rtype == RecordType.FILE:
+        path, sha = body.get("path"), body.get("sha256")
+        if isinstance(path, str) and isinstance(sha, str):
+            state.files[path] = sha
     elif rtype == RecordType.MEDIA:
         # A row of rich values only writes no history record: its step still counts.
         step = body.get("step")

@@ -8,7 +8,14 @@ stays readable there:
   the Run; here ``entity``, ``group``, ``job_type``, ``path``
   ("entity/project/id", wandb's spelling), ``start_time`` (Unix seconds),
   ``offline`` (no server syncs this run: offline mode), ``disabled``,
-  ``sweep_id`` (always None: runwal has no sweeps), ``files_dir``.
+  ``sweep_id`` (always None: runwal has no sweeps).
+* where the run is on disk: ``dir`` is wandb's ``run.dir``, the run's files
+  directory (``<run dir>/files``; ``files_dir`` is the same path): every file
+  a script writes there is recorded when the run finishes and uploaded by
+  ``runwal sync`` at its path under ``dir``, saved or not (savefiles.py).
+  ``run_dir`` is the run directory itself (run.json, log/, files/, sync/),
+  what ``runwal sync``, ``verify`` and ``dump`` take. (wandb's ``path`` is
+  "entity/project/id", above, hence the other name.)
 * ``name``, ``tags`` and ``notes`` may be set after init, as in wandb. The
   RUN record was written at init, so a later value is recorded in the run's
   config (``_wandb/name``, ``_wandb/tags``, ``_wandb/notes``) for whoever
@@ -36,10 +43,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from schema.layout import FILES_DIR, SYNC_DIR
+from schema.layout import SYNC_DIR
 
 if TYPE_CHECKING:
-    from logwriter.backend import Backend
     from logwriter.config import Config
     from logwriter.settings import Settings
 
@@ -78,9 +84,9 @@ class RunInfo:
     id: str
     project: str
     mode: str
+    run_dir: str
     dir: str
     config: Config
-    _backend: Backend
     _t0: float
     _preempting: bool = False
     _tags: tuple[str, ...] | None = None
@@ -128,7 +134,7 @@ class RunInfo:
 
     @property
     def files_dir(self) -> str:
-        return os.path.join(self._backend.dir, FILES_DIR)
+        return self.dir
 
     # -- settable after init ---------------------------------------------------
 
@@ -166,9 +172,9 @@ class RunInfo:
 
     @property
     def url(self) -> str:
-        ckpt = _checkpoint(self._backend.dir)
+        ckpt = _checkpoint(self.run_dir)
         if ckpt is None:
-            return Path(self._backend.dir).as_uri()
+            return Path(self.run_dir).as_uri()
         return (f"{ckpt['uri'].rstrip('/')}/#/experiments/{ckpt['experiment_id']}"
                 f"/runs/{ckpt['server_run_id']}")
 
@@ -176,9 +182,9 @@ class RunInfo:
         return self.url
 
     def get_project_url(self) -> str:
-        ckpt = _checkpoint(self._backend.dir)
+        ckpt = _checkpoint(self.run_dir)
         if ckpt is None:
-            return Path(os.path.dirname(self._backend.dir)).as_uri()
+            return Path(os.path.dirname(self.run_dir)).as_uri()
         return f"{ckpt['uri'].rstrip('/')}/#/experiments/{ckpt['experiment_id']}"
 
     def get_sweep_url(self) -> None:
@@ -202,7 +208,7 @@ class RunInfo:
         to ``root``; returns them. Environments, caches and run logs are skipped."""
         base = os.path.abspath(os.fspath(root if root is not None else "."))
         include = include_fn or (lambda path, *_: path.endswith(".py"))
-        run_dir = self._backend.dir
+        run_dir = self.run_dir
         saved: list[str] = []
         for top, dirs, files in os.walk(base):
             dirs[:] = sorted(d for d in dirs if d not in CODE_SKIP_DIRS

@@ -71,7 +71,13 @@ CLOSE_TIMEOUT = 30.0  # finish() waits this long for the writer thread to stop
 
 class Run(RunInfo):
     """One run: a directory, a writer thread, and wandb-like methods (wandb's run
-    attributes are in run_info.py)."""
+    attributes are in run_info.py).
+
+    ``run_dir`` is the run directory (``runs/<id>``: run.json, log/, files/,
+    sync/); ``dir`` is its ``files/``, as wandb's ``run.dir`` is the run's files
+    directory: what a script writes there is recorded at finish() and uploaded
+    by ``runwal sync`` without a save() (savefiles.py).
+    """
 
     def __init__(self, settings: Settings, config: Any = None, *,
                  on_finish: Callable[[Run], None] | None = None) -> None:
@@ -80,7 +86,8 @@ class Run(RunInfo):
         self.name = settings.name
         self.project = settings.project
         self.mode = settings.mode
-        self.dir = os.path.abspath(settings.run_dir)
+        self.run_dir = os.path.abspath(settings.run_dir)  # run.json, log/, files/, sync/
+        self.dir = os.path.join(self.run_dir, FILES_DIR)  # wandb's run.dir: the files
         self.resumed = False
         self.config = Config(self._emit_config)
         self.summary = Summary(self._emit_summary, self._summary_media)
@@ -97,7 +104,7 @@ class Run(RunInfo):
         self._fork_warned = False
         self._forked = False
         self._t0 = time.monotonic()
-        self._backend = Backend(settings, self.dir)
+        self._backend = Backend(settings, self.run_dir)
         self._writer: Writer | None = None  # the backend's, kept at hand for log()
         if self._inert:
             self.config.update(config)
@@ -260,7 +267,7 @@ class Run(RunInfo):
         if worker is None:
             writer = self._writer
             assert writer is not None
-            self._media_store = MediaStore(Path(self.dir) / FILES_DIR)
+            self._media_store = MediaStore(Path(self.dir))
             worker = self._media = MediaWorker(
                 writer.put, writer.queue.queued_bytes, writer.notices,
                 max_lag=writer.queue.max_lag, max_bytes=writer.queue.max_bytes,
@@ -455,5 +462,5 @@ class Run(RunInfo):
             self._finish(1, "failed", quiet=False)
 
     def __repr__(self) -> str:
-        return f"<Run {self.id} project={self.project!r} mode={self.mode} dir={self.dir!r}>"
+        return f"<Run {self.id} project={self.project!r} mode={self.mode} run_dir={self.run_dir!r}>"
 

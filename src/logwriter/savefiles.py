@@ -25,10 +25,14 @@ others in ``errors`` and hands back one line about them, which the Run warns
 with (SaveWarning). Nothing is ever written outside ``files/``, which is
 never re-created if the run directory was removed.
 
-The run's own files (log/, files/, sync/, run.json) are never saved into it.
-A file the script wrote into the run directory itself is: wandb scripts write
-their checkpoints into ``wandb.run.dir`` and ``wandb.save()`` them from there;
-it is stored under its path relative to the run directory.
+The run's own files (log/, sync/, run.json, files/media/, files/artifacts/
+and the stores' temp files) are never saved into it. ``run.dir`` is files/
+itself, as in wandb: a file the script wrote there and save()s is recorded
+where it is, under its path relative to files/ (no copy onto itself; a
+``live`` one is hashed again in place when it changes). At finish(), after
+``end`` and ``live`` files, the files of files/ that no FILE record names
+with their bytes get one too (policy ``end``): wandb uploads everything in
+run.dir, saved or not; dirfiles.py says what that walk skips and costs.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from logwriter.dirfiles import MAX_FILES, candidates, hash_regular, stores_own
 from logwriter.text import clean_text
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
@@ -73,7 +78,8 @@ def _copy(src: Path, dest: Path) -> None:
 class FileSaver:
     """Tracks saved files of one run; ``put(rtype, ts, body)`` queues records."""
 
-    def __init__(self, run_dir: Path, put: Put, name: str = "runwal-files") -> None:
+    def __init__(self, run_dir: Path, put: Put, name: str = "runwal-files",
+                 recorded: dict[str, str] | None = None) -> None:
         self.files_dir = (run_dir / FILES_DIR).resolve()
         self.run_dir = run_dir.resolve()
         self._put = put
@@ -81,10 +87,15 @@ class FileSaver:
         self._lock = threading.Lock()
         self._end: dict[Path, str] = {}  # source -> relative path
         self._live: dict[Path, tuple[str, tuple[int, int] | None]] = {}
-        self._live_sha: dict[str, str] = {}  # rel -> sha256 of its last FILE record
+        # rel -> sha256 of its last FILE record, this process's and (resumed) earlier ones'
+        self._recorded: dict[str, str] = dict(recorded or {})
+        # rel -> (mtime_ns, size) of files/rel when this process hashed it for its record:
+        # finish() does not hash an unchanged saved file again
+        self._hashed: dict[str, tuple[int, int]] = {}
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
         self._stopping = False
+        self._detached = False
         self._thread: threading.Thread | None = None
         self.errors = 0
         self.last_error: str | None = None
@@ -145,16 +156,63 @@ class FileSaver:
                 self._snapshot(src, rel, "end", link=False)
             except OSError as exc:
                 self._failed(str(src), exc)
+        left_out = self._record_unsaved()
         if thread is not None and thread.is_alive():
             return (f"runwal: finish() stopped waiting after {JOIN_TIMEOUT:g}s for saved "
                     "files to be hashed or copied; their FILE records may be missing")
         if self.errors > before:
             return (f"runwal: finish() could not snapshot a saved file ({self.last_error}); "
                     "the run finished without it")
+        if left_out:
+            return (f"runwal: finish() recorded {MAX_FILES} files written into run.dir "
+                    f"({self.files_dir}) and left {left_out} more unrecorded; they stay on "
+                    "disk but `runwal sync` does not upload them")
         return None
+
+    def _record_unsaved(self) -> int:
+        """The files the script wrote into run.dir (files/) and never saved, or rewrote
+        since: a FILE record each, policy ``end`` (dirfiles.py). Returns how many were
+        left out past MAX_FILES."""
+        if self._detached or not self.files_dir.is_dir():
+            return 0
+        done = left_out = 0
+        for path, rel, stamp in candidates(self.files_dir):
+            name = clean_text(rel.as_posix())
+            if self._hashed.get(name) == stamp:  # recorded by this process, unchanged since
+                continue
+            try:
+                found = hash_regular(path)
+            except OSError as exc:
+                self._failed(str(path), exc)
+                continue
+            if found is None or self._recorded.get(name) == found[1]:
+                continue
+            if done >= MAX_FILES:
+                left_out += 1
+                continue
+            done += 1
+            if name != rel.as_posix():  # a name no record can hold: a copy under a clean one
+                try:
+                    self._snapshot(path, name, "end", link=False)
+                except OSError as exc:
+                    self._failed(str(path), exc)
+                continue
+            size, sha = found
+            self._record(time.time(), ({"path": name, "size": size, "sha256": sha,
+                                        "policy": "end"}, stamp))
+        return left_out
+
+    def _record(self, ts: float, hashed: tuple[dict[str, Any], tuple[int, int]]) -> None:
+        """Queue a FILE record, and remember which bytes it names."""
+        body, stamp = hashed
+        with self._lock:
+            self._recorded[body["path"]] = body["sha256"]
+            self._hashed[body["path"]] = stamp
+        self._put(_FILE, ts, body)
 
     def detach(self) -> None:
         """In a forked child: the thread did not survive; forget pending work."""
+        self._detached = True
         self._thread = None
         self._jobs.clear()
         self._live.clear()
@@ -222,14 +280,19 @@ class FileSaver:
         return Path(*fixed).resolve() if fixed else Path("/")
 
     def _the_runs_own(self, src: Path) -> bool:
-        """A file of the run's own making (its log, snapshots, sync state, run.json)."""
+        """A file of the run's own making (its log, sync state, run.json, media and
+        artifact stores, temp files); not a file the script wrote into files/."""
+        if src.is_relative_to(self.files_dir):
+            return stores_own(PurePosixPath(src.relative_to(self.files_dir).as_posix()))
         if not src.is_relative_to(self.run_dir):
             return False
         top = src.relative_to(self.run_dir).parts[0]
-        return top in (LOG_DIR, FILES_DIR, SYNC_DIR, RUN_JSON) or top.startswith(".")
+        return top in (LOG_DIR, SYNC_DIR, RUN_JSON) or top.startswith(".")
 
     def _relative(self, src: Path, base: Path) -> str:
-        if src.is_relative_to(self.run_dir):  # written into the run directory (wandb's run.dir)
+        if src.is_relative_to(self.files_dir):  # written into run.dir: recorded where it is
+            base = self.files_dir
+        elif src.is_relative_to(self.run_dir):  # beside files/: kept at the same path in it
             base = self.run_dir
         rel = src.relative_to(base) if src.is_relative_to(base) else Path(src.name)
         dest = (self.files_dir / rel).resolve()
@@ -255,6 +318,9 @@ class FileSaver:
             raise FileNotFoundError(2, "the run's files/ directory is gone", str(self.files_dir))
         dest.parent.mkdir(parents=True, exist_ok=True)
         stamp = self._stamp(src)
+        if dest == src:  # already in files/ (written into run.dir): nothing to copy
+            self._queue(dest, rel, policy)
+            return stamp
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
             linked = False
@@ -271,24 +337,32 @@ class FileSaver:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        ts = time.time()
-        size = dest.stat().st_size
-        if policy == "now":
-            # Never rewritten, so its hash can wait for the saver thread.
-            self._submit(lambda: self._put(_FILE, ts, _body(dest, rel, size, policy)))
-        else:  # live/end copies may be replaced again: hash them now
-            body = _body(dest, rel, size, policy)
-            with self._lock:
-                # A live file seen changing mid-copy is looked at again; the same
-                # bytes a second time are not a new version.
-                same = policy == "live" and self._live_sha.get(rel) == body["sha256"]
-                self._live_sha[rel] = body["sha256"]
-            if not same:
-                self._put(_FILE, ts, body)
-            if policy == "live":
-                self._submit(None)  # the thread watches live files from now on
+        self._queue(dest, rel, policy)
         return stamp
 
+    def _queue(self, dest: Path, rel: str, policy: str) -> None:
+        """The FILE record of files/rel: hashed on the saver thread for ``now``, here
+        for ``live``/``end``."""
+        ts = time.time()
+        if policy == "now":
+            # Never rewritten by runwal, so its hash can wait for the saver thread.
+            self._submit(lambda: self._record(ts, _body(dest, rel, policy)))
+            return
+        body, stamp = _body(dest, rel, policy)  # live/end copies may be replaced: hash now
+        with self._lock:
+            # A live file seen changing mid-copy is looked at again; the same
+            # bytes a second time are not a new version.
+            same = policy == "live" and self._recorded.get(rel) == body["sha256"]
+            self._recorded[rel] = body["sha256"]
+            self._hashed[rel] = stamp
+        if not same:
+            self._put(_FILE, ts, body)
+        if policy == "live":
+            self._submit(None)  # the thread watches live files from now on
 
-def _body(dest: Path, rel: str, size: int, policy: str) -> dict[str, Any]:
-    return {"path": rel, "size": size, "sha256": sha256_of(dest), "policy": policy}
+
+def _body(dest: Path, rel: str, policy: str) -> tuple[dict[str, Any], tuple[int, int]]:
+    """The FILE record of ``dest``, and its (mtime_ns, size) from before the hash."""
+    st = dest.stat()
+    body = {"path": rel, "size": st.st_size, "sha256": sha256_of(dest), "policy": policy}
+    return body, (st.st_mtime_ns, st.st_size)

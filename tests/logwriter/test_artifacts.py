@@ -52,7 +52,7 @@ def test_versions_by_content_across_runs_and_the_record(tmp_path: Path, src: Pat
     assert logged is art and art.version == "v0" and art.aliases == ["best", "latest"]
     run1.finish()
 
-    (body,) = of_kind(read_clean(run1.dir), "artifact")
+    (body,) = of_kind(read_clean(run1.run_dir), "artifact")
     assert list(body) == ["name", "type", "version", "digest", "aliases", "description",
                           "metadata", "entries"]
     assert (body["name"], body["type"], body["version"]) == ("data", "dataset", 0)
@@ -73,7 +73,7 @@ def test_versions_by_content_across_runs_and_the_record(tmp_path: Path, src: Pat
     lines = sorted(f"{e['path']}:{e.get('sha256') or e['ref']}\n" for e in body["entries"])
     assert body["digest"] == _sha("".join(lines).encode()) == art.digest
     # The store holds real copies named by their content.
-    store = Path(run1.dir) / "files" / "artifacts"
+    store = Path(run1.run_dir) / "files" / "artifacts"
     assert sorted(p.name for p in store.iterdir()) == sorted(
         {_sha(b"alpha"), _sha(b), _sha(c), _sha(b"made by new_file")})
     assert all(p.is_file() and not p.is_symlink() for p in store.iterdir())
@@ -94,7 +94,7 @@ def test_versions_by_content_across_runs_and_the_record(tmp_path: Path, src: Pat
     assert run2.log_artifact(other).version == "v0"  # versions are per name
     run2.finish()
     versions = [(b["name"], b["version"], b["aliases"])
-                for b in of_kind(read_clean(run2.dir), "artifact")]
+                for b in of_kind(read_clean(run2.run_dir), "artifact")]
     assert versions == [("data", 0, ["latest"]), ("data", 1, ["small", "latest"]),
                         ("other", 0, ["latest"])]
 
@@ -126,7 +126,7 @@ def test_use_artifact_downloads_identical_bytes_and_records_lineage(
     assert consumer.use_artifact("data").version == "v1"
     assert consumer.use_artifact("me/proj/data:v0", type="dataset").digest == art.digest
     consumer.finish()
-    uses = of_kind(read_clean(consumer.dir), "artifact_use")
+    uses = of_kind(read_clean(consumer.run_dir), "artifact_use")
     assert uses[0] == {"name": "data", "type": "dataset", "version": 0, "digest": art.digest,
                        "source_run": producer.id, "asked": "data:prod"}
     assert [(u["asked"], u["version"]) for u in uses[1:]] == [
@@ -192,7 +192,7 @@ def test_bad_names_aliases_and_missing_artifacts_are_clear(tmp_path: Path, src: 
     with pytest.raises(ArtifactError, match="not logged"):
         run.use_artifact(Artifact("fresh", "dataset"))
     run.finish()
-    assert of_kind(read_clean(run.dir), "artifact_use") == []
+    assert of_kind(read_clean(run.run_dir), "artifact_use") == []
 
 
 def test_a_configured_server_is_named_when_nothing_is_found_offline(
@@ -232,7 +232,7 @@ def test_use_artifact_from_the_tracking_server(tmp_path: Path, src: Path,
     with pytest.raises(ArtifactNotFound, match="nor on the tracking server"):
         consumer.use_artifact("srv-data:nope")
     consumer.finish()
-    uses = of_kind(read_clean(consumer.dir), "artifact_use")
+    uses = of_kind(read_clean(consumer.run_dir), "artifact_use")
     assert [(u["asked"], u["version"], u["source_run"]) for u in uses] == [
         ("srv-data:prod", 0, producer.id), ("srv-data", 1, producer.id),
         ("srv-data:v0", 0, producer.id)]
@@ -261,11 +261,11 @@ def test_add_dir_follows_symlinks_into_real_copies(tmp_path: Path, src: Path) ->
     with pytest.raises(ArtifactError, match="dangling"):
         Artifact("x", "dataset").add_dir(src)
     run.finish()
-    (body,) = of_kind(read_clean(run.dir), "artifact")
+    (body,) = of_kind(read_clean(run.run_dir), "artifact")
     paths = [e["path"] for e in body["entries"]]
     assert paths == ["a.txt", "link.txt", "linkdir/secret.txt", "sub/b.bin",
                      "sub/deeper/c.json"]
-    store = Path(run.dir) / "files" / "artifacts"
+    store = Path(run.run_dir) / "files" / "artifacts"
     assert not any(p.is_symlink() for p in store.iterdir())
     copy = store / _sha(b"outside bytes")
     assert copy.read_text() == "outside bytes"
@@ -283,7 +283,7 @@ def test_mutable_files_are_copied_immutable_ones_may_be_linked(tmp_path: Path) -
     frozen = Artifact("i", "model")
     frozen.add_file(f, policy="immutable")
     run.log_artifact(frozen)
-    stored = Path(run.dir) / "files" / "artifacts" / _sha(b"epoch 1")
+    stored = Path(run.run_dir) / "files" / "artifacts" / _sha(b"epoch 1")
     with open(f, "wb") as fh:  # torch.save rewrites the same inode like this
         fh.write(b"epoch 2")
     run.finish()

@@ -42,10 +42,10 @@ def test_module_level_api_follows_the_current_run(tmp_path: Path) -> None:
     logwriter.finish()  # no run: a no-op
     run.finish()  # idempotent
 
-    ident = json.loads((Path(run.dir) / "run.json").read_text())
+    ident = json.loads((Path(run.run_dir) / "run.json").read_text())
     assert ident["run_id"] == run.id and ident["project"] == "p" and ident["name"] == "first"
     assert len(run.id) == 8 and run.id.isalnum()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert records[0].kind == "run"
     assert records[0].body["run_id"] == run.id and records[0].body["project"] == "p"
     assert of_kind(records, "config") == [{"lr": 0.1}, {"bs": 32}]
@@ -71,7 +71,7 @@ def test_step_semantics_match_wandb(tmp_path: Path) -> None:
     run.log({"g": 7}, step=9, commit=True)
     run.log({"h": 8}, step=10)  # pending at finish: committed by finish()
     run.finish()
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert rows == {5: {"a": 1, "b": 2}, 6: {"c": 3, "d": 4}, 7: {"e": 5, "f": 6},
                     9: {"g": 7}, 10: {"h": 8}}
 
@@ -89,7 +89,7 @@ def test_config_emits_only_changed_keys(tmp_path: Path) -> None:
     with pytest.raises(AttributeError):
         _ = run.config.missing
     run.finish()
-    deltas = of_kind(read_clean(run.dir), "config")
+    deltas = of_kind(read_clean(run.run_dir), "config")
     assert deltas[:3] == [{"lr": 0.1, "opt": {"name": "adam"}}, {"bs": 32}, {"bs": 64}]
     assert len(deltas) == 4 and list(deltas[3]) == ["nan"]
 
@@ -109,7 +109,7 @@ def test_summary_and_define_metric(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="summary"):
         run.define_metric("x", summary="median")
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert of_kind(records, "metric_def")[1] == {
         "name": "val/*", "step_metric": "epoch", "summary": "max", "hidden": False}
     assert of_kind(records, "metric_def")[2]["hidden"] is True
@@ -138,11 +138,11 @@ def test_save_policies_copy_into_files_dir(tmp_path: Path, monkeypatch: pytest.M
         run.save("live.txt", policy="sometimes")
     run.finish()
 
-    files = Path(run.dir) / "files"
+    files = Path(run.run_dir) / "files"
     assert (files / "ckpt" / "a.pt").read_bytes() == b"A" * 1000
     assert (files / "end.txt").read_text() == "v2-final"
     assert (files / "live.txt").read_text() == "l2-changed"
-    bodies = of_kind(read_clean(run.dir), "file")
+    bodies = of_kind(read_clean(run.run_dir), "file")
     by_path: dict[str, list[dict]] = {}
     for b in bodies:
         by_path.setdefault(b["path"], []).append(b)
@@ -172,8 +172,8 @@ def test_resume_continues_step_config_and_summary(tmp_path: Path) -> None:
     assert again.resumed and again.step == 10 and again.config.lr == 1
     again.log({"loss": 5.0})
     again.finish()
-    records = read_clean(again.dir)
-    segs = sorted(p.name for p in (Path(again.dir) / "log").glob("*.seg"))
+    records = read_clean(again.run_dir)
+    segs = sorted(p.name for p in (Path(again.run_dir) / "log").glob("*.seg"))
     assert len(segs) == 2
     first_of_second = int(segs[1].split(".")[0])
     assert records[first_of_second].kind == "resume"
@@ -234,7 +234,7 @@ def test_exception_in_with_block_marks_the_run_failed(tmp_path: Path) -> None:
             logwriter.init(dir=tmp_path, **QUIET) as run:
         run.log({"a": 1})
         raise RuntimeError("boom")
-    exit_body = of_kind(read_clean(run.dir), "exit")[0]
+    exit_body = of_kind(read_clean(run.run_dir), "exit")[0]
     assert exit_body["status"] == "failed" and exit_body["code"] == 1
     with pytest.raises(RunFinishedError):
         run.log({"late": 1})
@@ -250,11 +250,11 @@ def test_console_and_system_stats_become_records(tmp_path: Path,
     print("hello from the training loop")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if of_kind(read_run(run.dir)[0], "stats"):
+        if of_kind(read_run(run.run_dir)[0], "stats"):
             break
         time.sleep(0.05)
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     texts = [b["text"] for b in of_kind(records, "console") if b["stream"] == "stdout"]
     assert "hello from the training loop" in "".join(texts)
     stats = of_kind(records, "stats")
@@ -268,8 +268,8 @@ def test_init_again_finishes_the_previous_run(tmp_path: Path) -> None:
     second = logwriter.init(dir=tmp_path, **QUIET)
     assert logwriter.run is second and first.id != second.id
     second.finish()
-    assert of_kind(read_clean(first.dir), "exit")[0]["status"] == "finished"
-    assert history(read_clean(first.dir)) == {0: {"a": 1}}
+    assert of_kind(read_clean(first.run_dir), "exit")[0]["status"] == "finished"
+    assert history(read_clean(first.run_dir)) == {0: {"a": 1}}
 
 
 def test_init_args_are_one_list() -> None:
@@ -317,5 +317,5 @@ def test_finish_at_exit_records_the_status_without_warning(tmp_path: Path) -> No
     run.finish()
     with pytest.raises(RunFinishedError):
         run.log({"late": 1})
-    exit_body = of_kind(read_clean(run.dir), "exit")[0]
+    exit_body = of_kind(read_clean(run.run_dir), "exit")[0]
     assert exit_body["status"] == "preempted" and exit_body["code"] == 143

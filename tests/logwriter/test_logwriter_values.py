@@ -78,7 +78,7 @@ def test_bad_values_raise_in_the_caller_and_change_nothing(
     assert run._writer is not None and run._writer.alive
     run.log({"after": 2})
     run.finish()
-    assert history(read_clean(run.dir)) == {0: {"before": 1}, 1: {"after": 2}}
+    assert history(read_clean(run.run_dir)) == {0: {"before": 1}, 1: {"after": 2}}
 
 
 @pytest.mark.parametrize(("data", "stored"), GOOD, ids=[",".join(s) for _, s in GOOD])
@@ -86,7 +86,7 @@ def test_good_values_are_stored_exactly(tmp_path: Path, data: Any, stored: dict[
     run = logwriter.init(dir=tmp_path, **QUIET)
     run.log(data)
     run.finish()
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert list(rows) == [0]
     assert _same(rows[0], stored), rows[0]
 
@@ -98,7 +98,7 @@ def test_commit_false_with_a_bad_value_keeps_the_pending_row(tmp_path: Path) -> 
         run.log({"b": {1}})
     run.log({"c": 3})
     run.finish()
-    assert history(read_clean(run.dir)) == {0: {"a": 1, "c": 3}}
+    assert history(read_clean(run.run_dir)) == {0: {"a": 1, "c": 3}}
 
 
 def test_config_and_summary_validate_too(tmp_path: Path) -> None:
@@ -111,5 +111,5 @@ def test_config_and_summary_validate_too(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="step"):
         run.log({"a": 1}, step=1.5)  # type: ignore[arg-type]
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert [r.kind for r in records] == ["run", "exit"]

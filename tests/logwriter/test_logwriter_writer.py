@@ -48,7 +48,7 @@ def test_full_queue_drops_warns_once_and_recovers(tmp_path: Path) -> None:
     run.finish()
 
     assert run.stats()["dropped"] == dropped
-    rows = history(read_clean(run.dir))  # seqs stay dense despite the drops
+    rows = history(read_clean(run.run_dir))  # seqs stay dense despite the drops
     logged = [d["i"] for d in rows.values() if "i" in d]
     assert len(logged) == 301 - dropped
     assert logged == sorted(logged)  # what survived is in order
@@ -88,7 +88,7 @@ def test_disk_full_is_retried_and_warned_once(tmp_path: Path) -> None:
     assert "No space left" in stats["last_error"]
     # The partial write was truncated away before the retry at the same offset.
     assert calls[2][0] == calls[0][0] and calls[2][1] == calls[0][0]
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert [rows[s]["i"] for s in range(200)] == list(range(200))
 
 
@@ -103,9 +103,9 @@ def test_segments_rotate_and_read_back_in_order(tmp_path: Path) -> None:
         wait_until(lambda: run.stats()["queued"] == 0 and run.stats()["pending_bytes"] == 0,
               "a flush")
     run.finish()
-    segs = sorted(p.name for p in (Path(run.dir) / "log").glob("*.seg"))
+    segs = sorted(p.name for p in (Path(run.run_dir) / "log").glob("*.seg"))
     assert len(segs) >= 4 and run.stats()["segments"] == len(segs)
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert len(history(records)) == 400
     assert records[-1].kind == "exit"
 
@@ -116,7 +116,7 @@ def test_fsync_policies_all_produce_a_clean_log(tmp_path: Path, policy: str) -> 
     for i in range(20):
         run.log({"i": i})
     run.finish()
-    assert len(history(read_clean(run.dir))) == 20
+    assert len(history(read_clean(run.run_dir))) == 20
 
 
 def test_threads_log_concurrently_without_losing_rows(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_threads_log_concurrently_without_losing_rows(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     run.finish()
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert sorted(rows) == list(range(2000))
     for k in range(4):
         assert [d[f"t{k}"] for d in rows.values() if f"t{k}" in d] == list(range(500))
@@ -165,10 +165,10 @@ def test_finish_warns_when_the_writer_does_not_stop_in_time(
     finally:
         release.set()
     message = str(caught[0].message)
-    assert run.dir in message and "runwal verify" in message
+    assert run.run_dir in message and "runwal verify" in message
     backlog = int(message.split("up to ", 1)[1].split()[0])
     assert backlog >= 12  # the 10 rows, the SUMMARY and the EXIT at least
     wait_until(lambda: not writer.alive, "the writer to finish once the disk answers")
     # Nothing was lost in the end: the writer drained after finish() returned.
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert [rows[s]["i"] for s in range(10)] == list(range(10))

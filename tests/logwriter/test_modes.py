@@ -114,7 +114,7 @@ def test_a_syncer_that_cannot_start_fails_online_and_warns_hybrid(
                              **QUIET)
     run.log({"x": 1.0})
     run.finish()  # offline from here on: no syncer to wait for, no warning
-    assert run.syncer_pid is None and disk_rows(run.dir, "x") == [(0, 1.0)]
+    assert run.syncer_pid is None and disk_rows(run.run_dir, "x") == [(0, 1.0)]
 
 
 # -- online -----------------------------------------------------------------
@@ -135,12 +135,13 @@ def test_online_run_is_exactly_on_the_server_after_finish(
     assert run._follower is not None and run._follower.proc.returncode == 0
     srv = server_run(mlflow_uri, "modes", run.id)
     assert srv.info.status == "FINISHED"
-    assert metric_rows(mlflow_uri, srv.info.run_id, "loss") == disk_rows(run.dir, "loss")
+    assert metric_rows(mlflow_uri, srv.info.run_id, "loss") == disk_rows(run.run_dir, "loss")
     assert [s for s, _ in metric_rows(mlflow_uri, srv.info.run_id, "acc")] == list(range(n))
     assert srv.data.params == {"lr": "0.1", "opt/name": "sgd"}
     assert srv.data.tags["summary.best"] == "7"
-    ckpt = json.loads((Path(run.dir) / "sync" / f"{sink_name_for(mlflow_uri)}.json").read_text())
-    assert ckpt["finished"] and (Path(run.dir) / "sync" / "follow.log").is_file()
+    sync_dir = Path(run.run_dir) / "sync"
+    ckpt = json.loads((sync_dir / f"{sink_name_for(mlflow_uri)}.json").read_text())
+    assert ckpt["finished"] and (Path(run.run_dir) / "sync" / "follow.log").is_file()
 
 
 def test_online_syncer_stopping_mid_run_is_reported_and_sync_finishes_the_job(
@@ -165,7 +166,7 @@ def test_online_syncer_stopping_mid_run_is_reported_and_sync_finishes_the_job(
     assert "the syncer of run stopped1 stopped" in str(caught[0].message)
     with pytest.warns(SyncWarning, match="runwal sync"):
         run.finish()
-    done = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", run.dir, "--to",
+    done = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", run.run_dir, "--to",
                            mlflow_uri, "--json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["runs"][0]["status"] == "synced"
@@ -298,8 +299,8 @@ def test_hybrid_with_the_server_down_logs_locally_then_catches_up_once(tmp_path:
         assert metric_rows(uri, srv.info.run_id, "x") == expected
         assert srv.info.status == "FINISHED"
         # `runwal sync` afterwards finds nothing left to do and adds nothing
-        again = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", run.dir, "--to", uri,
-                                "--json"], capture_output=True, text=True, timeout=120)
+        again = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", run.run_dir, "--to",
+                                uri, "--json"], capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["runs"][0]["status"] == "skipped"
         assert metric_rows(uri, server_run(uri, "modes", "hybrid1").info.run_id, "x") == expected

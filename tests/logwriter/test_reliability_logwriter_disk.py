@@ -75,7 +75,7 @@ def test_full_disk_keeps_the_retry_buffer_bounded_counts_drops_and_recovers(
     assert peak_queued <= MAX_BYTES + 2 * len(base), peak_queued
     assert 0 < dropped < n
     assert took < 30  # one stall when the buffers filled, not one per call
-    records = read_clean(run.dir)  # seqs dense despite the drops, EXIT written
+    records = read_clean(run.run_dir)  # seqs dense despite the drops, EXIT written
     rows = history(records)
     kept = [d["i"] for d in rows.values() if "i" in d]
     assert kept == sorted(kept) and len(kept) == n - dropped
@@ -107,7 +107,7 @@ def test_save_on_a_full_disk_warns_and_training_goes_on(tmp_path: Path,
         run.log({"still": 1})
         run.finish()
     assert run.stats()["save_errors"] == 2
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert of_kind(records, "file") == [] and records[-1].kind == "exit"
     assert history(records)[0] == {"still": 1}
 
@@ -117,7 +117,7 @@ def test_a_deleted_run_directory_is_counted_and_warned_once(tmp_path: Path) -> N
     for i in range(100):
         run.log({"i": i})
     wait_until(lambda: run.stats()["written"] >= 101, "the first rows on disk")
-    shutil.rmtree(run.dir)
+    shutil.rmtree(run.run_dir)
     with pytest.warns(DroppedRecordsWarning, match="was deleted") as caught:
         for i in range(100, 2600):
             run.log({"i": i})
@@ -128,7 +128,7 @@ def test_a_deleted_run_directory_is_counted_and_warned_once(tmp_path: Path) -> N
         run.finish()
     assert len([w for w in caught if w.category is DroppedRecordsWarning]) == 1
     assert run.stats()["dropped"] >= 2500  # every row logged after the deletion
-    assert not os.path.exists(run.dir)  # the SDK never re-creates it
+    assert not os.path.exists(run.run_dir)  # the SDK never re-creates it
 
 
 def _closed_port() -> int:
@@ -149,7 +149,7 @@ def test_hybrid_finish_returns_at_once_when_the_follower_says_the_server_is_down
         # What the follower says (schema.follow_protocol) once a contact failed and it
         # is going to retry; written here for it, ahead of the follower's own (which
         # may win the race: tests/logwriter/test_modes.py has the real thing).
-        protocol.write_server_state(run.dir, up=False, why="connection refused",
+        protocol.write_server_state(run.run_dir, up=False, why="connection refused",
                                     pid=follower.pid)
         t0 = time.monotonic()
         with pytest.warns(SyncWarning,
@@ -160,7 +160,7 @@ def test_hybrid_finish_returns_at_once_when_the_follower_says_the_server_is_down
         follower.proc.terminate()
         follower.proc.wait(30)
     assert took < 1.5, took  # not its whole sync_timeout (5 s)
-    assert read_clean(run.dir)[-1].kind == "exit"
+    assert read_clean(run.run_dir)[-1].kind == "exit"
 
 
 def test_a_stale_server_state_of_another_follower_is_ignored(tmp_path: Path) -> None:

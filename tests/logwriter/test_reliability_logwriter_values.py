@@ -40,7 +40,7 @@ def test_steps_outside_int64_are_refused_and_later_rows_survive(tmp_path: Path) 
     run.log({"a": 99}, step=2**63 - 1)
     run.log({"last": 1}, commit=False)
     run.finish()
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     assert [rows[s]["a"] for s in range(50)] == list(range(50))
     assert rows[2**63 - 1] == {"a": 99, "last": 1}
 
@@ -52,7 +52,7 @@ def test_the_step_counter_stops_at_2_to_the_63(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"2\*\*63"):
         run.log({"c": 1})
     run.finish()
-    assert history(read_clean(run.dir)) == {2**63 - 1: {"a": 1, "b": 1}}
+    assert history(read_clean(run.run_dir)) == {2**63 - 1: {"a": 1, "b": 1}}
 
 
 def test_keys_with_lone_surrogates_are_refused_naming_the_key(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_keys_with_lone_surrogates_are_refused_naming_the_key(tmp_path: Path) ->
         run.define_metric(BAD, summary="max")
     run.log({"fine": 1.0})
     run.finish()
-    assert history(read_clean(run.dir)) == {0: {"fine": 1.0}}
+    assert history(read_clean(run.run_dir)) == {0: {"fine": 1.0}}
 
 
 def test_values_and_metadata_with_lone_surrogates_are_stored_escaped(
@@ -82,7 +82,7 @@ def test_values_and_metadata_with_lone_surrogates_are_stored_escaped(
     run.summary["where"] = BAD
     run.alert(BAD, BAD)
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     body = of_kind(records, "run")[0]  # the RUN record is there, argv escaped
     assert body["argv"] == ["train.py", f"--name={ESCAPED}"] and body["name"] == ESCAPED
     assert of_kind(records, "config")[0] == {"path": ESCAPED}
@@ -104,7 +104,7 @@ def test_console_text_with_lone_surrogates_keeps_its_neighbours(tmp_path: Path) 
     buf.add("stdout", "epoch 2\n")
     buf.drain()
     run.finish()
-    texts = [b["text"] for b in of_kind(read_clean(run.dir), "console")]
+    texts = [b["text"] for b in of_kind(read_clean(run.run_dir), "console")]
     assert texts == [f"epoch 1\nsaved {ESCAPED}\nepoch 2\n"]
 
 
@@ -117,9 +117,9 @@ def test_saved_file_with_an_undecodable_name_is_recorded(tmp_path: Path) -> None
     run = logwriter.init(dir=tmp_path / "runs", **QUIET)
     assert run.save(str(work / "*.pt")) == ["ckpt-\\xe9.pt"]
     run.finish()
-    files = of_kind(read_clean(run.dir), "file")
+    files = of_kind(read_clean(run.run_dir), "file")
     assert [f["path"] for f in files] == ["ckpt-\\xe9.pt"]
-    assert (Path(run.dir) / "files" / "ckpt-\\xe9.pt").read_bytes() == b"weights"
+    assert (Path(run.run_dir) / "files" / "ckpt-\\xe9.pt").read_bytes() == b"weights"
 
 
 def test_clean_text_escapes_only_what_is_not_text() -> None:
@@ -138,7 +138,7 @@ def test_one_key_twice_once_flattened_is_refused(tmp_path: Path, data: dict) -> 
         run.log(data)
     run.log({"a": {"b": 3}})
     run.finish()
-    assert history(read_clean(run.dir)) == {0: {"a/b": 3}}
+    assert history(read_clean(run.run_dir)) == {0: {"a/b": 3}}
 
 
 def test_config_and_summary_keys_that_flatten_to_one_name_are_refused(tmp_path: Path) -> None:
@@ -151,11 +151,11 @@ def test_config_and_summary_keys_that_flatten_to_one_name_are_refused(tmp_path: 
     with pytest.raises(ValueError, match="'s/t'"):
         run.summary.update({"s/t": 1, "s": {"t": 2}})
     run.finish()
-    assert of_kind(read_clean(run.dir), "config") == [{"opt/lr": 0.1}, {"opt/lr": 0.3}]
+    assert of_kind(read_clean(run.run_dir), "config") == [{"opt/lr": 0.1}, {"opt/lr": 0.3}]
 
 
 def test_a_long_config_value_is_kept_whole_in_the_log(tmp_path: Path) -> None:
     long = "p" * 10_000  # MLflow cuts params at 6,000 characters; the WAL does not
     run = logwriter.init(dir=tmp_path, config={"prompt": long}, **QUIET)
     run.finish()
-    assert of_kind(read_clean(run.dir), "config")[0]["prompt"] == long
+    assert of_kind(read_clean(run.run_dir), "config")[0]["prompt"] == long

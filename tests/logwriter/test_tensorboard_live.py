@@ -24,7 +24,7 @@ def test_tensorboardx_scalars_become_history_at_their_steps(tmp_path: Path) -> N
         for step in range(50):
             w.add_scalar("loss", 1.0 / (step + 1), 2 * step)
         # Read while the run is alive (tensorboardX writes the file every flush_secs).
-        wait_until(lambda: len(of_kind(read_run(run.dir)[0], "history")) == 50,
+        wait_until(lambda: len(of_kind(read_run(run.run_dir)[0], "history")) == 50,
                    "rows read from the live event file")
         val.add_scalar("loss", 0.5, 98)
         w.add_text("note", "hi", 3)
@@ -34,7 +34,7 @@ def test_tensorboardx_scalars_become_history_at_their_steps(tmp_path: Path) -> N
     finally:
         w.close()
         val.close()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     rows = [r for r in records if r.kind == "history"]
     train = [(r.body["step"], r.body["data"]["loss"]) for r in rows if "loss" in r.body["data"]]
     assert train == [(2 * s, float(np.float32(1.0 / (s + 1)))) for s in range(50)]
@@ -87,4 +87,4 @@ def test_without_sync_tensorboard_nothing_is_read(tmp_path: Path) -> None:
     w.add_scalar("x", 1.0, 0)
     w.close()
     run.finish()
-    assert of_kind(read_clean(run.dir), "history") == []
+    assert of_kind(read_clean(run.run_dir), "history") == []

@@ -43,7 +43,7 @@ def test_histograms_every_log_freq_steps_with_norms(tmp_path: Path) -> None:
     run.watch(model, log="all", log_freq=2)
     _train(run, model, 5)  # forward calls 1..5: logged at calls 2 and 4 (steps 1 and 3)
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     media = of_kind(records, "media")
     keys = {(m["key"], m["step"]) for m in media}
     assert keys == {(f"{kind}/{p}", step) for kind in ("gradients", "parameters")
@@ -74,7 +74,7 @@ def test_norm_and_histogram_match_the_tensor(tmp_path: Path) -> None:
         model(torch.randn(1, 4))
     weight = model[0].weight.detach().clone()
     run.finish()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     (m,) = [b for b in of_kind(records, "media") if b["key"] == "parameters/0.weight"]
     item = m["items"][0]
     assert item["bins"][0] == pytest.approx(weight.min().item())
@@ -125,7 +125,7 @@ def test_unwatch_stops_records_and_finish_removes_hooks(tmp_path: Path) -> None:
     assert not model._forward_hooks  # finish() unwatched it
     assert all(not p._backward_hooks for p in model.parameters())
     _train_no_run(model)  # hooks gone: training after finish raises nothing
-    media = of_kind(read_clean(run.dir), "media")
+    media = of_kind(read_clean(run.run_dir), "media")
     assert sorted({m["step"] for m in media}) == [0, 1]
     assert {m["key"] for m in media} == {f"gradients/{p}" for p in PARAMS}
 
@@ -143,7 +143,7 @@ def test_second_model_is_prefixed_and_eval_mode_is_not_counted(tmp_path: Path) -
     with torch.no_grad():
         second(first(torch.randn(1, 4)))
     run.finish()
-    keys = {m["key"] for m in of_kind(read_clean(run.dir), "media")}
+    keys = {m["key"] for m in of_kind(read_clean(run.run_dir), "media")}
     assert keys == {"parameters/graph_1weight", "parameters/graph_1bias"}
 
 
@@ -179,7 +179,7 @@ def test_cost_is_bounded_to_logged_steps(tmp_path: Path) -> None:
         out.backward()
     run.finish()
     assert seen == [0, 0, 4, 0, 0, 4]
-    assert len(of_kind(read_clean(run.dir), "media")) == 8
+    assert len(of_kind(read_clean(run.run_dir), "media")) == 8
 
 
 def test_wandb_shim_watch(tmp_path: Path) -> None:
@@ -196,4 +196,4 @@ def test_wandb_shim_watch(tmp_path: Path) -> None:
     _train(run, model, 1)
     wandb.unwatch(model)
     wandb.finish()
-    assert len(of_kind(read_clean(run.dir), "media")) == 8
+    assert len(of_kind(read_clean(run.run_dir), "media")) == 8

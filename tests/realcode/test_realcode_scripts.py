@@ -12,7 +12,7 @@ import pytest
 
 from logwriter_util import history, merged, of_kind
 from realcode.conftest import Ran, run_in, sync
-from syncutil import client
+from syncutil import artifact, client
 
 
 def _info(stdout: str) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_wandb_semantics_script_define_metric_summary_resume_url(
     ran = run_script("wandb_features.py", "train")
     info = _info(ran.proc.stdout)
     run_dir = ran.only()
-    assert info["url"] == run_dir.as_uri() and Path(info["dir"]) == run_dir
+    assert info["url"] == run_dir.as_uri() and Path(info["dir"]) == run_dir / "files"
     assert info["project"] == "features" and info["tags"] == ["baseline", "tuned"]
     assert info["step"] == 15 and info["summary_acc"] == 0.8
     records = ran.records()
@@ -101,12 +101,18 @@ def test_wandb_semantics_script_define_metric_summary_resume_url(
     assert summary["val/acc"] == 0.8 and summary["train/loss"] == 1 / 12
     assert summary["epoch"] == 2 and summary["best_epoch"] == 1 and summary["note"] == "done"
     assert of_kind(records, "exit")[0]["status"] == "finished"
+    # Written into wandb.run.dir, never saved: recorded at finish, as wandb uploads them.
+    assert [(b["path"], b["policy"]) for b in of_kind(records, "file")] == [
+        ("notes.txt", "end"), ("ckpt/state.json", "end")]
 
     row = sync(run_dir, mlflow_uri)
     mlflow = client(mlflow_uri)
     acc = mlflow.get_metric_history(row["server_run_id"], "val/acc")
     assert [(m.step, m.value) for m in acc] == [(0, 0.5), (1, 0.8), (2, 0.7)]  # x: epoch
     assert len(mlflow.get_metric_history(row["server_run_id"], "train/loss")) == 12
+    assert artifact(mlflow_uri, row["server_run_id"], "notes.txt") == b"lr 0.02 was better\n"
+    assert json.loads(artifact(mlflow_uri, row["server_run_id"], "ckpt/state.json")) == {
+        "epoch": 2}
 
     again = run_script("wandb_features.py", "resume",
                        env={"WANDB_RESUME": "allow", "WANDB_RUN_ID": info["id"]})

@@ -34,7 +34,7 @@ def test_shim_surface_and_wandb_environment(run_script: Any, tmp_path: Path) -> 
     assert out["errors"] and out["config_error"] and out["generate_id"] == 8
     assert (out["project"], out["entity"], out["disabled"]) == ("envp", "team", False)
     run_dir = ran.only()
-    assert run_dir.parent == tmp_path / "wd" / "wandb" and Path(out["dir"]) == run_dir
+    assert run_dir.parent == tmp_path / "wd" / "wandb" and Path(out["dir"]) == run_dir / "files"
     assert ran.proc.stderr.count("wandb: WARNING twice") == 1
     assert "wandb: a line" in ran.proc.stderr
     records = ran.records()

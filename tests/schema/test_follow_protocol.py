@@ -103,7 +103,7 @@ def test_ready_names_a_checkpoint_the_sdk_reads(tmp_path: Path, mlflow_uri: str)
         for i in range(5):
             run.log({"x": float(i)})
         run.finish()
-        last_seq = read_clean(run.dir)[-1].seq
+        last_seq = read_clean(run.run_dir)[-1].seq
         assert follower.finish(60.0, last_seq, run.id, lambda line: None) is None
     finally:
         _reap(follower)

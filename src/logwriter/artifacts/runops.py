@@ -88,7 +88,7 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     estimate = sum(len(p.encode("utf-8", "replace")) + 130 for p in sources)
     if estimate > MAX_RECORD_BYTES:
         raise _too_big(art, len(sources))
-    run_dir = Path(run.dir)
+    run_dir = Path(run.run_dir)
     files_dir = run_dir / FILES_DIR
     entries: list[Entry] = []
     for path in sorted(sources):
@@ -160,7 +160,7 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None) -> Ar
 
 
 def _resolve(run: Run, asked: str, name: str, spec: str) -> Artifact:
-    runs_dir = Path(run.dir).parent
+    runs_dir = Path(run.run_dir).parent
     records, n_runs = _records(run, name)
     hit = find(records, spec)
     if hit is None:
@@ -230,7 +230,7 @@ def _dict_or_none(value: Any) -> dict[str, Any] | None:
 def _records(run: Run, name: str) -> tuple[list[Logged], int]:
     """The records of ``name`` on disk in the runs directory and queued by this run,
     and the number of runs read."""
-    records, n_runs = scan(Path(run.dir).parent, name)
+    records, n_runs = scan(Path(run.run_dir).parent, name)
     return records + [r for r in _pending.get(run, []) if r.body["name"] == name], n_runs
 
 

@@ -144,7 +144,7 @@ class RunwalLogger(Logger):
     @property
     def log_dir(self) -> str | None:
         """The run directory."""
-        return self._experiment.dir if self._experiment is not None else None
+        return self._experiment.run_dir if self._experiment is not None else None
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any,

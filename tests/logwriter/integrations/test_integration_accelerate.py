@@ -33,7 +33,7 @@ def test_tracker_records_config_metrics_and_exit(tmp_path: Path) -> None:
         accelerator.log({"train/loss": 1.0 / (i + 1), "lr": 0.01}, step=i)
     accelerator.log({"eval/acc": 0.5}, step=3)
     accelerator.end_training()
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     config: dict[str, Any] = {}
     for delta in of_kind(records, "config"):
         config.update(delta)

@@ -109,7 +109,7 @@ def test_current_run_is_used_and_not_finished(tmp_path: Path) -> None:
     finally:
         run.finish()
     assert not (tmp_path / "other").exists()
-    rows = history(read_clean(run.dir))
+    rows = history(read_clean(run.run_dir))
     # epoch 0 merges into the script's step 0; epoch 1 at step 1; the script goes on after.
     assert rows[0]["setup"] == 1.0 and rows[0]["epoch/epoch"] == 0
     assert rows[1]["epoch/epoch"] == 1 and rows[2] == {"after": 2.0}

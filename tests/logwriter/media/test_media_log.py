@@ -52,7 +52,7 @@ def test_bad_input_raises_naming_the_key_and_loses_nothing(
         with pytest.raises(error, match=match):
             run.log({"loss": 2.0, **data})
         run.log({"img": Image(RGB), "loss": 3.0})
-    records = read_clean(run.dir)
+    records = read_clean(run.run_dir)
     assert history(records) == {0: {"loss": 1.0}, 1: {"loss": 3.0}}
     assert [(b["key"], b["step"]) for b in of_kind(records, "media")] == [("img", 0), ("img", 1)]
     assert of_kind(records, "exit")[0]["status"] == "finished"

@@ -1,7 +1,9 @@
 """A plain wandb script that leans on wandb's semantics: config attribute access and
 update(allow_val_change=True), define_metric("val/*", step_metric="epoch") with
 summary rules, explicit summary keys, the run's attributes (url, dir, resumed,
-project, tags), a run used as a context manager, and a second process that
+project, tags), files written into ``wandb.run.dir`` and never ``wandb.save()``d
+(uploaded at the end, as wandb does), a run used as a context manager, and a second
+process that
 resumes the run (WANDB_RESUME / WANDB_RUN_ID in the environment, as a scheduler
 requeue sets them). ``python wandb_features.py train`` or ``... resume``."""
 
@@ -32,6 +34,11 @@ if phase == "train":
         wandb.summary["best_epoch"] = 1
         run.summary.update({"note": "done"})
         run.tags = (*run.tags, "tuned")
+        with open(os.path.join(wandb.run.dir, "notes.txt"), "w") as fh:
+            fh.write("lr 0.02 was better\n")
+        os.makedirs(os.path.join(run.dir, "ckpt"), exist_ok=True)
+        with open(os.path.join(run.dir, "ckpt", "state.json"), "w") as fh:
+            json.dump({"epoch": 2}, fh)
         info = {"id": run.id, "url": run.url, "dir": run.dir, "project": run.project,
                 "tags": list(run.tags), "step": run.step, "summary_acc": run.summary["val/acc"]}
         print("RUNINFO " + json.dumps(info))
