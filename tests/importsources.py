@@ -80,10 +80,12 @@ def event_files(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.rglob("*") if p.is_file() and is_event_file(p.name))
 
 
-def make_offline_run(where: Path, code: int = 0) -> Path:
-    """A wandb offline run directory made by the real wandb, in a subprocess."""
+def make_offline_run(where: Path, code: int = 0, script: str | None = None) -> Path:
+    """A wandb offline run directory made by the real wandb, in a subprocess
+    (WANDB_SCRIPT, or ``script`` as it is)."""
     where.mkdir(parents=True)
-    (where / "train.py").write_text(WANDB_SCRIPT % {"steps": WANDB_STEPS, "code": code})
+    (where / "train.py").write_text(
+        WANDB_SCRIPT % {"steps": WANDB_STEPS, "code": code} if script is None else script)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_MODE="offline", WANDB_DIR=str(where), WANDB_SILENT="true",
                WANDB_DISABLE_GIT="true", WANDB_CONSOLE="wrap")

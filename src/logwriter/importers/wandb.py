@@ -13,11 +13,14 @@ run             RUN (name, project, tags, notes, group, job_type, host, git,
 config          CONFIG (the keys set; ``_wandb`` left out)
 history         HISTORY at ``step.num``, ts = ``_timestamp``; keys starting
                 with ``_`` left out; nested values flattened with ``/``;
-                images (``image-file``, ``images/separated``: the PNGs from
-                ``files/media/``) and histograms as MEDIA at the step; other
-                rich values (tables, audio, video, html) skipped, counted
+                rich values as MEDIA at the step, their files copied from
+                ``files/media/`` (see below); others (a wandb type runwal
+                has no kind for, a file that is missing) skipped, counted
 summary         folded, and written once at the end as one SUMMARY
-                (wandb's running summary, ``_`` keys left out)
+                (wandb's running summary, ``_`` keys left out); a rich
+                value there is the reference runwal's summary keeps (FORMAT.md):
+                to the MEDIA record of that key whose file is the same
+                (its last logged value), else to one written for it
 stats           STATS (cpu, memory, gpu.N.* under MLflow's system metric
                 names where one exists, else the wandb name with ``.`` -> ``_``)
 output_raw      CONSOLE (stdout / stderr), consecutive lines of one stream joined
@@ -28,6 +31,27 @@ exit            EXIT (code, finished / failed, runtime); ``preempting`` makes a
                 failing exit ``preempted``; no exit at all: ``killed``
 =============== ===========================================================
 
+Rich values, as wandb 0.31 writes them in a history row (a map with a
+``_type``; its file under the run's ``files/``, named by ``path``):
+
+==================== ===================================================
+wandb ``_type``      MEDIA kind and item (file, size, sha256 plus)
+==================== ===================================================
+image-file           image: width, height, format, caption
+images/separated     image gallery (``filenames``, ``captions``)
+audio-file, audio    audio (one, or a gallery of ``audio``): sample_rate
+                     and duration read from a WAV, format, caption
+video-file, videos   video (one, or a gallery of ``videos``): fps null,
+                     format (the file's extension), width/height when
+                     given, caption
+html-file, html      html (one, or a gallery of ``html``): format "html"
+table-file           table: format "json", rows, columns from the file,
+                     which is the ``{"columns", "data"}`` runwal writes
+                     (cells as wandb wrote them; an image cell is
+                     ``"Image"`` in 0.31's offline files)
+histogram            histogram: bins and counts, no file
+==================== ===================================================
+
 Skipped and counted: telemetry, environment, artifacts, tbrecord, final,
 footer, requests. The run id is ``wandb-<time>-<wandb id>`` from the
 directory name ``offline-run-<time>-<id>`` (so a copy imports as the same
@@ -37,6 +61,7 @@ imported again) appends the records past it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -47,6 +72,8 @@ from wandb.proto import wandb_internal_pb2
 from logwriter.importers.errors import NotASource
 from logwriter.importers.rundir import RunWriter, stable_id
 from logwriter.importers.wandblog import LogDamage, Torn, read_log
+from logwriter.media import encode
+from logwriter.media.logged import reference
 from schema.records import RecordType
 
 pb: Any = wandb_internal_pb2  # generated code: no types for mypy
@@ -137,6 +164,39 @@ def _histogram(value: dict[str, Any]) -> dict[str, Any] | None:
             len(bins) != len(counts) + 1):
         return None
     return {"bins": [float(b) for b in bins], "counts": [round(c) for c in counts]}
+
+
+_FILE_KINDS = {"image-file": "image", "audio-file": "audio", "video-file": "video",
+               "html-file": "html", "table-file": "table"}
+_GALLERIES = {"audio": ("audio", "audio"), "videos": ("video", "videos"),
+              "html": ("html", "html")}  # wandb _type -> (media kind, the list's field)
+
+
+def _metadata(media: str, ext: str, data: bytes, ref: dict[str, Any]) -> dict[str, Any] | None:
+    """A media item's metadata (docs/FORMAT.md) from a wandb file reference and the
+    file's bytes; None for a table file that is no ``{"columns", "data"}`` JSON."""
+    caption = ref.get("caption") if isinstance(ref.get("caption"), str) else None
+    if media == "image":
+        return {"width": ref.get("width"), "height": ref.get("height"),
+                "format": ref.get("format") or ext, "caption": caption}
+    if media == "audio":
+        info = encode.wav_info(data) if ext == "wav" else None
+        rate, duration = info if info is not None else (None, None)
+        return {"sample_rate": rate, "duration": duration, "format": ext, "caption": caption}
+    if media == "video":
+        meta: dict[str, Any] = {"fps": None, "format": ext, "caption": caption}
+        meta.update((k, ref[k]) for k in ("width", "height") if isinstance(ref.get(k), int))
+        return meta
+    if media == "html":
+        return {"format": "html"}
+    try:
+        doc = json.loads(data)
+        columns, rows = doc["columns"], doc["data"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        return None
+    return {"format": "json", "rows": len(rows), "columns": [str(c) for c in columns]}
 
 
 def _stats_name(key: str) -> str:
@@ -233,6 +293,10 @@ class _Writer:
         self.preempted = False
         self.saved: set[str] = set()
         self.seen_run = False
+        self.step = 0  # the last history row's
+        # key -> (step, wandb's sha256, media kind, items) of its last media record
+        self.logged: dict[str, tuple[int, Any, str, list[dict[str, Any]]]] = {}
+        self.pending: dict[str, tuple[dict[str, Any], int]] = {}  # rich summary values
 
     @property
     def writing(self) -> bool:
@@ -303,50 +367,71 @@ class _Writer:
             _flatten(key, value, data, rich)
         if step is None or step < 0:
             return
+        self.step = int(step)
         if data:
             self.put(RecordType.HISTORY, self.ts, {"step": int(step), "data": data})
         for key, value in rich:
             self._rich(key, int(step), value)
+        if self.pending:
+            self._resolve_summary()
 
     def _rich(self, key: str, step: int, value: dict[str, Any]) -> None:
-        """An image, a list of images or a histogram as a media record; others counted."""
+        """A rich value (the table in the module's docs) as a media record; others counted."""
         kind = str(value.get("_type"))
-        items: list[dict[str, Any]] = []
-        media = ""
-        if kind == "histogram":
-            item = _histogram(value)
-            if item is not None:
-                items = [item]
-            media = "histogram"
-        elif kind in ("image-file", "images/separated"):
-            media = "image"
-            if self.writing:
-                items = self._images(kind, value)
+        media, items = self._items(kind, value)
         if not items:
             if self.writing:
                 self.out.counts[f"skipped_{kind}"] += 1
             return
         self.put(RecordType.MEDIA, self.ts, {"key": key, "step": step, "kind": media,
                                              "items": items})
+        self.logged[key] = (step, value.get("sha256"), media, items)
         if self.writing:
             self.out.counts[f"{media}s"] += 1
 
-    def _images(self, kind: str, value: dict[str, Any]) -> list[dict[str, Any]]:
-        if kind == "image-file":
-            paths, captions = [value.get("path")], [value.get("caption")]
-        else:
+    def _items(self, kind: str, value: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """(runwal's media kind, the items) of one wandb value; no items when unknown."""
+        if kind == "histogram":
+            item = _histogram(value)
+            return "histogram", [item] if item is not None else []
+        if kind == "images/separated":
             paths = list(value.get("filenames") or [])
             captions = list(value.get("captions") or [None] * len(paths))
+            refs = [{"path": p, "caption": c, "width": value.get("width"),
+                     "height": value.get("height"), "format": value.get("format")}
+                    for p, c in zip(paths, captions, strict=False)]
+            return "image", self._media_files("image", refs)
+        if kind in _FILE_KINDS:
+            return _FILE_KINDS[kind], self._media_files(_FILE_KINDS[kind], [value])
+        if kind in _GALLERIES:
+            media, field = _GALLERIES[kind]
+            refs = [r for r in value.get(field) or [] if isinstance(r, dict)]
+            return media, self._media_files(media, refs)
+        return "", []
+
+    def _media_files(self, media: str, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each wandb file reference's file stored, with the item's metadata."""
         out = []
-        for rel, caption in zip(paths, captions, strict=False):
-            src = self.run.path / "files" / str(rel)
-            if not isinstance(rel, str) or ".." in Path(rel).parts or not src.is_file():
+        for ref in refs:
+            rel = ref.get("path")
+            if not isinstance(rel, str) or ".." in Path(rel).parts:
                 continue
-            ext = src.suffix.lstrip(".").lower() or "png"
-            out.append({**self.out.media_file("image", ext, src.read_bytes()),
-                        "width": value.get("width"), "height": value.get("height"),
-                        "format": value.get("format") or ext,
-                        "caption": caption if isinstance(caption, str) else None})
+            src = self.run.path / "files" / rel
+            if not src.is_file():
+                continue
+            data = src.read_bytes()
+            ext = (src.suffix.lstrip(".").lower() or "bin")[:10]
+            meta = _metadata(media, ext, data, ref)
+            if meta is None:
+                continue
+            fmt = meta.get("format") or ext
+            if self.writing:
+                stored = self.out.media_file(media, fmt, data)
+            else:  # a record before the cursor: its file is there already, same name
+                digest = hashlib.sha256(data).hexdigest()
+                stored = {"file": f"media/{media}/{digest}.{fmt}", "size": len(data),
+                          "sha256": digest}
+            out.append({**stored, **meta})
         return out
 
     def _summary(self, s: Any) -> None:
@@ -354,11 +439,37 @@ class _Writer:
             if key.startswith("_"):
                 continue
             if isinstance(value, dict) and "_type" in value:
-                self.summary.pop(key, None)
+                self.pending[key] = (value, self.index)  # its history row comes next
                 continue
+            self.pending.pop(key, None)
             self.summary[key] = value
         for item in s.remove:
             self.summary.pop(_key(item), None)
+
+    def _resolve_summary(self) -> None:
+        """Rich summary values as runwal's references (FORMAT.md): to the media record of
+        the key when it holds the same file (wandb's summary of a logged key: wandb 0.31
+        writes that summary just before the history row), else to a media record
+        written for it at the current step; a kind runwal has not is left out.
+
+        Run after each history row and at the end. A record of its own is written
+        as of the summary record's place in the log, so a re-import that appends
+        writes it once."""
+        pending, self.pending = self.pending, {}
+        for key, (value, index) in pending.items():
+            logged = self.logged.get(key)
+            if logged is None or logged[1] != value.get("sha256"):
+                now, self.index = self.index, index
+                try:
+                    self._rich(key, self.step, value)
+                finally:
+                    self.index = now
+                logged = self.logged.get(key)
+            if logged is None:
+                self.summary.pop(key, None)
+                continue
+            step, _, media, items = logged
+            self.summary[key] = reference(media, step, {"items": items})
 
     def _stats(self, s: Any) -> None:
         ts = _ts(s.timestamp) if s.HasField("timestamp") else self.ts
@@ -427,6 +538,7 @@ class _Writer:
     def finish(self) -> None:
         """The folded summary and the EXIT, written by every import that wrote anything."""
         self._flush_console()
+        self._resolve_summary()
         if self.summary:
             self.out.put(int(RecordType.SUMMARY), self.ts, dict(self.summary))
         e = self.exit

@@ -190,14 +190,15 @@ def summary_media(values: Mapping[str, Any], step: int, store: MediaStore
     for key, kind, frozen in media:
         body = MediaJob(key, step, kind, frozen, store)()
         bodies.append(body)
-        refs[key] = _reference(kind, step, body)
+        refs[key] = reference(kind, step, body)
     return bodies, refs
 
 
 _REFERENCE_META = ("width", "height", "format", "rows", "sample_rate", "duration", "caption")
 
 
-def _reference(kind: str, step: int, body: dict[str, Any]) -> dict[str, Any]:
+def reference(kind: str, step: int, body: dict[str, Any]) -> dict[str, Any]:
+    """What a summary keeps of the media record ``body`` (its first item), at ``step``."""
     if kind == "histogram" or not body.get("items"):
         ref: dict[str, Any] = {"_type": kind if kind == "histogram" else f"{kind}-file",
                                "step": step}

@@ -80,7 +80,12 @@ def test_offline_run_imported_point_by_point(offline_run: Path, tmp_path: Path) 
     assert (image["width"], image["height"], image["caption"]) == (6, 4, "c5")
     assert media["histogram"] == {"key": "weights", "step": 5, "kind": "histogram",
                                   "items": [{"bins": [0.0, 0.5, 1.0], "counts": [1, 3]}]}
-    assert "sample" not in summary and not any(k.startswith("sample/") for k in summary)
+    assert summary["sample"] == {  # wandb's summary of the key: a reference to its record
+        "_type": "image-file", "path": image["file"], "sha256": image["sha256"],
+        "size": image["size"], "step": 5, "width": 6, "height": 4, "format": "png",
+        "caption": "c5"}
+    assert summary["weights"] == {"_type": "histogram", "step": 5}
+    assert len(of_kind(records, "media")) == 2  # the summary wrote no record of its own
     assert of_kind(records, "exit") == [{"code": 0, "status": "finished",
                                          "runtime": of_kind(records, "exit")[0]["runtime"]}]
     # Again: same run id, nothing written.
