@@ -3,9 +3,9 @@
 Run on the media worker's thread (worker.py; never in the caller's: a 256x256 PNG costs a few
 milliseconds of zlib, against a few microseconds for the copy the caller
 makes). PNG and WAV need the standard library only (zlib, wave); numpy is
-there because the value was an array. GIF and MP4 go through imageio (MP4
-through its ffmpeg plugin and imageio-ffmpeg's binary), which the value
-checked for when it was made (errors.need).
+there because the value was an array. GIF goes through imageio, MP4, WebM
+and Ogg through the ffmpeg binary of imageio-ffmpeg, which the value checked
+for when it was made (errors.need).
 
 PNG layout (the PNG spec, section 5): the 8-byte signature, then chunks of
 ``length (u32 BE) | type (4 bytes) | data | crc32(type + data) (u32 BE)``:
@@ -112,17 +112,42 @@ def wav_info(data: bytes) -> tuple[int, float] | None:
 
 
 def video(frames: Any, fps: float, fmt: str) -> bytes:
-    """GIF bytes (imageio's Pillow plugin) or MP4/WebM/Ogg bytes (its ffmpeg plugin,
-    the binary of imageio-ffmpeg) of a TxHxWxC uint8 array."""
-    import imageio.v3 as iio
-
+    """GIF bytes (imageio's Pillow plugin) or MP4/WebM/Ogg bytes (`ffmpeg`) of a
+    TxHxWxC uint8 array."""
     if fmt == "gif":
+        import imageio.v3 as iio
+
         if frames.shape[-1] == 1:
             frames = frames[..., 0]
         return bytes(iio.imwrite("<bytes>", frames, extension=".gif",
                                  duration=1000.0 / fps, loop=0))
-    return bytes(iio.imwrite("<bytes>", even_rgb(frames), extension=f".{fmt}",
-                             plugin="FFMPEG", fps=fps, macro_block_size=2))
+    return ffmpeg(even_rgb(frames), fps, fmt)
+
+
+FFMPEG_CODECS = {"mp4": "libx264", "webm": "libvpx-vp9", "ogg": "libtheora"}
+
+
+def ffmpeg(frames: Any, fps: float, fmt: str) -> bytes:
+    """MP4 (H.264), WebM (VP9) or Ogg (Theora) bytes of TxHxWx3 uint8 frames of even
+    size, from the ffmpeg binary of imageio-ffmpeg (imageio's own ffmpeg plugin picks
+    H.264 for every container, which WebM refuses, and does not write Ogg at all)."""
+    import os
+    import tempfile
+
+    import imageio_ffmpeg
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="runwal-video-") as tmp:
+        path = os.path.join(tmp, f"video.{fmt}")
+        writer = imageio_ffmpeg.write_frames(
+            path, (frames.shape[2], frames.shape[1]), fps=fps, codec=FFMPEG_CODECS[fmt],
+            macro_block_size=2, ffmpeg_log_level="error")
+        writer.send(None)  # start ffmpeg
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
+        with open(path, "rb") as fh:
+            return fh.read()
 
 
 def even_rgb(frames: Any) -> Any:

@@ -3,13 +3,13 @@
 An array is TxCxHxW (C in 1, 3, 4; wandb's layout), or BxTxCxHxW, tiled
 into a grid as wandb does; uint8, or any numeric dtype scaled as Image's
 (encode.to_uint8). It is encoded on the media worker with imageio as GIF
-(wandb's default, ``fps`` 4) or MP4/WebM/Ogg through imageio's ffmpeg plugin,
-which runs the ffmpeg binary that the imageio-ffmpeg wheel ships (H.264 for
-MP4, in yuv420p: grey frames become RGB, alpha is dropped, and an odd height
-or width is padded by one row or column, which ``width``/``height`` then
-say). A path is stored as its bytes with its extension. imageio (and
-imageio-ffmpeg for the ffmpeg formats) is checked for when the Video is
-made, so a missing extra fails at that line, not on the media worker.
+(wandb's default, ``fps`` 4), or as MP4 (H.264), WebM (VP9) or Ogg (Theora)
+by the ffmpeg binary that the imageio-ffmpeg wheel ships, in yuv420p: grey
+frames become RGB, alpha is dropped, and an odd height or width is padded by
+one row or column, which ``width``/``height`` then say. A path is stored as
+its bytes with its extension. imageio and Pillow (GIF) or imageio-ffmpeg
+(the others) are checked for when the Video is made, so a missing extra
+fails at that line, not on the media worker.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Video(Media):
         if self.format not in FORMATS:
             raise ValueError(f"runwal: {what}: format {format!r} is not one of "
                              f"{', '.join(FORMATS)}")
-        need("imageio", f"Video(format={self.format!r})")
         if self.format == "gif":
+            need("imageio", "Video(format='gif')")
             need("PIL", "Video(format='gif')")
         else:
             need("imageio_ffmpeg", f"Video(format={self.format!r})")

@@ -104,8 +104,8 @@ def test_video_file_and_missing_imageio(log_run: Any, tmp_path: Path,
         Video(np.zeros((1, 3, 2, 2), dtype=np.uint8))
 
 
-def played(data: bytes) -> np.ndarray:
-    """The frames ffmpeg decodes from MP4 bytes. imageio's ffmpeg reader leaves its
+def played(data: bytes, ext: str = ".mp4") -> np.ndarray:
+    """The frames ffmpeg decodes from MP4 (or WebM) bytes. imageio's ffmpeg reader leaves its
     pipes to the garbage collector (a ResourceWarning, an error here): collected now,
     with that warning ignored."""
     import gc
@@ -115,7 +115,7 @@ def played(data: bytes) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        frames = iio.imread(data, extension=".mp4", plugin="FFMPEG")
+        frames = iio.imread(data, extension=ext, plugin="FFMPEG")
         gc.collect()
     return frames
 
@@ -138,6 +138,16 @@ def test_video_mp4_plays_back_its_frames(log_run: Any) -> None:
     for t in range(6):  # lossy, but each frame's colour survives
         assert int(np.argmax(back[t, 8, 10])) == t % 3 and back[t, 8, 10].max() > 200
     assert played(logged.data(logged.item("grey"))).shape == (2, 8, 8, 3)
+
+
+def test_video_webm_and_ogg(log_run: Any) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    frames = np.full((3, 3, 8, 10), 200, dtype=np.uint8)
+    logged = log_run({"webm": Video(frames, format="webm"), "ogg": Video(frames, format="ogg")})
+    webm = logged.data(logged.item("webm"))
+    assert webm[:4] == b"\x1a\x45\xdf\xa3" and played(webm, ".webm").shape == (3, 8, 10, 3)
+    assert logged.data(logged.item("ogg"))[:4] == b"OggS"
+    assert logged.item("ogg")["format"] == "ogg"
 
 
 @pytest.mark.parametrize(("make", "match"), [
