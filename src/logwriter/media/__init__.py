@@ -6,9 +6,12 @@ base.py (a snapshot in the caller's thread, items on the media worker),
 encode.py (PNG/WAV/GIF/MP4 bytes), worker.py (the thread that encodes and
 stores, off the training loop and the writer), store.py (content-addressed
 ``files/media/<kind>/<sha256>.<ext>``), logged.py (what ``log()`` does with
-them: ``media`` records, galleries, arrays as histograms) and errors.py
-(the optional extras, ``pip install 'runwal[media]'``). The record and file
-layout is docs/FORMAT.md, "Media and artifacts".
+them: ``media`` records, galleries, arrays as histograms, rich summary
+values), figures.py (matplotlib figures as images, plotly as Html),
+overlays.py (Image boxes/masks/classes), curves.py (plot.confusion_matrix,
+roc_curve, pr_curve) and errors.py (the optional extras, ``pip install
+'runwal[media]'``). The record and file layout is docs/FORMAT.md, "Media
+and artifacts".
 
 Object3D is not supported: it raises NotImplementedError when made.
 """
