@@ -10,10 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 from faultproxy import FaultProxy
+from schema.layout import RunDir
+from syncer.engine import checkpoint
 from syncer.engine.replay import sync_run
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
-from syncer.sinks.mlflow.sink import MlflowSink
-from syncutil import client, training_records, write_run
+from syncer.sinks.mlflow.sink import KnownRuns, MlflowSink
+from syncutil import append_segment, client, training_records, write_run
 
 
 def _kinds(log: list[tuple[int, str, str, str]]) -> Counter[str]:
@@ -56,3 +58,50 @@ def test_a_small_finished_run_is_four_requests_and_shows_its_user(
     found = client(mlflow_uri).search_runs([run.info.experiment_id],
                                            "attributes.user_id = 'alice'")
     assert {r.info.run_id for r in found} >= {r.server_run_id for r in results}
+
+
+def test_a_live_runs_next_pass_skips_runs_get_until_another_process_synced_it(
+    tmp_path: Path, mlflow_uri: str
+) -> None:
+    """syncd gives a live run a pass per write: with the server's `KnownRuns` the pass
+    after this process's own is one log-batch. A checkpoint another process moved (a
+    `runwal sync` between two syncd passes) is looked up again, and a run deleted on
+    the server is still found out, by the write."""
+    recs = training_records(60, status=None)
+    rd = write_run(tmp_path, "live001", recs[:12], project="p-known")
+    seq = 12
+    with FaultProxy(mlflow_uri) as proxy, build_client() as http:
+        rest = MlflowRest(proxy.uri, http)
+        known = KnownRuns()
+
+        def one_pass(shared: KnownRuns | None) -> tuple[Counter[str], str]:
+            nonlocal seq
+            append_segment(rd, recs[seq:seq + 4], base_seq=seq)
+            seq += 4
+            before = len(proxy.log)
+            sink = MlflowSink(rest, known=shared)
+            try:
+                res = sync_run(rd, sink, artifacts="defer")
+            finally:
+                sink.close()
+            assert not res.rejected
+            return _kinds(proxy.log[before:]), res.status
+
+        one_pass(known)  # creates the server run
+        assert one_pass(known) == (Counter({"runs/log-batch": 1}), "partial")
+        assert one_pass(None)[0]["runs/get"] == 1  # another process: a sink of its own
+        assert one_pass(known)[0] == Counter({"runs/get": 1, "runs/log-batch": 1})
+        assert one_pass(known)[0] == Counter({"runs/log-batch": 1})
+        ckpt = checkpoint.load(RunDir(rd), MlflowSink(rest).name)
+        assert ckpt is not None
+        client(mlflow_uri).delete_run(ckpt.server_run_id)
+        append_segment(rd, recs[seq:seq + 4], base_seq=seq)
+        sink = MlflowSink(rest, known=known)
+        try:
+            res = sync_run(rd, sink, artifacts="defer")
+        finally:
+            sink.close()
+    assert res.status == "failed" and not res.rejected, res
+    assert "active" in res.reason or "exist" in res.reason, res.reason
+    after = checkpoint.load(RunDir(rd), MlflowSink(rest).name)
+    assert after is not None and after.seq == ckpt.seq  # nothing acknowledged, nothing moved

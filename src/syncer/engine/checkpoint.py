@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from schema.atomic import write_json_atomic
+from schema.atomic import write_atomic
 from schema.layout import RunDir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -56,7 +56,9 @@ class Checkpoint:
     version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies ``state`` on every save (syncd saves
+        # once per write of every live run), and json.dumps needs no copy.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @property
     def needs_reread(self) -> bool:
@@ -108,7 +110,9 @@ def save(run_dir: RunDir, ckpt: Checkpoint) -> None:
     ckpt.updated = time.time()
     ckpt.version = VERSION
     run_dir.sync_dir.mkdir(exist_ok=True)
-    write_json_atomic(path_for(run_dir, ckpt.sink), ckpt.to_json())
+    # One line, by json's C encoder (indent= takes the pure-Python one: ~1/3 of a save)
+    text = json.dumps(ckpt.to_json(), sort_keys=True) + "\n"
+    write_atomic(path_for(run_dir, ckpt.sink), text.encode())
 
 
 def up_to_date(run_dir: RunDir, ckpt: Checkpoint | None) -> bool:

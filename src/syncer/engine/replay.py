@@ -101,6 +101,7 @@ class _Pass:
         self.dirty = False  # sent since the last end_pass
         self.limit = FIRST_BATCH_POINTS  # points per batch, from the measured send rate
         self.upgrade = ckpt is not None and ckpt.needs_reread  # rewrite it as version 2
+        self.saved: tuple[int, Pos, bool] | None = None  # what the last save wrote
 
     def open(self, first: Record | None) -> None:
         if self.opened:
@@ -134,6 +135,7 @@ class _Pass:
             ),
         )
         self.upgrade = False
+        self.saved = (self.acked, self.ack_pos, self.result.finished)
 
     def flush(self, pos: Pos | None = None) -> None:
         """Send the batch; ``pos`` is where reading resumes after its last record."""
@@ -227,10 +229,15 @@ class _Pass:
         if (self.dirty or artifacts == "flush") and self.opened:
             if artifacts == "defer":
                 self.result.artifacts_pending = True
+                # the sink did nothing since the last batch's save: write only a position
+                # moved past frames with nothing to send (syncd: a save less per write)
+                changed = self.saved != (self.acked, self.ack_pos, self.result.finished)
             else:
                 self.result.rejected += self.sink.end_pass()
+                changed = True
             self.dirty = False
-            self.save()
+            if changed:
+                self.save()
 
 
 def sync_run(

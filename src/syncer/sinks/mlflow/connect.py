@@ -21,7 +21,7 @@ from schema.uri import public_uri
 from syncer.errors import NoServerConfigured, ServerUnavailable
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.retry import RetryPolicy
-from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
+from syncer.sinks.mlflow.sink import KnownRuns, MlflowSink, sink_name_for
 
 PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's ingest ceiling)
 
@@ -52,9 +52,10 @@ class MlflowServer:
         self.rest = rest
         self.uri = public_uri(rest.uri)
         self.sink_name = sink_name_for(rest.uri)
+        self.known = KnownRuns()  # a run's next pass skips its runs/get (syncd: one per write)
 
     def new_sink(self) -> MlflowSink:
-        return MlflowSink(self.rest, parallel=PER_RUN_REQUESTS)
+        return MlflowSink(self.rest, parallel=PER_RUN_REQUESTS, known=self.known)
 
     def check(self, timeout: float) -> None:
         """Ping once; ServerUnavailable naming the server when it does not answer

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -76,13 +77,50 @@ def sink_name_for(uri: str) -> str:
     return sink_file_name(f"mlflow-{where}")
 
 
+class KnownRuns:
+    """What the sinks of one server learnt about the runs they synced, for the next pass
+    of the same run: its artifact root and params, the part of runs/get a resumed pass
+    needs. ``runwal syncd`` gives a live run a pass per write, and that runs/get was half
+    of each pass's requests. An entry holds only while the checkpoint's sink state is the
+    one the last pass saved (no other process synced the run since; params only change
+    with a config record, which changes that state); a run deleted on the server since
+    is still found out, by the write (`RunGone`). Thread-safe; the newest ``size`` runs."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[str, tuple[str, str | None, dict[str, str]]] = OrderedDict()
+
+    def get(self, server_run_id: str, state: dict[str, Any]) -> tuple[str | None,
+                                                                      dict[str, str]] | None:
+        """(artifact root, params) if the last pass left ``state`` in the checkpoint."""
+        key = json.dumps(state, sort_keys=True, default=str)
+        with self._lock:
+            hit = self._runs.get(server_run_id)
+            if hit is None or hit[0] != key:
+                return None
+            self._runs.move_to_end(server_run_id)
+            return hit[1], dict(hit[2])
+
+    def put(self, server_run_id: str, state: dict[str, Any], artifact_root: str | None,
+            params: dict[str, str]) -> None:
+        key = json.dumps(state, sort_keys=True, default=str)
+        with self._lock:
+            self._runs[server_run_id] = (key, artifact_root, dict(params))
+            self._runs.move_to_end(server_run_id)
+            while len(self._runs) > self.size:
+                self._runs.popitem(last=False)
+
+
 class MlflowSink:
-    """Sink for one run. ``rest`` may be shared by the sinks of many runs."""
+    """Sink for one run. ``rest`` (and ``known``) may be shared by the sinks of many runs."""
 
     def __init__(
-        self, rest: MlflowRest, *, parallel: int = 4, default_experiment: str = DEFAULT_EXPERIMENT
+        self, rest: MlflowRest, *, parallel: int = 4, default_experiment: str = DEFAULT_EXPERIMENT,
+        known: KnownRuns | None = None,
     ):
         self.rest = rest
+        self.known = known
         self.uri = public_uri(rest.uri)
         self.name = sink_name_for(rest.uri)
         self.parallel = max(1, parallel)
@@ -112,12 +150,19 @@ class MlflowSink:
     def open_run(
         self, identity: RunIdentity, run_record: Record | None, resume: ResumeFrom | None
     ) -> None:
+        self._run_dir = identity.run_dir.path
         if resume is not None:
+            self._exp_id = resume.experiment_id
+            self._map = MapState.from_json(resume.state)
+            seen = self.known.get(resume.server_run_id, resume.state) if self.known else None
+            if seen is not None:  # the last pass left this checkpoint: no runs/get
+                self._run_id, (self._artifact_root, self._params) = resume.server_run_id, seen
+                self._spool = Spool(identity.run_dir.sync_dir / f"{self.name}.output.log",
+                                    self._map)
+                return
             run = self.rest.get_run(resume.server_run_id)
             if run is None or run.get("info", {}).get("lifecycle_stage") == "deleted":
                 raise RunGone(f"server run {resume.server_run_id} no longer exists")
-            self._exp_id = resume.experiment_id
-            self._map = MapState.from_json(resume.state)
         else:
             project = identity.project or self.default_experiment
             self._exp_id = runs.experiment_id(self.rest, project)
@@ -133,7 +178,6 @@ class MlflowSink:
         params = run.get("data", {}).get("params", []) or []
         self._params = {p["key"]: p.get("value", "") for p in params
                         if isinstance(p, dict) and "key" in p}
-        self._run_dir = identity.run_dir.path
         self._spool = Spool(identity.run_dir.sync_dir / f"{self.name}.output.log", self._map)
 
     # -- sending -----------------------------------------------------------
@@ -301,7 +345,12 @@ class MlflowSink:
         return out
 
     def state(self) -> dict[str, Any]:
-        return self._map.to_json()
+        """The map state the engine saves with its checkpoint; remembered in ``known``
+        with what the server has, for the run's next pass."""
+        state = self._map.to_json()
+        if self.known is not None and self._run_id:
+            self.known.put(self._run_id, state, self._artifact_root, self._params)
+        return state
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
