@@ -3,7 +3,7 @@
 wandb uploads every file in ``wandb.run.dir`` when the run ends, saved or not
 (``torch.save(model.state_dict(), os.path.join(wandb.run.dir, "model.pt"))``).
 runwal does the same through the log: at finish() the saver (savefiles.py)
-walks ``files/`` with ``unrecorded()`` and queues a FILE record (policy
+walks ``files/`` with ``candidates()`` and queues a FILE record (policy
 ``end``, size and sha256) for each regular file that no FILE record names
 with those bytes, so ``runwal sync`` uploads it at its path, as any saved
 file.

@@ -1,4 +1,4 @@
-"""The user's Run: log/config/summary/save/alert/finish on top of one Backend.
+"""The user's Run: steps, log(), config, summary and finish() on top of one Backend.
 
 (The module is not called ``run.py`` because ``logwriter.run`` is the facade's
 "current run" attribute, like ``wandb.run``; a submodule of the same name
@@ -13,15 +13,18 @@ would record something raises RunFinishedError; finish() again is a no-op,
 and stats() and the properties still answer.
 
 The machinery (run directory, writer thread, helpers, the syncer process) is
-in backend.py. The Run knows nothing of the facade: init() passes
-``on_finish``, which finish() calls once, so the facade can drop its current
-run. The process hooks (hooks.py) end runs through two public methods,
-``finish_at_exit`` and ``detach_after_fork``.
+in backend.py. Beside the Run, each in a module named for it: its other calls
+(define_metric, save, alert, artifacts, watch; run_calls.py) and wandb's
+attributes (run_info.py), both mixins; its rich values (run_media.py); the
+order finish() stops things in and where its problems go (run_finish.py).
+The Run knows nothing of the facade: init() passes ``on_finish``, which
+finish() calls once. The process hooks (hooks.py) end runs through two public
+methods, ``finish_at_exit`` and ``detach_after_fork``.
 
-Why this stays one module of ~370 lines: it is one concept, the object the
-user holds. Step semantics, the disabled/forked/finished rules and the order
-of finish() act on the same few fields under one lock, and log() is the hot
-path, so it reads them directly rather than through another object.
+Why this stays one module of ~350 lines: it is one concept, the state the
+user's calls share. Step semantics, the disabled/forked/finished rules and
+finish()'s first steps act on the same few fields under one lock, and log()
+is the hot path, so it reads them directly rather than through another object.
 """
 
 from __future__ import annotations
@@ -31,30 +34,20 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from logwriter import hooks
-from logwriter.backend import Backend, say
+from logwriter import hooks, run_finish
+from logwriter.backend import Backend
 from logwriter.config import Config
-from logwriter.errors import (
-    FinishTimeoutWarning,
-    ForkedRunWarning,
-    RunFinishedError,
-    RunwalWarning,
-    SaveWarning,
-    StepWarning,
-    SyncWarning,
-)
-from logwriter.media.logged import MediaJob, Split, split_media, summary_media
-from logwriter.media.store import MediaStore
-from logwriter.media.worker import RECORD_BYTES, MediaWorker
+from logwriter.errors import ForkedRunWarning, RunFinishedError, StepWarning
+from logwriter.media.logged import split_media
 from logwriter.resume import ResumeState
+from logwriter.run_calls import RunCalls
 from logwriter.run_info import RunInfo
+from logwriter.run_media import RunMedia
 from logwriter.settings import Settings
-from logwriter.summary import Summary, metric_def
-from logwriter.text import clean_text
+from logwriter.summary import Summary
 from logwriter.values import STEP_LIMIT, check_step, flatten
 from logwriter.writer import Writer
 from schema.layout import FILES_DIR
@@ -62,22 +55,16 @@ from schema.records import EXIT_STATUSES, RecordType
 
 if TYPE_CHECKING:
     from logwriter.follower import Follower
+    from logwriter.media.worker import MediaWorker
 
 _HISTORY = int(RecordType.HISTORY)
-_MEDIA = int(RecordType.MEDIA)
-ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 CLOSE_TIMEOUT = 30.0  # finish() waits this long for the writer thread to stop
 
 
-class Run(RunInfo):
-    """One run: a directory, a writer thread, and wandb-like methods (wandb's run
-    attributes are in run_info.py).
-
-    ``run_dir`` is the run directory (``runs/<id>``: run.json, log/, files/,
-    sync/); ``dir`` is its ``files/``, as wandb's ``run.dir`` is the run's files
-    directory: what a script writes there is recorded at finish() and uploaded
-    by ``runwal sync`` without a save() (savefiles.py).
-    """
+class Run(RunCalls, RunInfo):
+    """One run: a directory, a writer thread, and wandb-like methods (define_metric,
+    save, alert, artifacts and watch are in run_calls.py; wandb's run attributes,
+    ``dir`` and ``run_dir`` among them, in run_info.py)."""
 
     def __init__(self, settings: Settings, config: Any = None, *,
                  on_finish: Callable[[Run], None] | None = None) -> None:
@@ -96,8 +83,7 @@ class Run(RunInfo):
         self._step = 0
         self._row: dict[str, Any] = {}
         self._row_bytes = 0  # the pending row's size estimate, for the queue's memory bound
-        self._media_store: MediaStore | None = None  # files/media/, made by the first rich value
-        self._media: MediaWorker | None = None  # started by the first rich value
+        self._rich = RunMedia(self.dir, self.id)  # rich values: run_media.py
         self._step_warned = False
         self._finished = False
         self._inert = settings.mode == "disabled"
@@ -146,6 +132,10 @@ class Run(RunInfo):
     def _follower(self) -> Follower | None:  # tests look at the follower process
         return self._backend.follower
 
+    @property
+    def _media(self) -> MediaWorker | None:  # and at the media worker
+        return self._rich.worker
+
     # -- emitting ----------------------------------------------------------
 
     def _put(self, rtype: int, body: Any) -> None:
@@ -164,15 +154,12 @@ class Run(RunInfo):
 
     def _summary_media(self, values: dict[str, Any]) -> dict[str, Any]:
         """summary[key] = a rich value: its MEDIA record at the current step, stored now
-        (media/logged.py, summary_media); the references the summary keeps."""
+        (run_media.py); the references the summary keeps."""
         if self._inert_call():
             return {}
-        if self._media_store is None:
-            self._media_store = MediaStore(Path(self.files_dir))
         with self._lock:
-            bodies, refs = summary_media(values, self._step, self._media_store)
-        for body in bodies:
-            self._writer.put(_MEDIA, time.time(), body, RECORD_BYTES)  # type: ignore[union-attr]
+            bodies, refs = self._rich.summary(values, self._step)
+        self._rich.queue(self._writer, bodies)  # type: ignore[arg-type]
         return refs
 
     def _emit_stats(self, sample: dict[str, float]) -> None:
@@ -203,8 +190,7 @@ class Run(RunInfo):
         self._inert = True
         self._forked = True
         self._backend.detach_after_fork()
-        if self._media is not None:
-            self._media.detach()
+        self._rich.detach()
 
     def _warn_forked(self) -> None:
         if not self._fork_warned:
@@ -247,8 +233,8 @@ class Run(RunInfo):
             elif self._step >= STEP_LIMIT:
                 raise ValueError(f"runwal: log(): the step counter reached 2**63 after "
                                  f"step {self._step - 1}; steps must stay below 2**63")
-            if media:
-                self._log_media(media)
+            if media:  # a MEDIA record per key, queued by the media worker (run_media.py)
+                self._rich.log(self._writer, self._step, media)  # type: ignore[arg-type]
             if self._row:
                 self._row.update(flat)
             else:
@@ -259,25 +245,6 @@ class Run(RunInfo):
             self._commit_row()
         if self._writer.notices:  # type: ignore[union-attr]
             self._warn_notices()
-
-    def _log_media(self, media: list[Split]) -> None:
-        """One MEDIA record per key, at the current step; encoded and stored by the media
-        worker (media/worker.py), which queues the record when its files are complete."""
-        worker = self._media
-        if worker is None:
-            writer = self._writer
-            assert writer is not None
-            self._media_store = MediaStore(Path(self.dir))
-            worker = self._media = MediaWorker(
-                writer.put, writer.queue.queued_bytes, writer.notices,
-                max_lag=writer.queue.max_lag, max_bytes=writer.queue.max_bytes,
-                put_timeout=writer.queue.put_timeout,
-                name=f"runwal-media-{self.id}")
-        store = self._media_store
-        assert store is not None
-        now = time.time()
-        for key, kind, values in media:
-            worker.submit(now, MediaJob(key, self._step, kind, values, store))
 
     def _commit_row(self) -> None:
         row, self._row = self._row, {}
@@ -299,74 +266,13 @@ class Run(RunInfo):
                 stacklevel=4,
             )
 
-    def define_metric(self, name: str, step_metric: str | None = None,
-                      step_sync: bool | None = None, hidden: bool | None = None,
-                      summary: str | None = None, goal: str | None = None,
-                      overwrite: bool | None = None) -> None:
-        """Declare how a metric (or a glob like "val/*") is summarised and plotted, with
-        wandb's arguments (summary.py says what each mode does)."""
-        body, modes = metric_def(name, step_metric, step_sync, hidden, summary, goal,
-                                 overwrite)
-        self.summary.define(name, modes)
-        self._put(int(RecordType.METRIC_DEF), body)
-
-    def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] |
-             None = None, policy: str = "now") -> list[str]:
-        """Snapshot files into the run's files/ dir; returns their paths there. A file
-        that cannot be snapshot (disk full, gone) is left out with a SaveWarning."""
-        if self._inert_call():
-            return []
-        saver = self._backend.saver
-        assert saver is not None
-        saved, problem = saver.save(glob_str, base_path, policy)
-        if problem is not None:
-            warnings.warn(problem, SaveWarning, stacklevel=2)
-        return saved
-
-    def alert(self, title: str, text: str, level: str = "INFO") -> None:
-        if not isinstance(title, str) or not isinstance(text, str):
-            raise TypeError("runwal: alert(): title and text must be str")
-        level = str(level).upper()
-        if level not in ALERT_LEVELS:
-            raise ValueError(f"runwal: alert(level={level!r}): expected one of {ALERT_LEVELS}")
-        self._put(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
-                                          "level": level})
-
-    # Artifacts and watch: the bodies are in artifacts/runops.py and watcher.py.
-
-    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
-                     type: str | None = None, aliases: Any = None) -> Any:
-        """Version an Artifact (or a file/dir path) and record it; returns the Artifact."""
-        from logwriter.artifacts.runops import log_artifact
-        return log_artifact(self, artifact_or_path, name, type, aliases)
-
-    def log_model(self, path: str | os.PathLike[str], name: str | None = None,
-                  aliases: Any = None) -> Any:
-        from logwriter.artifacts.runops import log_model
-        return log_model(self, path, name, aliases)
-
-    def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> Any:
-        """Resolve "name:latest" / "name:v3" / "name:alias" offline, record the lineage."""
-        from logwriter.artifacts.runops import use_artifact
-        return use_artifact(self, artifact_or_name, type)
-
-    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
-              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
-        from logwriter.watcher import watch
-        watch(self, models, criterion, log, log_freq, idx, log_graph)
-
-    def unwatch(self, models: Any = None) -> None:
-        from logwriter.watcher import unwatch
-        for model in models if isinstance(models, (list, tuple)) else [models]:
-            unwatch(self, model)
-
     def stats(self) -> dict[str, Any]:
         """Writer counters: written, dropped, write_errors, last_error, queued, ..."""
         out: dict[str, Any] = self._writer.stats() if self._writer is not None else {}
         out["step"] = self._step
         saver = self._backend.saver
         out["save_errors"] = saver.errors if saver is not None else 0
-        out["media_dropped"] = self._media.dropped if self._media is not None else 0
+        out["media_dropped"] = self._rich.dropped
         return out
 
     @property
@@ -419,35 +325,11 @@ class Run(RunInfo):
         with self._lock:
             if self._row:
                 self._commit_row()
-        if self._media is not None and not self._media.close(CLOSE_TIMEOUT):
-            self._report(f"runwal: finish() stopped waiting after {CLOSE_TIMEOUT:g}s for "
-                         f"{self._media.pending()} rich values to be encoded and stored; "
-                         "their media records are missing", FinishTimeoutWarning, quiet)
-        backend = self._backend
-        self._report(backend.stop_capture(), SaveWarning, quiet)
-        now = time.time()
-        delta = self.summary.delta()
-        if delta:
-            writer.put(int(RecordType.SUMMARY), now, delta)
-        writer.put(int(RecordType.EXIT), now, {
-            "code": int(exit_code), "status": self._exit_status(status, exit_code),
-            "runtime": round(time.monotonic() - self._t0, 6),
-        })
-        self._report(backend.close_writer(CLOSE_TIMEOUT), FinishTimeoutWarning, quiet)
-        self._report(backend.finish_sync(sync_wait), SyncWarning, quiet)
+        run_finish.stop(self._backend, writer, self._rich, self.summary, code=exit_code,
+                        status=lambda: self._exit_status(status, exit_code), t0=self._t0,
+                        timeout=CLOSE_TIMEOUT, quiet=quiet, sync_wait=sync_wait)
         if writer.notices and not quiet:
             self._warn_notices()
-
-    @staticmethod
-    def _report(problem: str | None, category: type[RunwalWarning], quiet: bool) -> None:
-        """A problem of finish(): a warning to the caller of finish() or __exit__, or a
-        line on stderr when there is no caller left (finish_at_exit)."""
-        if problem is None:
-            return
-        if quiet:
-            say(problem)
-        else:
-            warnings.warn(problem, category, stacklevel=4)
 
     def __enter__(self) -> Run:
         return self

@@ -10,14 +10,11 @@ Policies (wandb's names):
   (checked every few seconds) and at finish(). Copied to a temp name and
   renamed, so a syncer never reads a half-copied file.
 
-Slow work happens on the saver's own thread (``runwal-files-<id>``, started
-by the first save() that needs it, joined by finish()): the sha256 of a
-``now`` snapshot, and the re-snapshots of changed ``live`` files. Never on
-the writer thread, whose every stalled moment would hold back log() (see
-backlog.py), and never twice on the caller: saving a large checkpoint costs
-the training loop a link or a copy, not a hash. The FILE record of a ``now``
-snapshot is therefore queued when its hash is known, after records logged
-meanwhile, with the ts of the save() call.
+Slow work happens on the saver's own thread (saver_thread.py): the sha256
+of a ``now`` snapshot, and the re-snapshots of changed ``live`` files. The
+FILE record of a ``now`` snapshot is therefore queued when its hash is known,
+after records logged meanwhile, with the ts of the save() call. How one
+snapshot's bytes are placed and described is snapshot.py.
 
 A failed snapshot (disk full, a file that vanished, a directory removed) is
 never raised into training: save() returns the paths it did save, counts the
@@ -37,42 +34,26 @@ run.dir, saved or not; dirfiles.py says what that walk skips and costs.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from logwriter import snapshot
 from logwriter.dirfiles import MAX_FILES, candidates, hash_regular, stores_own
+from logwriter.saver_thread import SaverThread
+from logwriter.snapshot import Stamp, file_body
 from logwriter.text import clean_text
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
 
 Put = Callable[..., Any]
 POLICIES = ("now", "end", "live")
-LIVE_CHECK_S = 2.0
 JOIN_TIMEOUT = 120.0  # finish() waits this long for hashes and live copies in flight
 _FILE = int(RecordType.FILE)
-
-
-def sha256_of(path: Path) -> str:
-    import hashlib  # only a save() pays for it
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _copy(src: Path, dest: Path) -> None:
-    import shutil  # only a save() pays for it
-
-    shutil.copy2(src, dest)
 
 
 class FileSaver:
@@ -83,25 +64,21 @@ class FileSaver:
         self.files_dir = (run_dir / FILES_DIR).resolve()
         self.run_dir = run_dir.resolve()
         self._put = put
-        self._name = name
         self._lock = threading.Lock()
         self._end: dict[Path, str] = {}  # source -> relative path
-        self._live: dict[Path, tuple[str, tuple[int, int] | None]] = {}
+        self._live: dict[Path, tuple[str, Stamp | None]] = {}
         # rel -> sha256 of its last FILE record, this process's and (resumed) earlier ones'
         self._recorded: dict[str, str] = dict(recorded or {})
         # rel -> (mtime_ns, size) of files/rel when this process hashed it for its record:
         # finish() does not hash an unchanged saved file again
-        self._hashed: dict[str, tuple[int, int]] = {}
-        self._jobs: deque[Callable[[], None]] = deque()
-        self._wake = threading.Event()
-        self._stopping = False
+        self._hashed: dict[str, Stamp] = {}
+        self._thread = SaverThread(name, self._check_live, self._failed)
         self._detached = False
-        self._thread: threading.Thread | None = None
         self.errors = 0
         self.last_error: str | None = None
         # Seams for fault tests: how a snapshot links and copies.
         self.link: Callable[[Path, Path], None] = os.link
-        self.copy: Callable[[Path, Path], None] = _copy
+        self.copy: Callable[[Path, Path], None] = snapshot.copy
 
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None,
              policy: str) -> tuple[list[str], str | None]:
@@ -141,11 +118,7 @@ class FileSaver:
     def finish(self) -> str | None:
         """finish(), on the caller: let the thread finish its work, then snapshot
         ``end`` files and changed ``live`` files; one line about failures, if any."""
-        thread = self._thread
-        if thread is not None:
-            self._stopping = True
-            self._wake.set()
-            thread.join(JOIN_TIMEOUT)
+        self._thread.stop(JOIN_TIMEOUT)
         before = self.errors
         self._check_live()
         with self._lock:
@@ -157,7 +130,7 @@ class FileSaver:
             except OSError as exc:
                 self._failed(str(src), exc)
         left_out = self._record_unsaved()
-        if thread is not None and thread.is_alive():
+        if self._thread.alive():
             return (f"runwal: finish() stopped waiting after {JOIN_TIMEOUT:g}s for saved "
                     "files to be hashed or copied; their FILE records may be missing")
         if self.errors > before:
@@ -202,7 +175,7 @@ class FileSaver:
                                         "policy": "end"}, stamp))
         return left_out
 
-    def _record(self, ts: float, hashed: tuple[dict[str, Any], tuple[int, int]]) -> None:
+    def _record(self, ts: float, hashed: tuple[dict[str, Any], Stamp]) -> None:
         """Queue a FILE record, and remember which bytes it names."""
         body, stamp = hashed
         with self._lock:
@@ -213,43 +186,16 @@ class FileSaver:
     def detach(self) -> None:
         """In a forked child: the thread did not survive; forget pending work."""
         self._detached = True
-        self._thread = None
-        self._jobs.clear()
+        self._thread.detach()
         self._live.clear()
         self._end.clear()
 
-    # -- the saver thread ------------------------------------------------------
-
-    def _submit(self, job: Callable[[], None] | None) -> None:
-        if job is not None:
-            self._jobs.append(job)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._main, name=self._name, daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def _main(self) -> None:
-        while True:
-            self._wake.wait(LIVE_CHECK_S)
-            self._wake.clear()
-            while self._jobs:
-                job = self._jobs.popleft()
-                try:
-                    job()
-                except OSError as exc:
-                    self._failed("a saved file", exc)
-                except Exception as exc:  # a bug here must not kill the thread
-                    self._failed("a saved file", OSError(str(exc)))
-            if self._stopping:
-                return
-            self._check_live()
-
     def _check_live(self) -> None:
-        """Re-snapshot live files that changed."""
+        """Re-snapshot live files that changed (the saver thread's tick, and finish())."""
         with self._lock:
             live = list(self._live.items())
         for src, (rel, stamp) in live:
-            now = self._stamp(src)
+            now = snapshot.stamp(src)
             if now is None or now == stamp:
                 continue
             try:
@@ -301,42 +247,16 @@ class FileSaver:
         # Stored under a name that is valid text, so the FILE record can name it.
         return clean_text(rel.as_posix())
 
-    @staticmethod
-    def _stamp(src: Path) -> tuple[int, int] | None:
-        try:
-            st = src.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
-    def _snapshot(self, src: Path, rel: str, policy: str, *, link: bool
-                  ) -> tuple[int, int] | None:
+    def _snapshot(self, src: Path, rel: str, policy: str, *, link: bool) -> Stamp | None:
         """Copy or link ``src`` to files/rel and queue its FILE record (a ``now``
         snapshot's record once the saver thread hashed it)."""
         dest = self.files_dir / rel
         if not self.files_dir.is_dir():  # the run directory is gone: never re-create it
             raise FileNotFoundError(2, "the run's files/ directory is gone", str(self.files_dir))
         dest.parent.mkdir(parents=True, exist_ok=True)
-        stamp = self._stamp(src)
-        if dest == src:  # already in files/ (written into run.dir): nothing to copy
-            self._queue(dest, rel, policy)
-            return stamp
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        try:
-            linked = False
-            if link:
-                try:
-                    self.link(src, tmp)
-                    linked = True
-                except OSError:
-                    linked = False
-            if not linked:
-                self.copy(src, tmp)
-            os.replace(tmp, dest)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        stamp = snapshot.stamp(src)
+        if dest != src:  # else already in files/ (written into run.dir): nothing to copy
+            snapshot.place(src, dest, link=self.link if link else None, copy=self.copy)
         self._queue(dest, rel, policy)
         return stamp
 
@@ -346,9 +266,9 @@ class FileSaver:
         ts = time.time()
         if policy == "now":
             # Never rewritten by runwal, so its hash can wait for the saver thread.
-            self._submit(lambda: self._record(ts, _body(dest, rel, policy)))
+            self._thread.submit(lambda: self._record(ts, file_body(dest, rel, policy)))
             return
-        body, stamp = _body(dest, rel, policy)  # live/end copies may be replaced: hash now
+        body, stamp = file_body(dest, rel, policy)  # live/end copies may be replaced: hash now
         with self._lock:
             # A live file seen changing mid-copy is looked at again; the same
             # bytes a second time are not a new version.
@@ -358,11 +278,4 @@ class FileSaver:
         if not same:
             self._put(_FILE, ts, body)
         if policy == "live":
-            self._submit(None)  # the thread watches live files from now on
-
-
-def _body(dest: Path, rel: str, policy: str) -> tuple[dict[str, Any], tuple[int, int]]:
-    """The FILE record of ``dest``, and its (mtime_ns, size) from before the hash."""
-    st = dest.stat()
-    body = {"path": rel, "size": st.st_size, "sha256": sha256_of(dest), "policy": policy}
-    return body, (st.st_mtime_ns, st.st_size)
+            self._thread.submit(None)  # the thread watches live files from now on
