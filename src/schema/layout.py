@@ -60,7 +60,8 @@ class RunDir:
         if not p.is_dir():
             raise NotARunDir("not a directory", path=str(p))
         if not (p / RUN_JSON).is_file() and not (p / LOG_DIR).is_dir():
-            raise NotARunDir("not a runwal run directory (no run.json, no log/)", path=str(p))
+            raise NotARunDir("not a runwal run directory (no run.json, no log/)", path=str(p),
+                             hint=foreign_run_hint(p))
         return cls(p)
 
     @property
@@ -101,6 +102,25 @@ def is_run_dir(path: str | os.PathLike[str]) -> bool:
     """True for a directory holding run.json or log/ (what every command calls a run)."""
     p = Path(path)
     return (p / RUN_JSON).is_file() or (p / LOG_DIR).is_dir()
+
+
+def foreign_run_hint(path: str | os.PathLike[str]) -> str | None:
+    """How to bring ``path`` in when it is another tool's run, else None (the default hint).
+
+    A TensorBoard logdir (``events.out.tfevents.*`` files, as cleanrl writes into
+    ``runs/<name>``, next to runwal's own ``./runs``) or a wandb offline run
+    (``run-<id>.wandb``) is a run ``runwal import`` can turn into a runwal one.
+    Only the directory itself is listed: cheap, and never a recursive walk.
+    """
+    try:
+        names = [e.name for e in os.scandir(path) if e.is_file()]
+    except OSError:
+        return None
+    if any(n.startswith("events.out.tfevents.") for n in names):
+        return f"it holds TensorBoard event files: `runwal import tensorboard {path} --into RUNS`"
+    if any(n.startswith("run-") and n.endswith(".wandb") for n in names):
+        return f"it is a wandb offline run: `runwal import wandb {path} --into RUNS`"
+    return None
 
 
 def child_runs(path: str | os.PathLike[str]) -> list[Path]:

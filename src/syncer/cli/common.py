@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import click
 
 from schema.errors import SchemaError
-from schema.layout import RunDir, child_runs
+from schema.layout import RunDir, child_runs, foreign_run_hint
 from syncer.errors import EXIT_USAGE, NoSuchDir, NotARun, RunwalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,7 +97,7 @@ def open_run(path: str | os.PathLike[str]) -> RunDir:
         hint = (
             f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
             if children
-            else None
+            else foreign_run_hint(p)
         )
         raise NotARun("not a runwal run directory (no run.json, no log/)", path=str(p),
                       hint=hint) from exc
