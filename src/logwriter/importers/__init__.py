@@ -9,7 +9,11 @@
                     source's timestamps, ``sync/import.state``
     errors.py       why one source could not be imported (a failed result, never an abort)
     tensorboard.py  TensorBoard logdirs: one run per directory of event files
-    wandb.py        wandb offline run directories (``run-<id>.wandb``)
+    wandb.py        wandb offline run directories (``run-<id>.wandb``): finding them,
+                    the run's name and start time, reading the log past the cursor
+    wandbrecords.py which wandb record (protobuf) becomes which runwal record
+    wandbmedia.py   wandb's rich values (``_type``) as MEDIA records, and the
+                    summary's references to them
     wandblog.py     the LevelDB-log bytes a ``run-<id>.wandb`` is made of
 
 Importing writes run dirs, the SDK's half of runwal, so it lives here and
