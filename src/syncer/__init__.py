@@ -21,7 +21,11 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
                            `Rejection` (a value refused for good), `RunIdentity`
       mlflow/              the MLflow destination (httpx lives here and nowhere else)
         connect.py         URI -> `MlflowServer` (a `Destination`): what sync/syncd/follow share
-        sink.py            `MlflowSink`: records -> idempotent MLflow requests, 400s bisected
+        sink.py            `MlflowSink`: records -> idempotent MLflow requests (why repeating
+                           any of them is harmless: its docstring)
+        logbatch.py        params, tags and metrics as log-batch requests: riding together,
+                           chunks in parallel, 400s bisected to the items refused
+        knownruns.py       `KnownRuns`: what a server's sinks remember for a run's next pass
         runs.py            find or create the server run by `runwal.run_id`, exactly once
         names.py           keys MLflow refuses, refused client-side (one rejection per key)
         spool.py           `sync/<sink>.output.log`: the console log uploaded as `output.log`

@@ -13,8 +13,9 @@ from faultproxy import FaultProxy
 from schema.layout import RunDir
 from syncer.engine import checkpoint
 from syncer.engine.replay import sync_run
+from syncer.sinks.mlflow.knownruns import KnownRuns
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
-from syncer.sinks.mlflow.sink import KnownRuns, MlflowSink
+from syncer.sinks.mlflow.sink import MlflowSink
 from syncutil import append_segment, client, training_records, write_run
 
 

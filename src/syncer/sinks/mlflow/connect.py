@@ -19,9 +19,10 @@ from schema import uri as tracking_uri
 from schema.errors import BadTrackingUri
 from schema.uri import public_uri
 from syncer.errors import NoServerConfigured, ServerUnavailable
+from syncer.sinks.mlflow.knownruns import KnownRuns
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.retry import RetryPolicy
-from syncer.sinks.mlflow.sink import KnownRuns, MlflowSink, sink_name_for
+from syncer.sinks.mlflow.sink import MlflowSink, sink_name_for
 
 PER_RUN_REQUESTS = 4  # metric requests one run sends in parallel (the server's ingest ceiling)
 
