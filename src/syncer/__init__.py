@@ -7,6 +7,7 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
 
     engine/                reading a run and replaying it, exactly once; knows no server product
       replay.py            `sync_run`: one pass (or a follow loop) of a run dir into a `Sink`
+      batching.py          when a pass cuts a batch: points, records, seconds at the measured rate
       result.py            `SyncResult`: what a pass did (the engine never raises for bad runs)
       plan.py              `plan_run`: what a pass would send (`runwal sync --dry-run`)
       unit.py              `sync_path`: one pass over one run dir under its lock, sink from a

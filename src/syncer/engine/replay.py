@@ -1,31 +1,28 @@
 """The replay engine: a run directory -> a `Sink`, exactly once.
 
-``sync_run`` reads the log from the checkpoint on, groups records into
-batches at frame boundaries, hands each batch to the sink and, only after the
-sink returns (the server acknowledged), writes the checkpoint. A crash between
-the two re-sends one batch, which the sink makes harmless. A batch is also cut
-by the time it would take to send (`BATCH_SECONDS`), so a syncer killed every
-few seconds still moves its checkpoint. The checkpoint never points past a
-record the server has not acknowledged: the batch before an EXIT resumes at
-the EXIT's frame (records up to the checkpoint's seq are skipped when it is
-read again), so a pass that dies before the final status update reads the
-EXIT again and the server run does not stay RUNNING.
+``sync_run`` reads the log from the checkpoint on, groups records into batches at frame
+boundaries (how big: `syncer.engine.batching`), hands each batch to the sink and, only
+after the sink returns (the server acknowledged), writes the checkpoint. A crash between
+the two re-sends one batch, which the sink makes harmless. The checkpoint never points
+past a record the server has not acknowledged: the batch before an EXIT resumes at the
+EXIT's frame (records up to the checkpoint's seq are skipped when it is read again), so
+a pass that dies before the final status update reads the EXIT again and the server run
+does not stay RUNNING.
 
-The log is read one cursor `Window` at a time (20k records): a pass holds a
-window and the batch being sent, never everything since the checkpoint, so a
-run millions of records behind (a syncer started late, a server down for
-hours) costs the same memory as one that is up to date.
+The log is read one cursor `Window` at a time (20k records): a pass holds a window and
+the batch being sent, never everything since the checkpoint, so a run millions of
+records behind (a syncer started late, a server down for hours) costs the same memory as
+one that is up to date.
 
-One pass (``follow=False``) reads what is on disk now: a run still being
-written is synced up to its last complete frame and left running on the
-server; the next pass continues it, and ``stop`` ends it after the batch in
-flight (``runwal syncd`` runs such passes on SIGTERM-able workers).
-``follow=True`` keeps polling the live segment (and new ones) until the EXIT
-record is acknowledged or ``stop`` is set -- the building block of the
-online/hybrid modes.
+One pass (``follow=False``) reads what is on disk now: a run still being written is
+synced up to its last complete frame and left running on the server; the next pass
+continues it, and ``stop`` ends it after the batch in flight (``runwal syncd`` runs such
+passes on SIGTERM-able workers). ``follow=True`` keeps polling the live segment (and new
+ones) until the EXIT record is acknowledged or ``stop`` is set -- the building block of
+the online/hybrid modes.
 
-Its answer is a `SyncResult` (`syncer.engine.result`); what a pass *would*
-send is `syncer.engine.plan`.
+Its answer is a `SyncResult` (`syncer.engine.result`); what a pass *would* send is
+`syncer.engine.plan`.
 """
 
 from __future__ import annotations
@@ -40,28 +37,14 @@ from schema.layout import RunDir
 from schema.reader import Frame
 from schema.records import Record
 from syncer.engine import checkpoint
+from syncer.engine.batching import BatchLimit, points
 from syncer.engine.cursor import WINDOW, LogCursor, Note, Window
 from syncer.engine.result import SyncResult, verdict
 from syncer.engine.runfiles import dir_problem
 from syncer.errors import SyncError, UnsafeRunDir
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
-# Points per checkpointed batch, at most. A batch ends at a frame boundary, so its
-# last 1000-row request is usually partial, and MLflow's cost per log-batch has a
-# large fixed part (it loads the run, its tags, params and latest metrics each
-# time): with 4000 a 200k-point run took 10% more requests than points/1000, ~2% at
-# 20000. A crash re-sends at most one batch, which the server deduplicates.
-BATCH_POINTS = 20000
-BATCH_RECORDS = 4000
-# But a batch is also cut when sending it would take longer than BATCH_SECONDS at
-# the rate the server acknowledged so far in this pass (FIRST_BATCH_POINTS before
-# anything was measured): a syncer killed every few seconds (preempted login
-# node jobs, a flapping network) still moves its checkpoint forward, where one
-# 20k-point batch at a slow server's ~5k points/s was never acknowledged in time.
-BATCH_SECONDS = 1.5
 Pos = tuple[str, int, int]  # segment, offset, the seq due there
-FIRST_BATCH_POINTS = 4000
-MIN_BATCH_POINTS = 1000
 
 
 class _Pass:
@@ -99,7 +82,7 @@ class _Pass:
         self.ack_pos: Pos = (ckpt.segment, ckpt.offset, ckpt.offset_seq) if ckpt else ("", 0, -1)
         self.read_pos = self.ack_pos
         self.dirty = False  # sent since the last end_pass
-        self.limit = FIRST_BATCH_POINTS  # points per batch, from the measured send rate
+        self.limit = BatchLimit()  # when to send the batch (batching.py)
         self.upgrade = ckpt is not None and ckpt.needs_reread  # rewrite it as version 2
         self.saved: tuple[int, Pos, bool] | None = None  # what the last save wrote
 
@@ -149,8 +132,7 @@ class _Pass:
         sent = self.sink.points_sent - before
         self.result.records += len(self.batch)
         self.result.points += sent
-        if sent >= MIN_BATCH_POINTS and took > 0:  # next batch: about BATCH_SECONDS of sending
-            self.limit = max(MIN_BATCH_POINTS, min(BATCH_POINTS, int(sent / took * BATCH_SECONDS)))
+        self.limit.measured(sent, took)
         self.acked = self.batch[-1].seq
         self.ack_pos = self.read_pos if pos is None else pos
         self.result.last_seq = self.acked
@@ -189,13 +171,11 @@ class _Pass:
                 self.save()
                 continue
             self.batch.append(rec)
-            body = rec.body
-            data = body.get("data") if isinstance(body, dict) else None
-            self.points += len(data) if isinstance(data, dict) else 1
+            self.points += points(rec)
         self.read_pos = end
         if not self.batch and (not frame.records or self.acked >= frame.records[-1].seq):
             self.ack_pos = end  # nothing of this frame is left to send
-        if self.points >= self.limit or len(self.batch) >= BATCH_RECORDS:
+        if self.limit.full(self.points, len(self.batch)):
             self.flush()
 
     def acked_skip(self, rec: Record) -> None:
