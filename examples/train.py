@@ -66,6 +66,7 @@ def main() -> None:
         run.define_metric("val/acc", summary="max")
         run.define_metric("train/loss", summary="min")
         steps_per_epoch = len(train) // config["batch_size"]
+        curve: list[list[float]] = []  # (step, val acc) at each evaluation
         for step in range(args.steps):
             i = (step % steps_per_epoch) * config["batch_size"]
             batch = train[i : i + config["batch_size"]]
@@ -80,14 +81,25 @@ def main() -> None:
             if (step + 1) % 50 == 0:
                 vloss, vacc = evaluate(w, val)
                 run.log({"val/loss": vloss, "val/acc": vacc}, step=step)
+                curve.append([step, vacc])
                 print(f"step {step + 1}: train loss {loss:.3f}, val acc {vacc:.3f}")
+
+        # Rich values (no numpy needed for tables): some predictions, and a chart.
+        rows = []
+        for x, y in val[:8]:
+            p = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x, strict=True))))
+            rows.append([*(round(v, 3) for v in x), y, round(p, 3)])
+        preds = logwriter.Table(columns=["x1", "x2", "x3", "label", "p"], data=rows)
+        chart = logwriter.plot.line(logwriter.Table(columns=["step", "val_acc"], data=curve),
+                                    "step", "val_acc", title="validation accuracy")
+        run.log({"val/predictions": preds, "val/curve": chart}, step=args.steps - 1)
 
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = Path(tmp) / "model.json"
             ckpt.write_text(json.dumps({"w": w}))
             run.save(str(ckpt), base_path=tmp)  # copied into the run dir's files/
         run.summary["final_weights_norm"] = math.sqrt(sum(x * x for x in w))
-    print(f"run {run.id} written to {run.dir}")
+    print(f"run {run.id} written to {run.run_dir}")
 
 
 if __name__ == "__main__":

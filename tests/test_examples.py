@@ -27,6 +27,8 @@ def test_train_example_writes_a_complete_run(tmp_path: Path) -> None:
     assert view.metrics["val/acc"].count == 1  # every 50 steps
     assert view.config["optimizer"] == {"name": "sgd", "momentum": 0.0}
     assert "model.json" in view.files
+    assert {k: (v["kind"], v["records"]) for k, v in view.media.items()} == {
+        "val/predictions": ("table", 1), "val/curve": ("table", 1)}
     assert not view.damage
 
 
