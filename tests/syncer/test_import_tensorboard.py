@@ -134,13 +134,15 @@ def test_imported_then_synced_point_by_point_and_once(tmp_path: Path, mlflow_uri
     assert {(r["status"], r["points"]) for r in json.loads(proc.stdout)["runs"]} == {
         ("skipped", 0)}
     # The source grows (training went on: a new writer, a new event file): only the new
-    # points are appended, and sent.
-    w = tbx_writer()(str(logdir / "tbx"))
+    # points are appended, and sent. tensorboardX names its file by the second and host
+    # only, so a writer made in the same second as the first would truncate that file
+    # (this machine's clock can make several seconds of work one): a suffix of its own.
+    w = tbx_writer()(str(logdir / "tbx"), filename_suffix=".grown")
     for step in range(STEPS, STEPS + 5):
         w.add_scalar("loss", 1.0 / (step + 1), step)
     w.close()
     grown = by_source(imp(str(logdir), "--into", str(runs), "--json"))
-    assert (grown["tbx"]["status"], grown["tbx"]["points"]) == ("appended", 5)
+    assert (grown["tbx"]["status"], grown["tbx"]["points"]) == ("appended", 5), grown["tbx"]
     assert grown["torch"]["status"] == "unchanged"
     proc = runwal("sync", str(runs), "--to", mlflow_uri, "--json")
     assert proc.returncode == 0, proc.stderr
