@@ -8,10 +8,31 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from runbuilder import T0, append_segment, write_run
 from schema.records import RecordType
+from syncer.engine.replay import sync_run
+from syncer.engine.result import SyncResult
+from syncer.sinks.mlflow.rest import MlflowRest, build_client
+from syncer.sinks.mlflow.retry import RetryPolicy
+from syncer.sinks.mlflow.sink import MlflowSink
 
 R = RecordType
+FAST = RetryPolicy(base=0.01, cap=0.05, deadline=10.0)  # retries that keep a test quick
+
+
+def run_with(rd: os.PathLike[str] | str, uri: str,
+             transport: httpx.BaseTransport | None = None,
+             retry: RetryPolicy = FAST) -> SyncResult:
+    """One `sync_run` pass of ``rd`` with a sink of its own over a fresh client
+    (``transport`` to put a fault or a mock between it and the server)."""
+    with build_client(transport=transport) as http:
+        sink = MlflowSink(MlflowRest(uri, http, retry=retry))
+        try:
+            return sync_run(rd, sink)
+        finally:
+            sink.close()
 
 
 def training_records(

@@ -11,15 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncer.engine.replay import sync_run
-from syncer.engine.result import SyncResult
 from syncer.errors import AuthFailed, BadResponse, RunGone, ServerUnavailable
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
 from syncer.sinks.mlflow.retry import RetryPolicy
-from syncer.sinks.mlflow.sink import MlflowSink
-from syncutil import T0, R, client, training_records, write_run
-
-FAST = RetryPolicy(base=0.01, cap=0.05, deadline=10.0)
+from syncutil import T0, R, client, run_with, training_records, write_run
 
 
 class Faulty(httpx.BaseTransport):
@@ -44,17 +39,6 @@ class Faulty(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def run_with(
-    rd: Path, uri: str, transport: httpx.BaseTransport, retry: RetryPolicy = FAST
-) -> SyncResult:
-    with build_client(transport=transport) as http:
-        sink = MlflowSink(MlflowRest(uri, http, retry=retry))
-        try:
-            return sync_run(rd, sink)
-        finally:
-            sink.close()
 
 
 def test_5xx_429_and_resets_are_retried(tmp_path: Path, mlflow_uri: str) -> None:
@@ -83,12 +67,7 @@ def test_permanent_400_skips_only_the_bad_items(tmp_path: Path, mlflow_uri: str)
     bad_key = "k" * 300  # over MLflow's 250-char key limit: a 400 for that row
     recs.insert(10, (R.HISTORY, T0 + 0.5, {"step": 7, "data": {bad_key: 1.0, "fine": 2.0}}))
     rd = write_run(tmp_path, "bad00001", recs, project="p-faults")
-    with build_client() as http:
-        sink = MlflowSink(MlflowRest(mlflow_uri, http, retry=FAST))
-        try:
-            res = sync_run(rd, sink)
-        finally:
-            sink.close()
+    res = run_with(rd, mlflow_uri)
     assert res.status == "partial" and res.finished
     assert len(res.rejected) == 1
     rej = res.rejected[0]

@@ -17,10 +17,6 @@ import pytest
 
 from faultproxy import FaultProxy
 from schema import layout
-from syncer.engine.replay import sync_run
-from syncer.sinks.mlflow.rest import MlflowRest, build_client
-from syncer.sinks.mlflow.retry import RetryPolicy
-from syncer.sinks.mlflow.sink import MlflowSink
 from syncutil import (
     T0,
     R,
@@ -28,12 +24,11 @@ from syncutil import (
     artifact,
     artifact_names,
     client,
+    run_with,
     runs_tagged,
     training_records,
     write_run,
 )
-
-FAST = RetryPolicy(base=0.01, cap=0.05, deadline=10.0)
 
 
 def sync_json(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -226,12 +221,7 @@ def test_a_key_the_server_refuses_is_learnt_from_its_first_row(
     rd = write_run(tmp_path, "colon001", training_records(steps, keys=("loss", "val:acc")),
                    project="rel-names")
     transport = RefusesColons()
-    with build_client(transport=transport) as http:
-        sink = MlflowSink(MlflowRest(mlflow_uri, http, retry=FAST))
-        try:
-            res = sync_run(rd, sink)
-        finally:
-            sink.close()
+    res = run_with(rd, mlflow_uri, transport)
     assert res.finished and [r.key for r in res.rejected] == ["val:acc"], res.rejected
     # Each of the 4 parallel 1000-row requests bisects down to its first bad row
     # (~2 log2(1000) requests), the rest is dropped client-side: ~100, not ~8000.
@@ -255,12 +245,7 @@ def test_thousands_of_small_segments_list_the_log_dir_once_per_pass(
         return real(log_dir)
 
     monkeypatch.setattr(layout, "list_segments", counting)
-    with build_client() as http:
-        sink = MlflowSink(MlflowRest(mlflow_uri, http, retry=FAST))
-        try:
-            res = sync_run(rd, sink)
-        finally:
-            sink.close()
+    res = run_with(rd, mlflow_uri)
     assert res.status == "synced", res
     assert listings[0] <= 5, listings[0]
     assert len(client(mlflow_uri).get_metric_history(res.server_run_id, "loss")) == 998
