@@ -91,6 +91,13 @@ def ident(root: Path, case_name: str, **override: Any) -> dict[str, Any]:
     return out
 
 
+def run_json_case(root: Path, case_name: str, **override: Any) -> tuple[str, Path]:
+    """A case whose log is good and whose run.json is ``ident`` with ``override``."""
+    rd = make_dir(root, case_name, run_json=ident(root, case_name, **override))
+    good_log(rd)
+    return case_name, rd
+
+
 def make_dir(root: Path, name: str, *, run_json: Any = None, raw_json: bytes | None = None,
              log: bool = True, files: bool = True) -> Path:
     """``root/name`` with log/ and files/ and a run.json (``ident`` unless given)."""
@@ -229,46 +236,31 @@ def runjson_created_nan(root: Path) -> tuple[str, Path]:
 @case()
 def runjson_created_inf(root: Path) -> tuple[str, Path]:
     """``created: Infinity``."""
-    name = "runjson_created_inf"
-    rd = make_dir(root, name, run_json=ident(root, name, created=float("inf")))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_created_inf", created=float("inf"))
 
 
 @case()
 def runjson_created_neg_inf(root: Path) -> tuple[str, Path]:
     """``created: -Infinity``."""
-    name = "runjson_created_neg_inf"
-    rd = make_dir(root, name, run_json=ident(root, name, created=float("-inf")))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_created_neg_inf", created=float("-inf"))
 
 
 @case()
 def runjson_created_huge(root: Path) -> tuple[str, Path]:
     """``created: 1e300`` (datetime.fromtimestamp overflows)."""
-    name = "runjson_created_huge"
-    rd = make_dir(root, name, run_json=ident(root, name, created=1e300))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_created_huge", created=1e300)
 
 
 @case()
 def runjson_created_bigint(root: Path) -> tuple[str, Path]:
     """``created`` a 40-digit integer (json gives a Python int; float() is inf-ish)."""
-    name = "runjson_created_bigint"
-    rd = make_dir(root, name, run_json=ident(root, name, created=10**40))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_created_bigint", created=10**40)
 
 
 @case()
 def runjson_created_string(root: Path) -> tuple[str, Path]:
     """``created: "yesterday"``."""
-    name = "runjson_created_string"
-    rd = make_dir(root, name, run_json=ident(root, name, created="yesterday"))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_created_string", created="yesterday")
 
 
 @case()
@@ -331,29 +323,20 @@ def runjson_wrong_types(root: Path) -> tuple[str, Path]:
 @case()
 def runjson_surrogates(root: Path) -> tuple[str, Path]:
     """Lone surrogates in name and project (``\\ud800`` escapes are valid JSON)."""
-    name = "runjson_surrogates"
-    rd = make_dir(root, name, run_json=ident(root, name, name="bad\ud800name",
-                                             project="proj\udcff"))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_surrogates", name="bad\ud800name", project="proj\udcff")
 
 
 @case()
 def runjson_run_id_traversal(root: Path) -> tuple[str, Path]:
     """``run_id: "../../../tmp/evil"``: must never become a path anywhere."""
-    name = "runjson_run_id_traversal"
-    rd = make_dir(root, name, run_json=ident(root, name, run_id="../../../tmp/evil/" + name))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_run_id_traversal",
+                         run_id="../../../tmp/evil/runjson_run_id_traversal")
 
 
 @case()
 def runjson_future_format(root: Path) -> tuple[str, Path]:
     """``format: 999``: refused with "upgrade runwal", not misread."""
-    name = "runjson_future_format"
-    rd = make_dir(root, name, run_json=ident(root, name, format=999))
-    good_log(rd)
-    return name, rd
+    return run_json_case(root, "runjson_future_format", format=999)
 
 
 @case()
