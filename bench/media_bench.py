@@ -16,7 +16,7 @@ loop runs, constructor included:
 Two paces: ``paced`` sleeps ``--pace-ms`` between calls (a training step
 that takes that long: the writer keeps up, so the number is what the caller
 pays), ``flat out`` calls back to back, so once the writer (PNG encoding)
-falls a flush interval behind, log() waits for it (backlog.py) and the tail
+falls a flush interval behind, log() waits for it (logwriter/wal/backlog.py) and the tail
 shows that back-pressure. Throughput is calls per second from the first call
 until finish() returned (every file and record written).
 

@@ -44,7 +44,7 @@ from syncer.engine import checkpoint
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer
 from syncer.sinks.mlflow.sink import sink_name_for
 
-SEGMENT_BYTES = 64 * 1024 * 1024  # the SDK's rotation size (logwriter.appender)
+SEGMENT_BYTES = 64 * 1024 * 1024  # the SDK's rotation size (logwriter.wal.appender)
 CHUNK = 10_000
 
 

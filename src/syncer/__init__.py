@@ -14,7 +14,7 @@ Where things live (the SDK is `logwriter`, the on-disk format `schema`)::
                            `Destination` (what `runwal sync` and `syncd` workers call)
       cursor.py            `LogCursor`: a read position across segments, polled again and again
       checkpoint.py        `sync/<sink>.json`: what the server already has
-      runlock.py           `sync/<sink>.lock`: one syncer per run and server at a time
+      synclock.py           `sync/<sink>.lock`: one syncer per run and server at a time
       runfiles.py          opening `files/<path>` for upload without ever leaving the run dir
 
     sinks/                 destinations

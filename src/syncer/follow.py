@@ -36,7 +36,7 @@ waiting its whole ``sync_timeout``.
 ``abort`` (SIGTERM/SIGINT, or the catch-up deadline) stops the follower after
 the batch in flight. Nothing is ever lost by stopping: the checkpoint lets a
 later `runwal sync` finish the job exactly once. While delivering, the
-follower holds ``sync/<sink>.lock`` (`syncer.engine.runlock`) so that such a
+follower holds ``sync/<sink>.lock`` (`syncer.engine.synclock`) so that such a
 `runwal sync` cannot run concurrently with it.
 
 One module (~310 lines) on purpose: the five phases above share the follower's
@@ -59,7 +59,7 @@ from schema.layout import RUN_JSON, RunDir
 from syncer.engine import checkpoint
 from syncer.engine.replay import sync_run
 from syncer.engine.result import SyncResult
-from syncer.engine.runlock import RunLock
+from syncer.engine.synclock import SyncLock
 from syncer.errors import ServerUnavailable
 from syncer.sinks.base import Destination
 
@@ -131,7 +131,7 @@ class Follower:
         self.run_dir, self.dest, self.opts, self.abort, self.say = run_dir, dest, opts, abort, say
         self.parent = ParentWatch(opts.parent_pid)
         self.sink_name = dest.sink_name
-        self.lock = RunLock(run_dir, self.sink_name)
+        self.lock = SyncLock(run_dir, self.sink_name)
         self.follow_stop = threading.Event()  # parent gone past the grace, or abort
         self.gave_up = False
         self._watch_stop = threading.Event()

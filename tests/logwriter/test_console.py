@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logwriter.console import ConsoleCapture
+from logwriter.machine.console import ConsoleCapture
 
 
 class FakeStream:
@@ -213,7 +213,7 @@ def test_writes_from_many_threads_are_all_emitted() -> None:
 
 CHILD = r"""
 import json, os, sys
-from logwriter.console import ConsoleCapture
+from logwriter.machine.console import ConsoleCapture
 
 got = []
 cap = ConsoleCapture(lambda stream, text: got.append([stream, text]))

@@ -214,7 +214,7 @@ def test_online_mode_without_a_server_fails_before_any_file(
 def test_default_mode_is_hybrid_only_when_a_runwal_server_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from logwriter.settings import InitArgs, resolve
+    from logwriter.session.settings import InitArgs, resolve
 
     for name in ("RUNWAL_SERVER", "MLFLOW_TRACKING_URI", "RUNWAL_MODE"):
         monkeypatch.delenv(name, raising=False)
@@ -276,8 +276,8 @@ def test_init_args_are_one_list() -> None:
     """init()'s signature, settings.InitArgs and Settings agree on every parameter."""
     import inspect
 
-    from logwriter.settings import CONFIG_ARGS, InitArgs, Settings
-    from logwriter.wandb_args import RECORDED_ARGS
+    from logwriter.session.settings import CONFIG_ARGS, InitArgs, Settings
+    from logwriter.session.wandb_args import RECORDED_ARGS
 
     params = inspect.signature(logwriter.init).parameters
     assert list(params) == list(InitArgs._fields)
@@ -297,8 +297,9 @@ def test_import_logwriter_stays_light() -> None:
     import sys
 
     heavy = ["dataclasses", "inspect", "subprocess", "syncer", "httpx", "mlflow", "psutil",
-             "pynvml", "zstandard", "schema.reader", "logwriter.follower",
-             "logwriter.metadata", "logwriter.gitinfo", "logwriter.monitor", "logwriter.gpu"]
+             "pynvml", "zstandard", "schema.reader", "logwriter.session.syncproc",
+             "logwriter.machine.metadata", "logwriter.machine.gitinfo",
+             "logwriter.machine.monitor", "logwriter.machine.gpu"]
     code = f"import sys, logwriter; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
@@ -306,7 +307,7 @@ def test_import_logwriter_stays_light() -> None:
 
 
 def test_finish_at_exit_records_the_status_without_warning(tmp_path: Path) -> None:
-    """The protocol hooks.py uses; finish() afterwards is a no-op, log() raises."""
+    """The protocol session/exithooks.py uses; finish() afterwards is a no-op, log() raises."""
     run = logwriter.init(dir=tmp_path, **QUIET)
     assert logwriter.run is run
     run.log({"a": 1})

@@ -141,8 +141,8 @@ def test_threads_log_concurrently_without_losing_rows(tmp_path: Path) -> None:
 def test_finish_warns_when_the_writer_does_not_stop_in_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from logwriter import run_object
     from logwriter.errors import FinishTimeoutWarning
+    from logwriter.session import run as run_object
 
     monkeypatch.setattr(run_object, "CLOSE_TIMEOUT", 0.2)
     run = logwriter.init(dir=tmp_path, **QUIET)

@@ -11,9 +11,9 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from logwriter.gitinfo import git_info, strip_credentials
-from logwriter.metadata import collect, os_name, run_record
-from logwriter.settings import RECORDED_SETTINGS
+from logwriter.machine.gitinfo import git_info, strip_credentials
+from logwriter.machine.metadata import collect, os_name, run_record
+from logwriter.session.settings import RECORDED_SETTINGS
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git binary not installed")
 

@@ -19,10 +19,10 @@ import pytest
 
 import logwriter
 from logwriter.errors import NoServerError, SyncStartError, SyncWarning
-from logwriter.follower import follow_command
+from logwriter.session.syncproc import follow_command
 from logwriter_util import QUIET, history, read_run
 from schema.layout import RunDir
-from syncer.engine.runlock import RunLock
+from syncer.engine.synclock import SyncLock
 from syncer.engine.unit import sync_path
 from syncer.sinks.mlflow.connect import open_server
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
@@ -366,7 +366,7 @@ def test_follow_stops_on_sigterm_and_sync_resumes(tmp_path: Path, mlflow_uri: st
 def test_sync_skips_a_run_another_syncer_holds(tmp_path: Path, mlflow_uri: str) -> None:
     rd = write_run(tmp_path, "locked1", training_records(5), project="modes")
     with open_server(mlflow_uri, workers=1, connect_timeout=5, deadline=30) as rest:
-        with RunLock(rd, sink_name_for(mlflow_uri)) as lock:
+        with SyncLock(rd, sink_name_for(mlflow_uri)) as lock:
             assert lock.acquire()
             res = sync_path(rd, rest)
             assert res.status == "skipped" and res.busy and f"process {os.getpid()}" in res.reason

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from logwriter.monitor import THREAD_NAME, SystemMonitor
+from logwriter.machine.monitor import THREAD_NAME, SystemMonitor
 
 BASE_KEYS = {
     "cpu_utilization_percentage",

@@ -1,7 +1,7 @@
 """The SDK's promises under hostile use, with real processes (tests/crash_child.py).
 
 * ``kill -9`` at full logging speed loses at most about one flush interval of
-  what log() acknowledged (the queue is bounded by age: logwriter/backlog.py).
+  what log() acknowledged (the queue is bounded by age: logwriter/wal/backlog.py).
 * Two processes that continue one run at once: one gets the run, the other a
   clear RunDirError at init(); nothing either logged is lost, seqs stay dense.
 * Threads, a forked child and a spawned child "logging to one run": threads

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 
 import logwriter
-from logwriter.appender import CHUNK_BYTES, MAX_PENDING_BYTES
-from logwriter.backlog import MAX_BYTES
 from logwriter.errors import (
     DroppedRecordsWarning,
     SaveWarning,
     SyncWarning,
     WriteErrorWarning,
 )
+from logwriter.wal.appender import CHUNK_BYTES, MAX_PENDING_BYTES
+from logwriter.wal.backlog import MAX_BYTES
 from logwriter_util import QUIET, history, of_kind, read_clean, wait_until
 from schema import follow_protocol as protocol
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import logwriter
-from logwriter.console import ConsoleBuffer
-from logwriter.text import clean_text
+from logwriter.machine.console import ConsoleBuffer
+from logwriter.values.text import clean_text
 from logwriter_util import QUIET, history, of_kind, read_clean
 
 BAD = "caf\udce9"  # what Python makes of b"caf\xe9" with surrogateescape

@@ -154,7 +154,7 @@ def test_a_resumed_run_records_only_what_no_earlier_process_did(tmp_path: Path) 
 
 def test_the_files_recorded_at_finish_are_bounded(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("logwriter.savefiles.MAX_FILES", 2)
+    monkeypatch.setattr("logwriter.files.save.MAX_FILES", 2)
     run = logwriter.init(dir=tmp_path, **QUIET)
     for name in "abc":
         (Path(run.dir) / name).write_text(name)
@@ -165,7 +165,7 @@ def test_the_files_recorded_at_finish_are_bounded(tmp_path: Path,
 
 def test_the_walk_knows_the_stores_and_skips_what_vanished(tmp_path: Path) -> None:
     from logwriter.artifacts.store import STORE_DIR
-    from logwriter.dirfiles import STORE_DIRS, hash_regular
+    from logwriter.files.dirfiles import STORE_DIRS, hash_regular
     from logwriter.media.store import MEDIA_DIR
 
     assert STORE_DIRS == (MEDIA_DIR, STORE_DIR)

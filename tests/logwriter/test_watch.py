@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import logwriter  # noqa: E402
-from logwriter.watcher import BINS, tensor_stats  # noqa: E402
+from logwriter.integrations.torchwatch import BINS, tensor_stats  # noqa: E402
 from logwriter_util import QUIET, history, of_kind, read_clean  # noqa: E402
 
 

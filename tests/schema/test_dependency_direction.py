@@ -76,7 +76,7 @@ def test_the_scan_sees_every_form(tmp_path: Path) -> None:
     (tmp_path / "syncer").mkdir()
     (tmp_path / "syncer" / "bad.py").write_text(
         "import logwriter\n"
-        "import logwriter.writer as w\n"
+        "import logwriter.wal.writer as w\n"
         "from logwriter.importers import entry\n"
         "def f():\n"
         "    from logwriter import media\n"

@@ -1,9 +1,9 @@
 """Contract between the SDK and its follower process (schema.follow_protocol).
 
-The SDK (logwriter.follower) starts ``python -m syncer.cli follow ...`` and
+The SDK (logwriter.session.syncproc) starts ``python -m syncer.cli follow ...`` and
 never imports the syncer; the two halves agree only through
 schema.follow_protocol. These tests start the real follower exactly as the
-SDK does (``Follower.start``, hence ``follow_command``) and read its answers
+SDK does (``SyncProcess.start``, hence ``follow_command``) and read its answers
 with the SDK's own parser: an ``error:`` line against a closed port, and
 ``ready <checkpoint>`` against a real MLflow server, with a checkpoint that
 the SDK can read progress from once a tiny run has finished.
@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import logwriter
-from logwriter.follower import Follower
+from logwriter.session.syncproc import SyncProcess
 from logwriter_util import QUIET, read_clean
 from schema import follow_protocol as protocol
 
@@ -32,7 +32,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _reap(follower: Follower) -> None:
+def _reap(follower: SyncProcess) -> None:
     follower.stop()  # SIGTERM/SIGKILL if still running, and waited for
 
 
@@ -77,7 +77,7 @@ def test_progress_reads_the_checkpoint_keys(tmp_path: Path) -> None:
 def test_closed_port_answers_with_an_error_line(tmp_path: Path) -> None:
     uri = f"http://127.0.0.1:{_closed_port()}"
     run_dir = tmp_path / "runs" / "r-closed"  # online: started before the run dir exists
-    follower = Follower.start(str(run_dir), uri, until_seq=0, wait_server=False)
+    follower = SyncProcess.start(str(run_dir), uri, until_seq=0, wait_server=False)
     try:
         why = follower.wait_ready(60.0)
     finally:
@@ -91,7 +91,7 @@ def test_closed_port_answers_with_an_error_line(tmp_path: Path) -> None:
 def test_ready_names_a_checkpoint_the_sdk_reads(tmp_path: Path, mlflow_uri: str) -> None:
     root = tmp_path / "runs"
     run_dir = root / "r-ready"
-    follower = Follower.start(str(run_dir), mlflow_uri, until_seq=0, wait_server=False)
+    follower = SyncProcess.start(str(run_dir), mlflow_uri, until_seq=0, wait_server=False)
     try:
         assert follower.wait_ready(60.0) is None
         assert follower.ready and follower.error is None
@@ -120,7 +120,7 @@ def test_ready_names_a_checkpoint_the_sdk_reads(tmp_path: Path, mlflow_uri: str)
 def test_follow_command_is_what_the_follower_accepts(tmp_path: Path, wait_server: bool) -> None:
     """Every option the SDK passes exists on `runwal follow` (click rejects unknown ones
     with exit status 2 before saying anything on the ready channel)."""
-    from logwriter.follower import follow_command
+    from logwriter.session.syncproc import follow_command
     from syncer.cli.follow import follow
 
     cmd, _ = follow_command(str(tmp_path / "r"), "http://127.0.0.1:1", until_seq=3,

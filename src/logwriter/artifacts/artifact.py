@@ -30,8 +30,8 @@ from logwriter.artifacts.errors import ArtifactError
 from logwriter.artifacts.manifest import Entry
 from logwriter.artifacts.names import check_entry_path, check_name
 from logwriter.artifacts.store import materialise
-from logwriter.text import clean_text
-from logwriter.values import check_key, convert
+from logwriter.values.convert import check_key, convert
+from logwriter.values.text import clean_text
 from schema.layout import FILES_DIR
 
 POLICIES = ("mutable", "immutable")

@@ -31,7 +31,7 @@ from typing import Any
 
 from logwriter.artifacts.errors import ArtifactNotFound
 from logwriter.artifacts.names import VERSION_RE
-from logwriter.settings import SERVER_MODES
+from logwriter.session.settings import SERVER_MODES
 from schema.errors import SchemaError
 from schema.layout import LOG_DIR, RunDir, child_runs
 from schema.reader import Frame, SegmentReader

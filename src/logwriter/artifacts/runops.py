@@ -51,14 +51,14 @@ from logwriter.artifacts.resolve import (
     scan,
 )
 from logwriter.artifacts.store import STORE_DIR, ingest
-from logwriter.settings import SERVER_MODES
-from logwriter.text import clean_text
-from logwriter.values import MAX_RECORD_BYTES
+from logwriter.session.settings import SERVER_MODES
+from logwriter.values.convert import MAX_RECORD_BYTES
+from logwriter.values.text import clean_text
 from schema.layout import FILES_DIR
 from schema.records import RecordType
 
 if TYPE_CHECKING:
-    from logwriter.run_object import Run
+    from logwriter.session.run import Run
 
 _ARTIFACT = int(RecordType.ARTIFACT)
 _USE = int(RecordType.ARTIFACT_USE)

@@ -26,7 +26,7 @@ fingerprint, cursor, next_seq), written atomically after the writer closed;
 it is no sink checkpoint (``sync/*.json`` are), so ``runwal ls`` ignores it.
 
 The records are the ones the SDK writes (docs/FORMAT.md), through its own
-`logwriter.writer.Writer`, with ``ts`` the source's time for each record:
+`logwriter.wal.writer.Writer`, with ``ts`` the source's time for each record:
 writing a run dir is what the SDK does, and a second writer would be a
 second implementation of the format's writer rules. That is why importing
 lives here, and ``runwal import`` runs it as a process (`logwriter.importers.entry`).
@@ -229,7 +229,7 @@ def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult,
 
 def _append(src: Source, dest: Path, fp: Any, state: dict[str, Any], res: ImportResult,
             tick: Callable[[int], None] | None) -> None:
-    from logwriter.resume import read_state as read_log
+    from logwriter.session.resume import read_state as read_log
 
     next_seq = read_log(dest).next_seq
     if next_seq != state.get("next_seq"):
@@ -241,10 +241,10 @@ def _append(src: Source, dest: Path, fp: Any, state: dict[str, Any], res: Import
 
 def _write(src: Source, run_dir: Path, base_seq: int, cursor: Any, res: ImportResult,
            tick: Callable[[int], None] | None) -> tuple[Any, int]:
-    from logwriter.dirlock import RunLock
-    from logwriter.writer import Writer
+    from logwriter.wal.writer import Writer
+    from logwriter.wal.writerlock import WriterLock
 
-    lock = RunLock.acquire(run_dir / LOG_DIR, src.run_id)
+    lock = WriterLock.acquire(run_dir / LOG_DIR, src.run_id)
     try:
         writer = Writer(run_dir / LOG_DIR, base_seq, fsync="finish",
                         name=f"runwal-import-{src.run_id}")

@@ -8,6 +8,8 @@
 * ``logwriter.integrations.transformers``: ``RunwalCallback``, a
   transformers ``TrainerCallback``.
 * ``logwriter.integrations.keras``: ``RunwalCallback``, a Keras 3 ``Callback``.
+* ``logwriter.integrations.torchwatch``: ``run.watch(model)``'s torch hooks:
+  histograms and norms of gradients and parameters.
 
 This package imports nothing: ``import logwriter`` must never pull in torch
 or a training framework. Each module imports its framework at its own import,

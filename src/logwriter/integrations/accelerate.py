@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[accelerate]'") from exc
 
 import logwriter
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 
 class RunwalTracker(GeneralTracker):

@@ -60,7 +60,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[keras]'") from exc
 
 import logwriter
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 _PLAIN = (bool, int, float, str, type(None))
 _MAX_DEPTH = 16  # deeper config values are stored as their str

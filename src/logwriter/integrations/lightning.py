@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[lightning]'") from exc
 
 import logwriter
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 _PLAIN = (bool, int, float, str, type(None))
 

@@ -64,7 +64,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[transformers]'") from exc
 
 import logwriter
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 # Logged once at the end of train(); WandbCallback's list, kept in summary.
 SUMMARY_KEYS = frozenset({

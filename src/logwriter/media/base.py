@@ -16,7 +16,7 @@ import os
 from typing import Any, ClassVar
 
 from logwriter.media.store import MediaStore
-from logwriter.text import clean_text
+from logwriter.values.text import clean_text
 
 
 class Media:

@@ -7,7 +7,7 @@ Tree::
 
 Bad input (an array of the wrong shape, a cell a table cannot hold) is a
 plain TypeError or ValueError raised in the caller's thread, as everywhere
-in the SDK (values.py): the message names the value and, once it reaches
+in the SDK (values/convert.py): the message names the value and, once it reaches
 ``log()``, the key.
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from logwriter.media.base import Media, type_name
 from logwriter.media.store import MediaStore
-from logwriter.text import clean_text
+from logwriter.values.text import clean_text
 
 MAX_HTML_BYTES = 64 * 1024 * 1024
 

@@ -38,7 +38,7 @@ from logwriter.media.base import Media, module_of
 from logwriter.media.figures import as_media, is_figure
 from logwriter.media.histogram import Histogram
 from logwriter.media.store import MediaStore
-from logwriter.values import _ARRAY_MODULES, check_key, flatten
+from logwriter.values.convert import _ARRAY_MODULES, check_key, flatten
 
 AUTO_HISTOGRAM_AFTER = 32  # elements; wandb's rule for arrays logged directly
 AUTO_HISTOGRAM_BINS = 32

@@ -33,7 +33,7 @@ from typing import Any
 from logwriter.media import encode
 from logwriter.media.base import as_numpy, module_of, read_file, type_name
 from logwriter.media.store import MediaStore
-from logwriter.values import convert
+from logwriter.values.convert import convert
 
 _CORNERS = ("minX", "maxX", "minY", "maxY")
 

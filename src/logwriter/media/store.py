@@ -67,7 +67,7 @@ class MediaStore:
 
     def _sweep(self) -> None:
         """Remove temp files a killed process left: any other pid's is dead (one
-        writing process per run: dirlock.py); this process's may be in flight (the
+        writing process per run: wal/writerlock.py); this process's may be in flight (the
         TensorBoard importer stores images through a MediaStore of its own)."""
         self._swept = True
         media = self.files_dir / MEDIA_DIR

@@ -20,8 +20,8 @@ from typing import Any
 from logwriter.media.base import Media, module_of, type_name
 from logwriter.media.image import Image
 from logwriter.media.store import MediaStore
-from logwriter.text import clean_text
-from logwriter.values import convert
+from logwriter.values.convert import convert
+from logwriter.values.text import clean_text
 
 DEFAULT_COLUMNS = ("Input", "Output", "Expected")  # wandb's
 MAX_ROWS = 200_000

@@ -4,13 +4,13 @@ and the writer thread.
 Why a thread of its own. PNG/GIF encoding and sha256 take milliseconds (a
 video, seconds). On the writer thread they would hold back every record
 queued behind them, and with them ``log()``, which waits for the writer once
-the oldest unwritten record is a flush interval old (backlog.py): a GIF
+the oldest unwritten record is a flush interval old (wal/backlog.py): a GIF
 would stall training for as long as it takes to encode. Here the caller's
 thread only queues the snapshot (base.py); this thread builds each record's
 body (logged.MediaJob: files stored under files/media/, complete before the
 record is queued) and hands the record to the writer like any other.
 
-Bounds, the writer queue's (backlog.py) applied to this queue: by age, a
+Bounds, the writer queue's (wal/backlog.py) applied to this queue: by age, a
 submit waits while the oldest value waiting here is older than ``max_lag``
 (the flush interval), so a ``kill -9`` loses about as much of the media as
 of the rows (plus the one being encoded); by memory, the snapshots waiting

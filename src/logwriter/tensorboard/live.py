@@ -61,7 +61,7 @@ _current: TensorBoardTail | None = None  # the run that gets the logdirs reporte
 
 def start(run_dir: str, put: Callable[..., Any], run_id: str,
           poll: float = POLL_S) -> TensorBoardTail | None:
-    """Start reading the event files of this process into the run (backend.py's
+    """Start reading the event files of this process into the run (session/backend.py's
     start_watchers calls it). Without tensorboardX or tensorboard (the
     ``tensorboard`` extra): one RunwalWarning, and the run goes on without."""
     global _current

@@ -29,7 +29,7 @@ from schema.layout import RunDir, child_runs, is_run_dir
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
 from syncer.cli.progress import Progress
-from syncer.engine import runlock
+from syncer.engine import synclock
 from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
 from syncer.engine.unit import sync_path
@@ -187,7 +187,7 @@ def sync(
                    configured, bad option).
     """
     require_paths(run_dirs)
-    runlock.set_role("sync")  # a run this holds is "busy: another `runwal sync`" to others
+    synclock.set_role("sync")  # a run this holds is "busy: another `runwal sync`" to others
     # --dry-run needs no server, but a URI given (--to or the environment) must be
     # one: the same one line and exit 2 as without --dry-run, never a password.
     uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""

@@ -34,7 +34,7 @@ from syncer.cli.common import dumps, require_dir, user_errors
 from syncer.daemon.schedule import Backoff, Event, Schedule
 from syncer.daemon.watch import MODES, POLL_INTERVAL, Watcher, choose_mode
 from syncer.daemon.workers import Daemon
-from syncer.engine import runlock
+from syncer.engine import synclock
 from syncer.engine.unit import sync_path
 from syncer.errors import EXIT_PROBLEM, ServerUnavailable
 from syncer.sinks.mlflow.connect import open_server, server_uri
@@ -131,7 +131,7 @@ def syncd(
     """
     root = require_dir(directory).absolute()
     uri = server_uri(to)
-    runlock.set_role("syncd")  # a run a pass holds is "busy: a `runwal syncd`" to others
+    synclock.set_role("syncd")  # a run a pass holds is "busy: a `runwal syncd`" to others
     single = is_run_dir(root)
     mode, why = choose_mode(watch, root)
     log = EventLog(as_json)

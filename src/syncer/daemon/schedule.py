@@ -26,7 +26,7 @@ The rules:
   the server refused the run) is reported once per distinct reason; the run
   is left alone until it changes again.
 * **Busy runs.** A run another process is delivering (a ``runwal follow``
-  started by the SDK holds ``sync/<sink>.lock``, see `syncer.engine.runlock`) is
+  started by the SDK holds ``sync/<sink>.lock``, see `syncer.engine.synclock`) is
   skipped, said once, and looked at again every `BUSY_RETRY` seconds, so it
   is finished here if that process dies before delivering it.
 * **Artifacts later.** A pass defers the console log and config.json

@@ -16,7 +16,7 @@ from pathlib import Path
 from schema.layout import is_run_dir
 from syncer.engine.replay import sync_run
 from syncer.engine.result import SyncResult, not_a_run
-from syncer.engine.runlock import RunLock
+from syncer.engine.synclock import SyncLock
 from syncer.sinks.base import Destination
 
 
@@ -39,7 +39,7 @@ def sync_path(
     costs the other runs of a `runwal sync` their sync."""
     if not path.is_dir() or not is_run_dir(path):
         return not_a_run(path)
-    lock = RunLock(path, dest.sink_name)
+    lock = SyncLock(path, dest.sink_name)
     if not lock.acquire():  # a `runwal follow` (or another sync) is on it
         return SyncResult(run_dir=str(path), run_id=path.name, status="skipped",
                           reason=lock.busy_reason(), busy=True)

@@ -46,7 +46,7 @@ TOO_DEEP = "<nested too deep>"
 def spell(value: Any, depth: int = 0) -> Any:
     """``value`` as plain JSON values (see the module docstring)."""
     if isinstance(value, str):
-        return clean_text(value)
+        return replace_surrogates(value)
     if isinstance(value, float):
         if math.isfinite(value):
             return value
@@ -65,7 +65,7 @@ def spell(value: Any, depth: int = 0) -> Any:
         return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, msgpack.Timestamp):
         return {"$ext": -1, "base64": base64.b64encode(value.to_bytes()).decode("ascii")}
-    return clean_text(str(value))
+    return replace_surrogates(str(value))
 
 
 def _spell_map(value: dict[Any, Any], depth: int) -> dict[str, Any]:
@@ -81,14 +81,14 @@ def _spell_map(value: dict[Any, Any], depth: int) -> dict[str, Any]:
 def key_text(key: Any) -> str:
     """A map key as a JSON object key: a str as is, anything else as its spelling's text."""
     if isinstance(key, str):
-        return clean_text(key)
+        return replace_surrogates(key)
     spelled = spell(key, MAX_DEPTH - 1)
     if isinstance(spelled, str):
         return spelled
     return json.dumps(spelled, ensure_ascii=False, allow_nan=False, sort_keys=True)
 
 
-def clean_text(text: str) -> str:
+def replace_surrogates(text: str) -> str:
     """``text`` with every lone surrogate replaced by U+FFFD, so it can be printed.
 
     A surrogate *pair* (JSON's spelling of an emoji) becomes the character it encodes.
@@ -106,8 +106,8 @@ _CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c n
 
 
 def terminal_text(text: str) -> str:
-    """`clean_text`, and control characters shown as ``\\xNN``: for text output."""
-    return clean_text(text).translate(_CONTROLS)
+    """`replace_surrogates`, and control characters shown as ``\\xNN``: for text output."""
+    return replace_surrogates(text).translate(_CONTROLS)
 
 
 def number(value: Any) -> float | None:

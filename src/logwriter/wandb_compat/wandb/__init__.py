@@ -11,7 +11,7 @@ What wandb's top-level API does here:
 * ``init``: accepts every argument of wandb's ``init`` (an unknown keyword is
   recorded in config under ``_wandb/<arg>``, never a TypeError) and hands
   them to ``logwriter.init``, which takes wandb's arguments too
-  (logwriter/wandb_args.py says what each does: entity, save_code,
+  (logwriter/session/wandb_args.py says what each does: entity, save_code,
   config_include_keys/config_exclude_keys, reinit, settings, resume="auto"
   applied; anonymous, force, monitor_gym, allow_val_change, ... recorded).
   ``dir`` (or WANDB_DIR) is where wandb keeps its ``wandb/`` folder, so the runs
@@ -33,7 +33,7 @@ What wandb's top-level API does here:
   is None before init and after finish).
 * ``login``, ``require``, ``setup``: no-ops (runwal has no account, no
   service process); ``teardown``: finish. ``Settings``: accepts any keywords
-  (init applies the ones wandb_args.py names). ``termlog``/``termwarn``/
+  (init applies the ones session/wandb_args.py names). ``termlog``/``termwarn``/
   ``termerror``: "wandb: ..." lines on stderr. ``__version__`` and the
   ``wandb-<version>.dist-info`` next to this package say wandb 0.31.0, so the
   version checks of Lightning, transformers and accelerate pass; the
@@ -41,7 +41,7 @@ What wandb's top-level API does here:
   ``wandb.sdk.lib.RunDisabled``, ``wandb.sdk.lib.config_util.ConfigError``,
   ``wandb.util.generate_id``, ``wandb.errors``).
 * ``watch``/``unwatch``, ``Artifact``, ``log_artifact``, ``use_artifact``,
-  ``log_model``: runwal's (logwriter.watcher, logwriter.artifacts); use_artifact
+  ``log_model``: runwal's (logwriter.integrations.torchwatch, logwriter.artifacts); use_artifact
   resolves from the runs directory.
 * ``Image``, ``Table``, ``Histogram``, ``Video``, ``Audio``, ``Html`` and
   ``plot``: runwal's (logwriter.media: files under files/media/, a ``media``
@@ -56,8 +56,8 @@ from typing import Any
 
 import logwriter
 from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot  # noqa: F401
-from logwriter.run_object import Run
-from logwriter.wandb_args import wandb_mode
+from logwriter.session.run import Run
+from logwriter.session.wandb_args import wandb_mode
 
 # The wandb release whose API this shim follows; the dist-info next to this package
 # says the same, for importlib.metadata (a test pins the two together).
@@ -187,7 +187,7 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     logwriter.finish(0 if exit_code is None else exit_code)
 
 
-define_metric = logwriter.define_metric  # wandb's arguments (summary.py says what they do)
+define_metric = logwriter.define_metric  # wandb's arguments (values/summary.py says what they do)
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
@@ -248,7 +248,7 @@ def termerror(string: str, repeat: bool = True) -> None:
 
 def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
           log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
-    """wandb.watch: histograms and norms of gradients/parameters (logwriter.watcher)."""
+    """wandb.watch: histograms and norms of gradients/parameters (integrations/torchwatch.py)."""
     logwriter.watch(models, criterion=criterion, log=log, log_freq=log_freq, idx=idx,
                     log_graph=log_graph)
 

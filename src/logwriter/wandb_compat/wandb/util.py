@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logwriter.settings import new_run_id
+from logwriter.session.settings import new_run_id
 
 
 def generate_id(length: int = 8) -> str:

@@ -1,5 +1,5 @@
 """``wandb.wandb_run``: where Lightning's WandbLogger finds the Run class it checks for."""
 
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 __all__ = ["Run"]

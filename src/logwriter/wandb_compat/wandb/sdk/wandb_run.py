@@ -1,5 +1,5 @@
 """``wandb.sdk.wandb_run``: the Run class (runwal's)."""
 
-from logwriter.run_object import Run
+from logwriter.session.run import Run
 
 __all__ = ["Run"]
