@@ -320,3 +320,26 @@ def test_finish_at_exit_records_the_status_without_warning(tmp_path: Path) -> No
         run.log({"late": 1})
     exit_body = of_kind(read_clean(run.run_dir), "exit")[0]
     assert exit_body["status"] == "preempted" and exit_body["code"] == 143
+
+
+def test_the_runs_public_seams_record_and_report_its_state(tmp_path: Path) -> None:
+    """What artifacts, watch() and the integrations call instead of the Run's privates:
+    record() queues a record, live/finished/ignores_calls() say what a call would do."""
+    from schema.records import RecordType
+
+    run = logwriter.init(dir=tmp_path, **QUIET)
+    assert run.live and not run.finished and not run.ignores_calls()
+    run.record(int(RecordType.ALERT), {"title": "t", "text": "x", "level": "INFO"})
+    run.finish()
+    assert run.finished and not run.live
+    with pytest.raises(RunFinishedError):
+        run.ignores_calls()
+    with pytest.raises(RunFinishedError):
+        run.record(int(RecordType.ALERT), {"title": "late", "text": "x", "level": "INFO"})
+    alerts = of_kind(read_clean(run.run_dir), "alert")
+    assert alerts == [{"title": "t", "text": "x", "level": "INFO"}]
+
+    off = logwriter.init(dir=tmp_path, mode="disabled")
+    assert off.ignores_calls() and not off.live and not off.finished
+    off.record(int(RecordType.ALERT), {"title": "t", "text": "x", "level": "INFO"})
+    off.finish()

@@ -76,7 +76,7 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     """See the module docstring; returns the Artifact with version/digest/aliases set."""
     art = _as_artifact(run, artifact_or_path, name, type)
     user_aliases = check_aliases(aliases)
-    if run._inert_call():  # disabled, or a forked child: nothing is written
+    if run.ignores_calls():  # disabled, or a forked child: nothing is written
         return art
     if art.logged:
         raise ArtifactError(f"runwal: artifact {art.name}:{art.version} is already logged",
@@ -116,7 +116,7 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
                 "metadata": art.metadata, "entries": [e.body() for e in entries]}
         if len(msgpack.packb(body, use_bin_type=True)) > MAX_RECORD_BYTES:
             raise _too_big(art, len(entries))
-        run._put(_ARTIFACT, body)
+        run.record(_ARTIFACT, body)
         _pending.setdefault(run, []).append(
             Logged(body, ts, 1 << 64, run_dir, run.id, all_aliases))
     art._set_logged(entries, version, digest, all_aliases, run_dir, run.id)
@@ -132,7 +132,7 @@ def log_model(run: Run, path: str | os.PathLike[str], name: str | None = None,
 def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None) -> Artifact:
     """Resolve ``name[:vN|:alias]`` (or a logged Artifact), record the lineage, return it.
     Disabled mode and a forked child resolve too, and record nothing."""
-    inert = run._inert_call()  # a finished run: RunFinishedError before any work
+    inert = run.ignores_calls()  # a finished run: RunFinishedError before any work
     if isinstance(artifact_or_name, Artifact):
         art = artifact_or_name
         if not art.logged:
@@ -153,7 +153,7 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None) -> Ar
                             f"{art.type!r}")
     assert art.version is not None
     if not inert:
-        run._put(_USE, {"name": art.name, "type": art.type, "version": int(art.version[1:]),
+        run.record(_USE, {"name": art.name, "type": art.type, "version": int(art.version[1:]),
                         "digest": art.digest, "source_run": art.source_run,
                         "asked": clean_text(asked)})
     return art

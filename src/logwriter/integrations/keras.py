@@ -124,7 +124,7 @@ class RunwalCallback(keras.callbacks.Callback):
 
     def _start(self) -> Run:
         run = self.run
-        if run is None or run._finished:
+        if run is None or run.finished:
             if run is not None and self._owned:
                 # A second fit() continues the same model: the same run, reopened.
                 kwargs = {k: v for k, v in self._init_kwargs.items()
@@ -160,7 +160,7 @@ class RunwalCallback(keras.callbacks.Callback):
 
     def _log(self, row: dict[str, Any], step: int, axis: str) -> None:
         run = self.run
-        if run is None or run._finished:
+        if run is None or run.finished:
             return
         if step < run.step:
             row[axis] = step  # wandb's x-axis metric says where the row belongs
@@ -206,7 +206,7 @@ class RunwalCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         run = self.run
-        if run is None or run._finished:
+        if run is None or run.finished:
             return
         if self.save_model:
             with tempfile.TemporaryDirectory(prefix="runwal-keras-") as tmp:

@@ -82,7 +82,7 @@ def watch(run: Run, models: Any, criterion: Any = None, log: str | None = "gradi
     if log_graph:
         warnings.warn("runwal: watch(log_graph=True): the model graph is not recorded",
                       RunwalWarning, stacklevel=3)
-    if run._inert_call() or log is None:
+    if run.ignores_calls() or log is None:
         return
     for local, model in enumerate(items):
         with _lock:
@@ -176,7 +176,7 @@ class _Watcher:
 
     def _log(self, tensors: dict[str, Any]) -> None:
         run = self.run
-        if run._inert or run._finished:
+        if not run.live:
             return
         step = run.step
         norms: dict[str, float] = {}
@@ -186,7 +186,7 @@ class _Watcher:
                 continue
             item, norm = stats
             if item is not None:
-                run._put(_MEDIA, {"key": key, "step": step, "kind": "histogram",
+                run.record(_MEDIA, {"key": key, "step": step, "kind": "histogram",
                                   "items": [item]})
             norms[f"{key}.norm"] = norm
         if norms:
@@ -194,7 +194,7 @@ class _Watcher:
 
     def _fail(self, exc: Exception) -> None:
         self.remove()
-        if self.run._finished:
+        if self.run.finished:
             return
         warnings.warn(f"runwal: watch() stopped for {type(self.model).__name__} after an "
                       f"error in its hook ({type(exc).__name__}: {exc})", RunwalWarning,

@@ -136,7 +136,7 @@ class RunwalCallback(TrainerCallback):
     # -- the run ---------------------------------------------------------------
 
     def _start(self, args: Any, state: Any, model: Any) -> None:
-        if self.run is None or self.run._finished:
+        if self.run is None or self.run.finished:
             if logwriter.run is not None:
                 self.run, self._owned = logwriter.run, False
             else:
@@ -178,7 +178,7 @@ class RunwalCallback(TrainerCallback):
             self._start(args, state, model)
             self._reopened = self._owned
             return self.run
-        if not run._finished:
+        if not run.finished:
             return run
         if not self._owned:
             return None  # the user's run, finished by the user: nothing to log into

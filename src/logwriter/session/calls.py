@@ -1,13 +1,13 @@
 """The Run's calls besides log(), config and summary, as a mixin.
 
 define_metric(), alert() and save() each check their arguments on the
-caller's thread and queue one record through ``Run._put`` (save() through the
+caller's thread and queue one record through ``Run.record`` (save() through the
 file saver, files/save.py); log_artifact(), log_model(), use_artifact(),
 watch() and unwatch() are doors to artifacts/runops.py and integrations/torchwatch.py,
 imported on first use so that a run which never calls them never imports
 them. None of them reads or moves the step or the pending row: that state,
 and the rules for a disabled, forked or finished run that these calls obey
-through ``Run._inert_call``, are the Run's own (run.py).
+through ``Run.ignores_calls``, are the Run's own (run.py).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class RunCalls:
     _backend: Backend
 
     if TYPE_CHECKING:
-        def _put(self, rtype: int, body: Any) -> None: ...
-        def _inert_call(self) -> bool: ...
+        def record(self, rtype: int, body: Any) -> None: ...
+        def ignores_calls(self) -> bool: ...
 
     def define_metric(self, name: str, step_metric: str | None = None,
                       step_sync: bool | None = None, hidden: bool | None = None,
@@ -47,13 +47,13 @@ class RunCalls:
         body, modes = metric_def(name, step_metric, step_sync, hidden, summary, goal,
                                  overwrite)
         self.summary.define(name, modes)
-        self._put(int(RecordType.METRIC_DEF), body)
+        self.record(int(RecordType.METRIC_DEF), body)
 
     def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] |
              None = None, policy: str = "now") -> list[str]:
         """Snapshot files into the run's files/ dir; returns their paths there. A file
         that cannot be snapshot (disk full, gone) is left out with a SaveWarning."""
-        if self._inert_call():
+        if self.ignores_calls():
             return []
         saver = self._backend.saver
         assert saver is not None
@@ -68,7 +68,7 @@ class RunCalls:
         level = str(level).upper()
         if level not in ALERT_LEVELS:
             raise ValueError(f"runwal: alert(level={level!r}): expected one of {ALERT_LEVELS}")
-        self._put(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
+        self.record(int(RecordType.ALERT), {"title": clean_text(title), "text": clean_text(text),
                                           "level": level})
 
     # -- artifacts and watch: bodies in artifacts/runops.py, integrations/torchwatch.py --

@@ -139,8 +139,38 @@ class Run(RunCalls, RunInfo):
 
     # -- emitting ----------------------------------------------------------
 
-    def _put(self, rtype: int, body: Any) -> None:
-        if self._inert_call():
+    # -- the seams the SDK's other parts call (artifacts, watch, integrations) ---
+
+    @property
+    def finished(self) -> bool:
+        """True once finish() has begun, whoever called it (a ``with`` block, the exit
+        hooks, an integration)."""
+        return self._finished
+
+    @property
+    def live(self) -> bool:
+        """True while calls record something: not disabled, not a forked child's copy,
+        not finished. A check that never raises and never warns, for hooks (watch's
+        torch hooks) that must stay silent."""
+        return not (self._inert or self._finished)
+
+    def ignores_calls(self) -> bool:
+        """True when a call must do nothing: ``disabled`` mode, or a forked child
+        (which warns once, ForkedRunWarning). Raises RunFinishedError once finished.
+        Every recording call asks this first, on the caller's thread."""
+        if self._inert:
+            if self._forked and not self._fork_warned:
+                self._warn_forked()
+            return True
+        if self._finished:
+            raise RunFinishedError(f"runwal: run {self.id} is finished")
+        return False
+
+    def record(self, rtype: int, body: Any) -> None:
+        """Queue one record of type ``rtype`` (schema.records.RecordType) with its
+        timestamp taken now: how artifacts and watch() add records beside log()'s. The
+        body must already be what the record type holds (checked by its caller)."""
+        if self.ignores_calls():
             return
         assert self._writer is not None
         self._writer.put(rtype, time.time(), body)
@@ -148,15 +178,15 @@ class Run(RunCalls, RunInfo):
             self._warn_notices()
 
     def _emit_config(self, delta: dict[str, Any]) -> None:
-        self._put(int(RecordType.CONFIG), delta)
+        self.record(int(RecordType.CONFIG), delta)
 
     def _emit_summary(self, delta: dict[str, Any]) -> None:
-        self._put(int(RecordType.SUMMARY), delta)
+        self.record(int(RecordType.SUMMARY), delta)
 
     def _summary_media(self, values: dict[str, Any]) -> dict[str, Any]:
         """summary[key] = a rich value: its MEDIA record at the current step, stored now
         (rich.py); the references the summary keeps."""
-        if self._inert_call():
+        if self.ignores_calls():
             return {}
         with self._lock:
             bodies, refs = self._rich.summary(values, self._step)
@@ -167,16 +197,6 @@ class Run(RunCalls, RunInfo):
         writer = self._writer
         if writer is not None and not self._finished and not self._inert:
             writer.put(int(RecordType.STATS), time.time(), sample, block=False)
-
-    def _inert_call(self) -> bool:
-        """True when calls must do nothing (disabled, forked child, finished)."""
-        if self._inert:
-            if self._forked and not self._fork_warned:
-                self._warn_forked()
-            return True
-        if self._finished:
-            raise RunFinishedError(f"runwal: run {self.id} is finished")
-        return False
 
     def _warn_notices(self) -> None:
         assert self._writer is not None
@@ -214,7 +234,7 @@ class Run(RunCalls, RunInfo):
             commit: bool | None = None, sync: bool | None = None) -> None:
         """Log one row of metrics; see the module docs of logwriter for step semantics.
         ``sync`` is wandb's (deprecated there), accepted and ignored."""
-        if (self._inert or self._finished) and self._inert_call():
+        if (self._inert or self._finished) and self.ignores_calls():
             return
         try:
             flat, size = flatten(data)

@@ -104,7 +104,7 @@ def test_current_run_is_used_and_not_finished(tmp_path: Path) -> None:
         x, y = data()
         callback = RunwalCallback(dir=tmp_path / "other")
         tiny().fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[callback])
-        assert callback.run is run and not run._finished
+        assert callback.run is run and not run.finished
         run.log({"after": 2.0}, step=2)
     finally:
         run.finish()
