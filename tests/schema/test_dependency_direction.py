@@ -1,4 +1,4 @@
-"""docs/DESIGN.md's "Dependency direction": ``logwriter -> schema``, ``syncer -> schema``;
+"""docs/ARCHITECTURE.md's dependency rule: ``logwriter -> schema``, ``syncer -> schema``;
 logwriter and syncer never import each other (each starts the other as a process), and
 schema imports neither.
 

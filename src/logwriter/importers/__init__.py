@@ -20,6 +20,6 @@ Importing writes run dirs, the SDK's half of runwal, so it lives here and
 uses the SDK's writer, media store and TensorBoard reader freely. The user's
 command, ``runwal import`` (`syncer.cli.importcmd`), starts this package as a
 process and reads its JSON lines: the syncer never imports logwriter
-(docs/DESIGN.md, "Dependency direction"). What maps to what, and what is
+(docs/ARCHITECTURE.md, "The dependency rule"). What maps to what, and what is
 skipped, is in docs/IMPORT.md. Nothing here is imported by ``import logwriter``.
 """

@@ -158,7 +158,7 @@ def _seconds(name: str, value: float | None, env: str, default: float) -> float:
 
 
 def _default_mode(server: str | None) -> str:
-    """DESIGN: offline when no server is configured. A server named for runwal
+    """Offline when no server is configured (the README's Modes). A server named for runwal
     (init(server=) or RUNWAL_SERVER) makes it hybrid: the run syncs while it
     trains and still never waits on or fails for the server. MLFLOW_TRACKING_URI
     alone does not switch modes; clusters often set it for other tools."""
