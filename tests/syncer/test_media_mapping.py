@@ -5,16 +5,11 @@ from __future__ import annotations
 import json
 
 from schema.records import Record, RecordType
+from syncer.histogram import histogram_stats
 from syncer.sinks.base import Refused
 from syncer.sinks.mlflow.artifacts import ArtifactState, map_artifact
 from syncer.sinks.mlflow.mapping import MapState, Plan, count_points, map_record
-from syncer.sinks.mlflow.media import (
-    MediaState,
-    histogram_stats,
-    image_names,
-    map_media,
-    safe_part,
-)
+from syncer.sinks.mlflow.media import MediaState, image_names, map_media, safe_part
 
 
 def media(seq: int, body: object) -> Record:

@@ -42,10 +42,6 @@ class Entry:
     def digest(self) -> str | None:  # wandb's name for an entry's hash
         return self.sha256
 
-    @property
-    def is_reference(self) -> bool:
-        return self.ref is not None
-
     def body(self) -> dict[str, Any]:
         if self.ref is not None:
             return {"path": self.path, "ref": self.ref}

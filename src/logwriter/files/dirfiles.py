@@ -20,7 +20,7 @@ What the walk leaves alone:
   snapshot is recorded again;
 * symbolic links, to files or to directories: never followed, nothing is
   recorded for them (the syncer refuses any path through a link,
-  syncer/engine/runfiles.py); FIFOs and other non-regular files;
+  syncer/runfiles.py); FIFOs and other non-regular files;
 * files that vanish between the listing and the hash.
 
 The cost is in finish(), on the caller's thread, after the saver thread was

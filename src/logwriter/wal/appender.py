@@ -29,7 +29,8 @@ then fails ``init()`` loudly).
 * A record that cannot be packed, or is bigger than a frame, is reported
   through ``on_lost`` and skipped: a validation gap must not kill the thread.
   One that fails only because of a lone surrogate (a str that is no valid
-  UTF-8) is written with the surrogate escaped (values.clean_text) instead.
+  UTF-8) is written with the surrogate escaped (values.text.clean_text_deep)
+  instead.
 * Rotation: a new segment (header written and fsynced, directory fsynced)
   once the current one passed ``segment_bytes`` and nothing is pending.
 """

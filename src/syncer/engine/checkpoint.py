@@ -23,7 +23,6 @@ from its start once (records up to ``seq`` are skipped, not re-sent).
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -31,13 +30,9 @@ from typing import Any
 
 from schema.atomic import write_atomic
 from schema.layout import RunDir
+from syncer.sinks.base import sink_file_name
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 VERSION = 2
-
-
-def sink_file_name(sink_name: str) -> str:
-    return _UNSAFE.sub("_", sink_name).strip("_") or "sink"
 
 
 @dataclass

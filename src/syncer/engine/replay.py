@@ -40,8 +40,8 @@ from syncer.engine import checkpoint
 from syncer.engine.batching import BatchLimit, points
 from syncer.engine.cursor import WINDOW, LogCursor, Note, Window
 from syncer.engine.result import SyncResult, verdict
-from syncer.engine.runfiles import dir_problem
 from syncer.errors import SyncError, UnsafeRunDir
+from syncer.runfiles import dir_problem
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
 Pos = tuple[str, int, int]  # segment, offset, the seq due there

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from schema.layout import SYNC_DIR
-from syncer.engine.checkpoint import sink_file_name
+from syncer.sinks.base import sink_file_name
 
 ROLES = ("sync", "syncd", "follow", "ui")
 HOLDER_WIDTH = 32  # bytes of "pid role", space-padded: longer than any earlier content

@@ -4,7 +4,7 @@
 items, table image cells are inside the table file and not listed, artifact
 entries with a file); `check_file` says what is wrong with one of them: missing,
 not a regular file or reached through a link (read only through
-`syncer.engine.runfiles`, as the syncer reads it), or another size or sha256
+`syncer.runfiles`, as the syncer reads it), or another size or sha256
 than the record says. ``verify`` notes each problem (not damage: the log is
 intact); ``show`` marks missing files. `record_error` is the note for a media
 record the SDK wrote with an ``error`` (some files never stored).
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from schema.records import Record, RecordType
-from syncer.engine.runfiles import RefusedPath, open_run_file
+from syncer.runfiles import RefusedPath, open_run_file
 
 FileRef = tuple[str, int | None, str | None]  # (path under files/, size, sha256)
 

@@ -36,7 +36,7 @@ table      a text summary of a 2-D string tensor, header row first: the Text
            tab draws it as a table (image cells as their file name)
 =========  ==================================================================
 
-Files are read through `syncer.engine.runfiles` (inside ``files/``, no links);
+Files are read through `syncer.runfiles` (inside ``files/``, no links);
 a missing one skips its item and is counted.
 """
 
@@ -50,10 +50,10 @@ import wave
 from typing import Any
 
 from schema.records import Record
-from syncer.engine.runfiles import RefusedPath, open_run_file
+from syncer.histogram import histogram_stats
 from syncer.inspect import protowire as pw
 from syncer.inspect.spelling import key_text
-from syncer.sinks.mlflow.media import histogram_stats
+from syncer.runfiles import RefusedPath, open_run_file
 
 MAX_FILE = 64 << 20  # larger media files are skipped (an event file is read whole)
 _PNG_COLORSPACE = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}

@@ -24,11 +24,20 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schema.layout import RunDir
 from schema.records import Record
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sink_file_name(sink_name: str) -> str:
+    """``sink_name`` as a `Sink.name`: the file name of its checkpoint and lock under
+    ``sync/`` (``sync/<name>.json``, ``.lock``), each unsafe run of characters one ``_``."""
+    return _UNSAFE.sub("_", sink_name).strip("_") or "sink"
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ class Rejection:
 class Sink(Protocol):
     """A destination. One instance per run; not shared between threads."""
 
-    name: str  # file name of the checkpoint under sync/ (e.g. "mlflow-host_5000")
+    name: str  # a `sink_file_name`: sync/<name>.json, .lock (e.g. "mlflow-host_5000")
     uri: str  # where it sends, without credentials
     points_sent: int  # metric rows acknowledged so far (for progress and results)
     values_skipped: int  # values that are not metrics (str, None) and were skipped

@@ -258,13 +258,6 @@ def unwatch(models: Any = None) -> None:
     logwriter.unwatch(models)
 
 
-class _NotYet:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            f"runwal: wandb.{type(self).__name__} is not supported yet (issue 9, rich values); "
-            "log numbers, or remove this call")
-
-
 class Artifact(logwriter.Artifact):
     """wandb.Artifact; ``incremental`` and ``use_as`` are accepted and not applied."""
 

@@ -37,7 +37,7 @@ histogram  metrics ``<key>/min``, ``/max`` (edges of the outer non-empty bins),
 =========  =================================================================
 
 A file is read only when the upload runs (`syncer.sinks.mlflow.uploads`),
-through `syncer.engine.runfiles`; a missing one is a `Rejection` for its
+through `syncer.runfiles`; a missing one is a `Rejection` for its
 item, the rest of the record is delivered. A record with an ``error`` (the
 SDK could not store all its files) is a `Rejection` saying so, and the items
 it lists are delivered.
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import posixpath
 import re
 import uuid
@@ -55,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schema.records import Record
+from syncer.histogram import histogram_stats
 from syncer.sinks.base import Refused, Rejection
 
 IMAGES_TAG = "mlflow.loggedImages"  # mlflow.utils.mlflow_tags.MLFLOW_LOGGED_IMAGES
@@ -214,30 +214,6 @@ def _file(out: Mapped, seq: int, key: str, kind: str, item: dict[str, Any]) -> N
 
 def _meta(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "file"}
-
-
-def histogram_stats(bins: Any, counts: Any) -> dict[str, float] | None:
-    """min/max/mean/std of a histogram, or None when it is not one (or empty)."""
-    if not isinstance(bins, list) or not isinstance(counts, list) or not counts:
-        return None
-    if len(bins) != len(counts) + 1:
-        return None
-    try:
-        edges = [float(b) for b in bins]
-        weights = [float(c) for c in counts]
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not all(math.isfinite(x) for x in edges + weights) or any(w < 0 for w in weights):
-        return None
-    total = sum(weights)
-    if total <= 0:
-        return None
-    used = [j for j, w in enumerate(weights) if w > 0]
-    mids = [(edges[j] + edges[j + 1]) / 2 for j in range(len(weights))]
-    mean = sum(w * m for w, m in zip(weights, mids, strict=True)) / total
-    var = sum(w * (m - mean) ** 2 for w, m in zip(weights, mids, strict=True)) / total
-    return {"min": edges[used[0]], "max": edges[used[-1] + 1], "mean": mean,
-            "std": math.sqrt(max(var, 0.0))}
 
 
 def _histogram(out: Mapped, seq: int, key: str, step: int, i: int, item: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ and reported once each before anything is sent (`syncer.sinks.mlflow.names`).
 Params, tags and metrics go in log-batch requests (`syncer.sinks.mlflow.logbatch`:
 a small run's batch is one request, metrics chunks in parallel, a request
 refused with 400 bisected until the offending items are `Rejection`s). Files are
-read only from inside ``files/`` (`syncer.engine.runfiles`: links and ``..``
+read only from inside ``files/`` (`syncer.runfiles`: links and ``..``
 are refused per file). Console text goes to the spool
 (`syncer.sinks.mlflow.spool`), uploaded as ``output.log`` at the end of every
 pass. Media and artifact files go up with their batch
@@ -42,10 +42,9 @@ from urllib.parse import urlsplit
 
 from schema.records import Record
 from schema.uri import public_uri
-from syncer.engine.checkpoint import sink_file_name
-from syncer.engine.runfiles import RefusedPath, open_run_file
 from syncer.errors import ArtifactsUnsupported, RunGone, ServerRejected
-from syncer.sinks.base import Refused, Rejection, ResumeFrom, RunIdentity
+from syncer.runfiles import RefusedPath, open_run_file
+from syncer.sinks.base import Refused, Rejection, ResumeFrom, RunIdentity, sink_file_name
 from syncer.sinks.mlflow import runs
 from syncer.sinks.mlflow.knownruns import KnownRuns
 from syncer.sinks.mlflow.logbatch import FATAL, LogBatches, reason

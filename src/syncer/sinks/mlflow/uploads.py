@@ -1,6 +1,6 @@
 """Sending the media and artifact files a batch maps to (`media.Upload`s).
 
-Files are read only through `syncer.engine.runfiles` (inside ``files/``, no
+Files are read only through `syncer.runfiles` (inside ``files/``, no
 links); a file that cannot be read is a `Rejection` naming it, and the rest
 of the batch goes on. Every request is harmless to repeat: each upload is a
 PUT to a name that depends only on the record (same bytes, same path).
@@ -31,8 +31,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from syncer.engine.runfiles import RefusedPath, open_run_file
 from syncer.errors import ArtifactsUnsupported, AuthFailed, RunGone, ServerRejected
+from syncer.runfiles import RefusedPath, open_run_file
 from syncer.sinks.base import Refused, Rejection
 from syncer.sinks.mlflow.media import Upload, table_json
 from syncer.sinks.mlflow.rest import API, MlflowRest

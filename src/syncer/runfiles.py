@@ -1,4 +1,4 @@
-"""Opening a file of a run's ``files/`` for upload, never anything outside it.
+"""Opening a file of a run's ``files/`` (to upload, export or check it), never anything outside it.
 
 A FILE record names a path relative to ``files/``; the record and the
 directory may both be forged (a run dir copied from elsewhere, a hostile
@@ -11,6 +11,10 @@ check and the open cannot redirect it either; only regular files are
 opened, and with ``O_NONBLOCK``, so a FIFO cannot hang the syncer. The run
 directory's own path may go through links (``/scratch -> /lustre/...``): the
 walk starts inside it.
+
+The one way the syncer reads a run's files: the engine (`dir_problem` for
+``sync/``), the sinks (uploads) and `syncer.inspect` (media, ``export``) all
+come here, so it sits beside them rather than inside any one of them.
 """
 
 from __future__ import annotations
