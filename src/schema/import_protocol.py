@@ -32,9 +32,10 @@ not know is no protocol line (None).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from schema.jsonline import dump_line, int_field, parse_tagged
 
 STARTED = "started"
 PROGRESS = "progress"
@@ -129,8 +130,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _line(body: dict[str, Any]) -> str:
-    # ensure_ascii: a path with undecodable bytes (surrogate escapes) still travels
-    return json.dumps(body, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return dump_line(body)
 
 
 def started_line(index: int, total: int, source: str, kind: str) -> str:
@@ -153,34 +153,21 @@ def done_line(total: int, failed: int) -> str:
 def parse_line(line: str) -> Event | None:
     """The event of a protocol line, else None (not JSON, not an object, an unknown
     ``event``, a field of the wrong type)."""
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("event") not in EVENTS:
-        return None
-    kind = data["event"]
-    try:
-        if kind == DONE:
-            return Event(DONE, total=_int(data, "total"), failed=_int(data, "failed"))
-        index = _int(data, "index")
-        if kind == STARTED:
-            source, what = data.get("source"), data.get("kind")
-            if not isinstance(source, str) or not isinstance(what, str):
-                return None
-            return Event(STARTED, index=index, total=_int(data, "total"), source=source,
-                         kind=what)
-        if kind == PROGRESS:
-            return Event(PROGRESS, index=index, points=_int(data, "points"))
-        result = ImportResult.from_json(data)
-        return Event(RESULT, index=index, source=result.source, kind=result.kind,
-                     points=result.points, result=result)
-    except ValueError:
-        return None
+    return parse_tagged(line, "event", EVENTS, _event)
 
 
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{key} is no int")
-    return value
+def _event(kind: str, data: dict[str, Any]) -> Event | None:
+    if kind == DONE:
+        return Event(DONE, total=int_field(data, "total"), failed=int_field(data, "failed"))
+    index = int_field(data, "index")
+    if kind == STARTED:
+        source, what = data.get("source"), data.get("kind")
+        if not isinstance(source, str) or not isinstance(what, str):
+            return None
+        return Event(STARTED, index=index, total=int_field(data, "total"), source=source,
+                     kind=what)
+    if kind == PROGRESS:
+        return Event(PROGRESS, index=index, points=int_field(data, "points"))
+    result = ImportResult.from_json(data)
+    return Event(RESULT, index=index, source=result.source, kind=result.kind,
+                 points=result.points, result=result)

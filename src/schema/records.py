@@ -22,6 +22,7 @@ record whose body is not the documented shape is returned as is;
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any, NamedTuple
 
 import msgpack
@@ -237,3 +238,18 @@ def msgpack_kind(value: Any) -> str:
 def _short(value: Any) -> str:
     text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float if it is a real number (not a bool), else None.
+
+    For times read from run.json or records (``created``, ``ts``), which a
+    forged file may make NaN, infinite, huge or not a number at all.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return out if math.isfinite(out) else None

@@ -26,10 +26,10 @@ from schema.errors import SchemaError
 from schema.events import Damage, Frame, Incomplete, records_lost
 from schema.layout import RunDir
 from schema.reader import iter_run_log
-from schema.records import Record, RecordType, body_problem
+from schema.records import Record, RecordType, body_problem, finite_number
 from syncer.inspect.mediafiles import record_error, record_files
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
-from syncer.inspect.spelling import key_text, number
+from syncer.inspect.spelling import key_text
 
 MAX_NOTES = 20
 
@@ -220,8 +220,8 @@ class RunView:
     def created(self) -> float | None:
         """run.json's ``created``, else the first record's ts; None when neither is a
         finite number (a forged run.json may say NaN, 1e300 or "yesterday")."""
-        created = number(self.identity.get("created"))
-        return created if created is not None else number(self.first_ts)
+        created = finite_number(self.identity.get("created"))
+        return created if created is not None else finite_number(self.first_ts)
 
     @property
     def status(self) -> str:
@@ -238,10 +238,10 @@ class RunView:
     @property
     def runtime(self) -> float | None:
         """Seconds the run took: the exit record's, else first to last record."""
-        rt = number((self.exit or {}).get("runtime"))
+        rt = finite_number((self.exit or {}).get("runtime"))
         if rt is not None:
             return rt
-        start, last = self.created, number(self.last_ts)
+        start, last = self.created, finite_number(self.last_ts)
         if start is None or last is None:
             return None
         return last - start

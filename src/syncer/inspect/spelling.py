@@ -109,17 +109,3 @@ def terminal_text(text: str) -> str:
     """`replace_surrogates`, and control characters shown as ``\\xNN``: for text output."""
     return replace_surrogates(text).translate(_CONTROLS)
 
-
-def number(value: Any) -> float | None:
-    """``value`` as a finite float if it is a real number (not a bool), else None.
-
-    For times read from run.json or records (``created``, ``ts``), which a
-    forged file may make NaN, infinite, huge or not a number at all.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        out = float(value)
-    except OverflowError:  # an int beyond float range
-        return None
-    return out if math.isfinite(out) else None

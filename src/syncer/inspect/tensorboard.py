@@ -39,10 +39,10 @@ from schema import tfrecord
 from schema.errors import SchemaError
 from schema.layout import RunDir
 from schema.reader import Frame, Incomplete, iter_run_log
-from schema.records import Record, RecordType, body_problem
+from schema.records import Record, RecordType, body_problem, finite_number
 from syncer.inspect import protowire as pw
 from syncer.inspect.metricstats import as_number
-from syncer.inspect.spelling import key_text, number
+from syncer.inspect.spelling import key_text
 from syncer.inspect.tbmedia import media_values
 
 FILE_VERSION = "brain.Event:2"
@@ -190,5 +190,5 @@ def _first_ts(rd: RunDir) -> float:
 def _plausible_time(value: Any) -> float | None:
     """``value`` as Unix seconds if it can name a file (0 .. year 5138), else None:
     a forged run.json or record may carry NaN, infinities or 1e300."""
-    ts = number(value)
+    ts = finite_number(value)
     return ts if ts is not None and 0 <= ts < 1e11 else None

@@ -23,13 +23,12 @@ MLflow one).
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schema.layout import RunDir
-from schema.records import Record
+from schema.records import Record, finite_number
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -64,19 +63,9 @@ class RunIdentity:
             run_dir=run_dir,
             project=_text(data.get("project")),
             name=_text(data.get("name")),
-            created=_time(data.get("created")),
+            created=finite_number(data.get("created")),
         )
 
-
-def _time(value: Any) -> float | None:
-    """A run.json time as finite float seconds, or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        out = float(value)
-    except OverflowError:  # an int beyond any float
-        return None
-    return out if math.isfinite(out) else None
 
 
 def _text(value: Any) -> str | None:
