@@ -20,6 +20,8 @@ Tree::
     │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
     │   │   └── RunGone         the server run is deleted (or no longer active)
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
+    │   ├── NotOnServer         `runwal artifact get`: no such artifact version or alias there
+    │   ├── DownloadFailed      `runwal artifact get --into`: a file missing, changed or unwritable
     │   └── UnsafeRunDir        the run dir's log/ or sync/ is a link or a file: not followed
     ├── ImportProblem           exit 1: `runwal import`: the importer process could not be
     │                           started, or ended before it finished (a bad *source* is no
@@ -151,6 +153,16 @@ class RunGone(ServerRejected):
 
 class ArtifactsUnsupported(SyncError):
     hint = "start the server with artifact proxying (`mlflow server --artifacts-destination ...`)"
+
+
+class NotOnServer(SyncError):
+    """The server has no such artifact version or alias (exit 1)."""
+
+    hint = "`runwal sync` the run that logged it; --project is the project it logged to"
+
+
+class DownloadFailed(SyncError):
+    hint = "the syncer may not have uploaded this file yet: `runwal sync` the producing run"
 
 
 class UnsafeRunDir(SyncError):

@@ -3,6 +3,7 @@ references, new_file, use_artifact's download and lineage record, errors, symlin
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 from pathlib import Path
@@ -238,12 +239,32 @@ def test_use_artifact_from_the_tracking_server(tmp_path: Path, src: Path,
         ("srv-data:v0", 0, producer.id)]
 
 
-def test_remote_paths_are_the_syncers() -> None:
-    from logwriter.artifacts.remote import safe_part
-    from syncer.sinks.mlflow.media import safe_part as syncer_safe_part
+HTTP_CLIENTS = {"httpx", "httpcore", "requests", "urllib3", "aiohttp", "http.client",
+                "urllib.request"}
 
-    for path in ("a.txt", "odd name+1.txt", "d/sub/é.bin", "x:y@z", "a/../b", "a//b", ""):
-        assert safe_part(path) == syncer_safe_part(path)
+
+def test_the_sdk_makes_no_http_request_and_knows_no_mlflow_layout() -> None:
+    """use_artifact() from the server runs `runwal artifact get` as a child process: no
+    module of the SDK imports an HTTP client, and the MLflow layout (REST paths, tag names,
+    the manifest's file) has one home, the syncer's sinks/mlflow/."""
+    root = Path(logwriter.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [f"{path.relative_to(root)}:{node.lineno}: {name}" for name in names
+                      if name in HTTP_CLIENTS or name.split(".")[0] in HTTP_CLIENTS]
+        for fact in ("/api/2.0/", "mlflow-artifacts", "runwal.artifacts.", "runwal.run_id",
+                     "MANIFEST.json"):
+            if fact in text:
+                found.append(f"{path.relative_to(root)}: names {fact!r}")
+    assert found == []
 
 
 def test_add_dir_follows_symlinks_into_real_copies(tmp_path: Path, src: Path) -> None:

@@ -6,7 +6,9 @@ Modules, one concept each:
 * ``manifest.py``: entries and the digest (the record's ``entries``/``digest``);
 * ``store.py``: bytes into ``files/artifacts/<sha256>`` and back out;
 * ``resolve.py``: versions and aliases, read from the runs directory;
-* ``remote.py``: use_artifact() from the tracking server (what the syncer uploaded);
+* ``remote.py``: use_artifact() from the tracking server (what the syncer uploaded),
+  asked of a ``runwal artifact get`` child process: the training process never
+  makes an HTTP request;
 * ``runops.py``: what ``run.log_artifact/use_artifact/log_model`` do;
 * ``names.py``, ``errors.py``: what names may be, what goes wrong.
 

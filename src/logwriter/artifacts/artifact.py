@@ -59,8 +59,9 @@ class Artifact:
         self.source_run: str | None = None  # id of the run that logged it
         self._entries: list[Entry] | None = None
         self._run_dir: Path | None = None
-        # Resolved from the tracking server (remote.py): fetches one entry to a path.
-        self._fetch: Callable[[Entry, Path], None] | None = None
+        # Resolved from the tracking server (remote.py): fetches file entries to
+        # root/<entry path>, through one `runwal artifact get` child process a call.
+        self._fetch: Callable[[list[Entry], Path], None] | None = None
 
     # -- building ------------------------------------------------------------
 
@@ -190,8 +191,11 @@ class Artifact:
         ``manifest``, not fetched. Returns the root."""
         entries = self._need_logged("download()")
         dest = self._root(root)
-        for entry in entries:
-            if entry.ref is None:
+        files = [entry for entry in entries if entry.ref is None]
+        if self._fetch is not None and files:
+            self._fetch(files, dest)  # from the server: all of them in one go
+        else:
+            for entry in files:
                 self._download_entry(entry, dest)
         dest.mkdir(parents=True, exist_ok=True)
         return str(dest)
@@ -219,7 +223,7 @@ class Artifact:
         dest = base / check_entry_path(entry.path)
         assert entry.store_file and entry.sha256
         if self._fetch is not None:
-            self._fetch(entry, dest)
+            self._fetch([entry], base)
             return dest
         assert self._run_dir is not None
         src = self._run_dir / FILES_DIR / entry.store_file

@@ -1,62 +1,49 @@
 """use_artifact() from the tracking server, when the runs directory does not have it.
 
-It reads what the syncer uploads (syncer/sinks/mlflow/artifacts.py): version N
-of artifact X logged by a run is ``artifacts/X/vN/`` among that MLflow run's
-artifacts, with ``MANIFEST.json`` (the record's fields, entries without the
-run-dir ``file``), and the run is tagged ``runwal.artifacts.logged`` =
-``"X:v0, Y:v2"``. So, with plain MLflow REST calls (httpx, as the syncer):
+Only the modes that talk to the server (online, hybrid) do this, and not from
+the training process: reading MLflow is the syncer's work, so this module runs
+``runwal artifact get`` as a child process (``python -m syncer.cli artifact
+get NAME:SPEC --project P --json``, built by `schema.artifact_protocol`, which
+also says what the child answers) and maps its one JSON answer line. The
+training process never makes an HTTP request and never imports the syncer;
+where versions live on the server and how aliases resolve there is
+``syncer/sinks/mlflow/artifactlookup.py``'s business.
 
-1. the experiment named after this run's project;
-2. its runs whose ``runwal.artifacts.logged`` tag names ``X:v``, newest
-   first (at most MAX_RUNS);
-3. ``X:vN``: the manifest of vN in the newest such run; an alias (``latest``
-   by default): the manifests of those runs' versions of X, newest run first
-   and, within a run, the version it logged last first, until one lists the
-   alias (at most MAX_MANIFESTS fetched): the same answer as offline when
-   the runs were synced in the order they ran;
-4. ``download()`` fetches each file through the server's artifact proxy
-   (``mlflow-artifacts:`` roots only; a server that stores artifacts
-   elsewhere is a clear error) and checks its sha256, like the local copy.
+* `find_remote`: the version (``vN``) or alias of a name in the experiment
+  named after the run's project: a `RemoteHit` (the manifest, the runwal run
+  that logged it, the MLflow run that holds it), or None when the server has
+  none;
+* `fetch`: download() and file(): one child per call, ``--run`` pinned to
+  that MLflow run and ``--into`` the download root; the child checks each
+  file's sha256 before renaming it into place, and this module checks it
+  again, like the copy out of a local run.
 
-Only the modes that talk to the server (online, hybrid) do this; offline mode
-never makes a request, and its not-found error says so. Every request has a
-short timeout: a server that does not answer is an ArtifactNotFound that
-says so, never a hang.
+The server URI goes to the child as ``--to``, or in its environment
+(RUNWAL_SERVER) when it carries credentials; messages show it without them.
+Every child has a timeout (`LOOKUP_TIMEOUT`; a download adds time for its
+bytes): a child that cannot start, dies or does not finish is an
+ArtifactNotFound (lookup) or ArtifactError (download) that says so, never a
+hang. offline mode never runs it, and its not-found error says so.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
-import re
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from logwriter.artifacts.errors import ArtifactError, ArtifactNotFound
-from logwriter.artifacts.names import VERSION_RE
+from logwriter.artifacts.manifest import Entry
+from schema import artifact_protocol as protocol
 from schema.uri import public_uri
 
-API = "/api/2.0/mlflow"
-ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
-LOGGED_TAG = "runwal.artifacts.logged"  # the syncer's names (sinks/mlflow/artifacts.py)
-RUN_ID_TAG = "runwal.run_id"
-MAX_RUNS = 200
-MAX_MANIFESTS = 50
-CONNECT_TIMEOUT = 5.0
-TIMEOUT = 30.0
-_PATH_OK = re.compile(r"[^\w\-. /]")
-
-
-def safe_part(name: str) -> str:
-    """The artifact path the syncer stores an entry under (its ``safe_part``; a test
-    pins the two together)."""
-    parts = [_PATH_OK.sub("_", p) for p in str(name).split("/")]
-    parts = ["_" if p in ("", ".", "..") else p for p in parts]
-    return "/".join(parts) or "_"
+LOOKUP_TIMEOUT = 120.0  # seconds for the whole child: start, lookup, answer
+DEADLINE = 5.0  # seconds the child retries one failing request (a server that is down)
+DOWNLOAD_RATE = 256 << 10  # bytes/s a download may be as slow as before it times out
+SERVER_HINT = "check that the server is up, or log the artifact in a run of this runs directory"
 
 
 @dataclass
@@ -66,158 +53,83 @@ class RemoteHit:
     manifest: dict[str, Any]
     version: int
     source_run: str | None  # the runwal run id of the MLflow run that holds it
-    base: str  # URL path of artifacts/<name>/v<N> under the artifact proxy
+    server_run: str  # that MLflow run's id (a download asks it again)
+    where: str  # the version's directory on the server, without credentials
 
 
-class Server:
-    """A short-lived httpx client for one use_artifact() (and its downloads)."""
-
-    def __init__(self, uri: str) -> None:
-        import httpx  # only a use_artifact() that goes to the server pays for it
-
-        parts = urlsplit(uri)
-        auth: Any = None
-        if parts.username is not None:
-            auth = httpx.BasicAuth(parts.username, parts.password or "")
-            netloc = parts.hostname or ""
-            if ":" in netloc:
-                netloc = f"[{netloc}]"
-            if parts.port:
-                netloc += f":{parts.port}"
-            uri = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-        headers = {"User-Agent": "runwal-logwriter"}
-        if os.environ.get("MLFLOW_TRACKING_TOKEN"):
-            headers["Authorization"] = f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
-        elif auth is None and os.environ.get("MLFLOW_TRACKING_USERNAME"):
-            auth = httpx.BasicAuth(os.environ["MLFLOW_TRACKING_USERNAME"],
-                                   os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
-        self.uri = uri.rstrip("/")
-        self.shown = public_uri(uri)
-        self._httpx = httpx
-        self.client = httpx.Client(timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT),
-                                   auth=auth, headers=headers)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def _trouble(self, what: str, why: str) -> ArtifactNotFound:
-        return ArtifactNotFound(f"runwal: use_artifact(): the tracking server {self.shown} "
-                                f"could not be asked ({what}: {why})",
-                                hint="check that the server is up, or log the artifact in "
-                                "a run of this runs directory")
-
-    def get_json(self, path: str, params: dict[str, str] | None = None,
-                 body: Any = None) -> dict[str, Any] | None:
-        """The JSON answer, None for 404 / RESOURCE_DOES_NOT_EXIST."""
-        try:
-            if body is None:
-                resp = self.client.get(self.uri + path, params=params)
-            else:
-                resp = self.client.post(self.uri + path, json=body)
-        except self._httpx.HTTPError as exc:
-            raise self._trouble(path, f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            raise self._trouble(path, f"HTTP {resp.status_code} {resp.text[:200]}")
-        try:
-            out = resp.json()
-        except ValueError as exc:
-            raise self._trouble(path, "an answer that is not JSON") from exc
-        return out if isinstance(out, dict) else None
-
-    def fetch(self, path: str, dest: Path, sha256: str) -> None:
-        """Stream one artifact to ``dest`` (temp + rename), checking its sha256."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}"
-        digest = hashlib.sha256()
-        try:
-            with self.client.stream("GET", self.uri + path) as resp:
-                if resp.status_code != 200:
-                    raise ArtifactError(f"runwal: {self.shown}{path}: HTTP {resp.status_code}",
-                                        hint="the syncer may not have uploaded this file yet; "
-                                        "`runwal sync` the producing run")
-                with open(tmp, "xb") as fh:
-                    for chunk in resp.iter_bytes(1 << 20):
-                        digest.update(chunk)
-                        fh.write(chunk)
-            if digest.hexdigest() != sha256:
-                raise ArtifactError(f"runwal: {self.shown}{path} has sha256 "
-                                    f"{digest.hexdigest()[:12]}..., the manifest says "
-                                    f"{sha256[:12]}...", hint="sync the producing run again")
-            os.replace(tmp, dest)
-        except self._httpx.HTTPError as exc:
-            raise self._trouble(path, f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def find_remote(server: Server, project: str, name: str, spec: str) -> RemoteHit | None:
-    """The version ``spec`` (``vN`` or an alias) of ``name`` on the server, or None."""
-    exp = server.get_json(f"{API}/experiments/get-by-name", params={"experiment_name": project})
-    exp_id = ((exp or {}).get("experiment") or {}).get("experiment_id")
-    if not isinstance(exp_id, str):
+def find_remote(uri: str, project: str, name: str, spec: str) -> RemoteHit | None:
+    """Version ``spec`` (``vN`` or an alias) of ``name`` on the server, or None."""
+    asked = f"{name}:{spec}"
+    cmd, env = protocol.command(asked, project, uri, deadline=DEADLINE)
+    answer = _run(cmd, env, LOOKUP_TIMEOUT, lambda why, hint: ArtifactNotFound(
+        f"runwal: use_artifact({asked!r}): asking the tracking server {public_uri(uri)} "
+        f"failed: {why}", hint=hint or SERVER_HINT))
+    if answer.status == protocol.NOT_FOUND:
         return None
-    runs = _runs(server, exp_id, name)
-    m = VERSION_RE.fullmatch(spec)
-    fetched = 0
-    for run, versions in runs:
-        for version in reversed(versions):  # the one it logged last first
-            if m and version != int(m.group(1)):
-                continue
-            hit = _manifest(server, run, name, version)
-            fetched += 1
-            if hit is not None and (m or spec in (hit.manifest.get("aliases") or ())):
-                return hit
-            if fetched >= MAX_MANIFESTS:
-                return None
-    return None
+    if answer.version < 0 or answer.name != name:
+        raise ArtifactNotFound(f"runwal: use_artifact({asked!r}): `runwal artifact get` "
+                               f"answered {answer.name}:v{answer.version}", hint=SERVER_HINT)
+    return RemoteHit(answer.manifest, answer.version, answer.source_run, answer.server_run,
+                     answer.where)
 
 
-def _runs(server: Server, exp_id: str, name: str) -> list[tuple[dict[str, Any], list[int]]]:
-    """Runs of the experiment that logged ``name``, newest first, with the versions each
-    logged (in the tag's order)."""
-    like = name.replace("'", "''")
-    body: dict[str, Any] = {"experiment_ids": [exp_id], "max_results": MAX_RUNS,
-                            "filter": f"tags.`{LOGGED_TAG}` LIKE '%{like}:v%'",
-                            "order_by": ["attributes.start_time DESC"]}
-    found = server.get_json(f"{API}/runs/search", body=body) or {}
-    out: list[tuple[dict[str, Any], list[int]]] = []
-    for run in found.get("runs") or ():
-        tags = {t.get("key"): t.get("value") for t in (run.get("data") or {}).get("tags") or ()}
-        versions = [int(item.rsplit(":v", 1)[1]) for item in
-                    str(tags.get(LOGGED_TAG) or "").split(", ")
-                    if item.rsplit(":v", 1)[0] == name and item.rsplit(":v", 1)[-1].isdigit()]
-        if versions:
-            run["_tags"] = tags
-            out.append((run, versions))
-    return out
+def fetch(uri: str, project: str, name: str, hit: RemoteHit, digest: str,
+          entries: list[Entry], root: Path) -> None:
+    """Download file ``entries`` of ``hit`` to ``root/<entry path>``, each sha256-checked."""
+    cmd, env = protocol.command(f"{name}:v{hit.version}", project, uri, deadline=DEADLINE,
+                                server_run=hit.server_run, into=str(root),
+                                paths=[e.path for e in entries])
+    timeout = LOOKUP_TIMEOUT + sum(e.size or 0 for e in entries) / DOWNLOAD_RATE
+    shown = f"{name}:v{hit.version}"
+    answer = _run(cmd, env, timeout, lambda why, hint: ArtifactError(
+        f"runwal: download of {shown} from {public_uri(uri)} failed: {why}",
+        hint=hint or "`runwal sync` the producing run, or check that the server is up"))
+    if answer.status == protocol.NOT_FOUND:
+        raise ArtifactError(f"runwal: {shown} is no longer on {public_uri(uri)}: "
+                            f"{answer.message}", hint="`runwal sync` the producing run again")
+    if answer.manifest.get("digest") != digest:
+        raise ArtifactError(f"runwal: {shown} on {public_uri(uri)} changed since "
+                            "use_artifact() resolved it (another digest)",
+                            hint="call use_artifact() again")
+    for entry in entries:
+        assert entry.sha256 is not None
+        dest = root / entry.path
+        got = _sha256(dest)
+        if got != entry.sha256:
+            raise ArtifactError(f"runwal: {hit.where}/{entry.path} arrived with sha256 "
+                                f"{(got or 'no file')[:12]}..., the manifest says "
+                                f"{entry.sha256[:12]}...", path=str(dest),
+                                hint="sync the producing run again")
 
 
-def _manifest(server: Server, run: dict[str, Any], name: str, version: int
-              ) -> RemoteHit | None:
-    info = run.get("info") or {}
-    parts = urlsplit(str(info.get("artifact_uri") or ""))
-    if parts.scheme != "mlflow-artifacts":
-        raise ArtifactNotFound(f"runwal: use_artifact(): run {info.get('run_id')} on "
-                               f"{server.shown} keeps its artifacts at "
-                               f"{public_uri(str(info.get('artifact_uri')))!r}, which runwal "
-                               "reads only through the server's artifact proxy",
-                               hint="run the MLflow server with --serve-artifacts")
-    base = (f"{ARTIFACTS_API}/{quote(parts.path.strip('/'))}/"
-            f"{quote(f'artifacts/{safe_part(name)}/v{version}')}")
+def _run(cmd: list[str], env: dict[str, str], timeout: float,
+         error: Callable[[str, str], ArtifactError]) -> protocol.Answer:
+    """The child's answer: FOUND or NOT_FOUND; ``error(why, hint)`` raised otherwise."""
     try:
-        resp = server.client.get(server.uri + base + "/MANIFEST.json")
-    except server._httpx.HTTPError as exc:
-        raise server._trouble(base, f"{type(exc).__name__}: {exc}") from exc
-    if resp.status_code != 200:
-        return None
+        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise error(f"`runwal artifact get` gave no answer within {timeout:.0f}s", "") from None
+    except OSError as exc:
+        raise error(f"`runwal artifact get` cannot start: {exc}", "check the Python "
+                    "environment (runwal must be installed where the training runs)") from None
+    answer = protocol.parse_answer(proc.stdout.decode("utf-8", "replace"))
+    if answer is None:
+        said = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines()]
+        said = [ln for ln in said if ln]
+        raise error(f"`runwal artifact get` ended (status {proc.returncode}) without an "
+                    "answer" + (f": {said[-1][:300]}" if said else ""), "")
+    if answer.status == protocol.ERROR:
+        raise error(answer.message, answer.hint)
+    return answer
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
     try:
-        manifest = json.loads(resp.content)
-    except ValueError:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
         return None
-    if not isinstance(manifest, dict) or manifest.get("version") != version:
-        return None
-    source = run["_tags"].get(RUN_ID_TAG)
-    return RemoteHit(manifest, version, source if isinstance(source, str) else None, base)
+    return digest.hexdigest()

@@ -18,8 +18,10 @@ use_artifact() resolves offline (resolve.py), returns the producing record as
 an Artifact whose ``download()`` reads the producing run's store, and queues
 one ``artifact_use`` record. When the runs directory has no match and the
 run is online or hybrid, it asks the tracking server for what the syncer
-uploaded there (remote.py; download() then fetches through the server's
-artifact proxy, sha256 checked). The record::
+uploaded there, through a ``runwal artifact get`` child process (remote.py;
+download() runs another one that fetches the files through the server's
+artifact proxy, sha256 checked): the training process never makes an HTTP
+request. The record::
 
     {"name", "type", "version": int, "digest", "source_run": run id | None,
      "asked": the string asked for, e.g. "data:latest"}
@@ -33,7 +35,6 @@ import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import msgpack
 
@@ -182,40 +183,34 @@ def _resolve(run: Run, asked: str, name: str, spec: str) -> Artifact:
 
 
 def _resolve_remote(run: Run, uri: str, name: str, spec: str) -> Artifact | None:
-    """The version from the tracking server (remote.py), or None when it has none."""
-    from logwriter.artifacts.remote import Server, find_remote, safe_part
+    """The version from the tracking server, or None when it has none: asked of a
+    `runwal artifact get` child process (remote.py), never over HTTP from here."""
+    from logwriter.artifacts import remote
 
-    server = Server(uri)
-    try:
-        hit = find_remote(server, run.project, name, spec)
-        if hit is None:
-            server.close()
-            return None
-        manifest = hit.manifest
-        body = {**manifest, "entries": [
-            {**e, "file": f"{STORE_DIR}/{e.get('sha256')}"} if isinstance(e, dict)
-            and "ref" not in e else e for e in manifest.get("entries") or ()]}
-        entries = entries_from_record(body, Path(server.shown))
-        digest = manifest.get("digest")
-        if not isinstance(digest, str) or digest != digest_of(entries):
-            raise ArtifactError(f"runwal: use_artifact(): the manifest of {name}:v{hit.version} "
-                                f"on {server.shown} does not match its digest",
-                                hint="sync the producing run again")
-        art = Artifact(name, check_name(manifest.get("type"), "type"),
-                       description=_str_or_none(manifest.get("description")),
-                       metadata=_dict_or_none(manifest.get("metadata")))
-    except BaseException:
-        server.close()
-        raise
+    hit = remote.find_remote(uri, run.project, name, spec)
+    if hit is None:
+        return None
+    manifest = hit.manifest
+    body = {**manifest, "entries": [
+        {**e, "file": f"{STORE_DIR}/{e.get('sha256')}"} if isinstance(e, dict)
+        and "ref" not in e else e for e in manifest.get("entries") or ()]}
+    entries = entries_from_record(body, Path(hit.where))
+    digest = manifest.get("digest")
+    if not isinstance(digest, str) or digest != digest_of(entries):
+        raise ArtifactError(f"runwal: use_artifact(): the manifest of {name}:v{hit.version} "
+                            f"on {hit.where} does not match its digest",
+                            hint="sync the producing run again")
+    art = Artifact(name, check_name(manifest.get("type"), "type"),
+                   description=_str_or_none(manifest.get("description")),
+                   metadata=_dict_or_none(manifest.get("metadata")))
     aliases = [a for a in manifest.get("aliases") or () if isinstance(a, str)]
     art._set_logged(entries, hit.version, digest, aliases, None, hit.source_run)
+    project = run.project
 
-    def fetch(entry: Entry, dest: Path) -> None:
-        assert entry.sha256 is not None
-        server.fetch(f"{hit.base}/{quote(safe_part(entry.path))}", dest, entry.sha256)
+    def fetch(wanted: list[Entry], root: Path) -> None:
+        remote.fetch(uri, project, name, hit, digest, wanted, root)
 
     art._fetch = fetch
-    weakref.finalize(art, server.close)
     return art
 
 

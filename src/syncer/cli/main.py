@@ -1,10 +1,13 @@
 """The ``runwal`` command line: the click group and the list of its subcommands.
 
-One module per subcommand, named after it (``ls.py``, ``show.py``, ``dump.py``,
-``verify.py``, ``export.py``, ``sync.py``, ``syncd.py``, ``follow.py``); each
-is registered below with one line. Shared pieces (the error line, exit codes,
-``--json``) are in `syncer.cli.common`; what the inspection commands print is
-laid out in `syncer.cli.text` from what `syncer.inspect` computes.
+One module per subcommand, named after it (``artifact.py``, ``dump.py``,
+``export.py``, ``follow.py``, ``importcmd.py`` for ``import``, ``ls.py``,
+``run.py``, ``show.py``, ``sync.py``, ``syncd.py``, ``ui.py``, ``verify.py``);
+each is registered below with one line, in alphabetical order: the order
+`runwal --help` lists them in (click sorts them). Shared pieces (the error
+line, exit codes, ``--json``) are in `syncer.cli.common`; what the inspection
+commands print is laid out in `syncer.cli.text` from what `syncer.inspect`
+computes.
 
 Exit statuses: 0 ok; 1 the command found a problem (verify: damage); 2 a
 user mistake (bad path, not a run directory, bad option), printed as one
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import click
 
+from syncer.cli.artifact import artifact
 from syncer.cli.dump import dump
 from syncer.cli.export import export
 from syncer.cli.follow import follow
@@ -44,18 +48,19 @@ def main() -> None:
     """
 
 
-# One line per subcommand, in the order `runwal --help` lists them (alphabetical).
-main.add_command(ls)
-main.add_command(show)
+# One line per subcommand, alphabetical: the order `runwal --help` lists them in.
+main.add_command(artifact)
 main.add_command(dump)
-main.add_command(verify)
 main.add_command(export)
+main.add_command(follow)
+main.add_command(import_)
+main.add_command(ls)
+main.add_command(run)
+main.add_command(show)
 main.add_command(sync)
 main.add_command(syncd)
 main.add_command(ui)
-main.add_command(follow)
-main.add_command(run)
-main.add_command(import_)
+main.add_command(verify)
 
 __all__ = ["main"]
 

@@ -26,7 +26,13 @@ from urllib.parse import quote
 import httpx
 
 from schema.uri import public_uri
-from syncer.errors import AuthFailed, BadResponse, RunGone, ServerRejected
+from syncer.errors import (
+    AuthFailed,
+    BadResponse,
+    RunGone,
+    ServerRejected,
+    ServerUnavailable,
+)
 from syncer.sinks.mlflow.client import build_client
 from syncer.sinks.mlflow.retry import RetryPolicy, send_with_retry
 
@@ -59,6 +65,14 @@ def _error_of(resp: httpx.Response) -> tuple[str, str]:
     if isinstance(body, dict):
         return str(body.get("error_code", "")), str(body.get("message", ""))[:500]
     return "", str(body)[:300]
+
+
+def _rejection(resp: httpx.Response, what: str, code: str, message: str) -> ServerRejected:
+    """The `ServerRejected` (sub)class instance for a permanent 4xx answer."""
+    cls = refusal(resp.status_code, code, message)
+    shown = message if cls is AuthFailed else f"{code} {message}"
+    return cls(f"{what}: HTTP {resp.status_code} {shown}".strip(), status=resp.status_code,
+               error_code=code)
 
 
 def encode_json(obj: Any, what: str) -> bytes:
@@ -145,13 +159,7 @@ class MlflowRest:
         code, message = _error_of(resp)
         if code in ok_codes:
             return {"error_code": code, "message": message}
-        cls = refusal(resp.status_code, code, message)
-        shown = message if cls is AuthFailed else f"{code} {message}"
-        raise cls(
-            f"{what}: HTTP {resp.status_code} {shown}".strip(),
-            status=resp.status_code,
-            error_code=code,
-        )
+        raise _rejection(resp, what, code, message)
 
     # -- endpoints ---------------------------------------------------------
     def ping(self, deadline: float) -> None:
@@ -188,16 +196,18 @@ class MlflowRest:
         return str(eid) if eid is not None else None
 
     def search_runs(
-        self, experiment_id: str, filter_string: str, *, pages: int = 1
+        self, experiment_id: str, filter_string: str, *, pages: int = 1,
+        page_size: int = 1000, newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Active runs of the experiment matching ``filter_string``, oldest first, up
-        to ``pages`` pages of 1000."""
+        """Active runs of the experiment matching ``filter_string``, oldest first (or
+        newest first), up to ``pages`` pages of ``page_size``."""
         out: list[dict[str, Any]] = []
         token = ""
         for _ in range(pages):
             body: dict[str, Any] = {
-                "experiment_ids": [experiment_id], "filter": filter_string, "max_results": 1000,
-                "order_by": ["attributes.start_time ASC"],
+                "experiment_ids": [experiment_id], "filter": filter_string,
+                "max_results": page_size,
+                "order_by": [f"attributes.start_time {'DESC' if newest_first else 'ASC'}"],
             }
             if token:
                 body["page_token"] = token
@@ -274,3 +284,41 @@ class MlflowRest:
             return data or b""
 
         self.request("PUT", url_path, content=body)
+
+    def get_artifact_json(self, artifact_root: str, path: str) -> dict[str, Any] | None:
+        """A JSON object stored as an artifact (a MANIFEST.json); None when the server
+        has no such file, or it holds no JSON object."""
+        try:
+            data = self.request("GET", f"{ARTIFACTS_API}/{quote(artifact_root)}/{quote(path)}",
+                                ok_codes=("RESOURCE_DOES_NOT_EXIST",))
+        except ServerRejected as exc:
+            if exc.status == 404:  # a proxy in front that answers without MLflow's body
+                return None
+            raise
+        return None if not data or "error_code" in data else data
+
+    def get_artifact(self, artifact_root: str, path: str,
+                     write: Callable[[bytes], object]) -> None:
+        """Stream one artifact's bytes to ``write``. Retried like any GET until the
+        answer starts, not after; errors as `request` (404: `ServerRejected`)."""
+        url_path = f"{ARTIFACTS_API}/{quote(artifact_root)}/{quote(path)}"
+        what = f"GET {public_uri(self.uri)}{url_path}"
+
+        def do() -> httpx.Response:
+            return self.client.send(self.client.build_request("GET", self.uri + url_path),
+                                    stream=True)
+
+        try:
+            resp = send_with_retry(do, self.retry, what=what, stop=self.stop)
+            try:
+                if resp.status_code >= 300:
+                    resp.read()
+                    raise _rejection(resp, what, *_error_of(resp))
+                for chunk in resp.iter_bytes(1 << 20):
+                    write(chunk)
+            finally:
+                resp.close()
+        except httpx.TransportError as exc:  # the answer broke off mid-way
+            raise ServerUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise BadResponse(f"{what}: {type(exc).__name__}: {exc}") from exc

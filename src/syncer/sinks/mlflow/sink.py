@@ -126,7 +126,7 @@ class MlflowSink:
             self._map = MapState()
         self._run_id = runs.server_run_id(run)
         info = run.get("info", {})
-        self._artifact_root = _artifact_root(str(info.get("artifact_uri", "")))
+        self._artifact_root = artifact_root(str(info.get("artifact_uri", "")))
         params = run.get("data", {}).get("params", []) or []
         self._params = {p["key"]: p.get("value", "") for p in params
                         if isinstance(p, dict) and "key" in p}
@@ -231,7 +231,7 @@ class MlflowSink:
         self._batches.close()
 
 
-def _artifact_root(artifact_uri: str) -> str | None:
+def artifact_root(artifact_uri: str) -> str | None:
     """``mlflow-artifacts:/1/abc/artifacts`` -> ``1/abc/artifacts``; None if not proxied."""
     parts = urlsplit(artifact_uri)
     if parts.scheme != "mlflow-artifacts":
