@@ -1,4 +1,4 @@
-"""Child process for the online/hybrid mode tests (tests/logwriter/test_modes.py).
+"""Child process for the online/hybrid mode tests (tests/logwriter/session/test_modes.py).
 
 Usage: python online_child.py MODE RUN_ROOT RUN_ID SERVER
 

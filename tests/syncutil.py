@@ -4,8 +4,11 @@ built by tests/runbuilder.py, the one run builder (re-exported here)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,3 +122,20 @@ def artifact_names(uri: str, server_run_id: str) -> set[str]:
 
 __all__ = ["T0", "R", "append_segment", "artifact", "artifact_names", "client", "runs_tagged",
            "training_records", "write_run"]
+
+
+def suite_test(relpath: str, name: str) -> Callable[..., Any]:
+    """Test function ``name`` of the test module at ``tests/<relpath>``, to run again
+    against another server (test_postgres.py): by path, since the test folders mirror
+    src/ and one folder's modules are not importable by name from another's."""
+    path = Path(__file__).resolve().parent / relpath
+    module_name = f"_suite_{path.stem}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    test: Callable[..., Any] = getattr(module, name)
+    return test

@@ -5,7 +5,7 @@ The SDK (logwriter.artifacts.remote) runs ``python -m syncer.cli artifact get ..
 schema.artifact_protocol. These tests pin the lines both ways, that every option
 the SDK passes exists on the command, and that the real child answers a closed
 port with one error line the SDK's parser reads (the server side:
-tests/syncer/test_artifact_cli.py).
+tests/syncer/cli/test_artifact_cli.py).
 """
 
 from __future__ import annotations

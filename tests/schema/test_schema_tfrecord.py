@@ -1,7 +1,7 @@
 """schema.tfrecord, the TFRecord bytes both halves use: fixed bytes in, fixed bytes out.
 
-The SDK's reader (tests/logwriter/test_tensorboard_events.py) and the syncer's
-writer (tests/syncer/test_cli_export.py, against tensorboardX) are checked with
+The SDK's reader (tests/logwriter/tensorboard/test_tensorboard_events.py) and the syncer's
+writer (tests/syncer/cli/test_cli_export.py, against tensorboardX) are checked with
 real event files; these vectors pin the framing itself.
 """
 

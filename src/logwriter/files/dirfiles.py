@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 # The stores under files/: media/store.py's MEDIA_DIR and artifacts/store.py's STORE_DIR
-# (tests/logwriter/test_wandb_semantics.py pins both; importing the artifacts package
+# (tests/logwriter/session/test_wandb_semantics.py pins both; importing the artifacts package
 # here would cost every init()).
 STORE_DIRS = ("media", "artifacts")
 MAX_FILES = 10_000

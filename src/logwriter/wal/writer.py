@@ -12,7 +12,7 @@ thread: fsyncer.py).
 What a ``kill -9`` can lose is what the queue and the chunk in hand hold, and
 the queue's back-pressure (backlog.py) keeps the oldest of those younger than
 one flush interval: ``log()`` waits for this thread rather than run ahead of
-it. The figures are in tests/logwriter/test_reliability_logwriter.py.
+it. The figures are in tests/logwriter/wal/test_reliability_logwriter.py.
 
 Failure policy (training must never die because of logging):
 

@@ -1,7 +1,7 @@
 """The TensorBoard importer (logwriter.importers): logdirs written here by tensorboardX and
 torch, imported through `run_batch` (what ``python -m logwriter.importers`` runs), its
 protocol lines parsed back, checked point by point, re-imported (unchanged, grown),
-interrupted. The command (`runwal import`) and syncing: tests/syncer/test_import_tensorboard.py."""
+interrupted. The command (`runwal import`) and syncing: test_import_command_tensorboard.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The wandb importer (logwriter.importers): offline runs written here by the real wandb
 (pinned 0.31.0) in a subprocess, imported through `run_batch` (what ``python -m
 logwriter.importers`` runs), checked point by point, damaged, re-imported. The command
-(`runwal import wandb`) and syncing: tests/syncer/test_import_wandb.py."""
+(`runwal import wandb`) and syncing: test_import_command_wandb.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each kind gets the layout MLflow's own client writes for it, so the MLflow UI
 shows it where it shows MLflow's (checked against MLflow 3.17's client in
-tests/syncer/test_media_sync.py):
+tests/syncer/sinks/test_media_sync.py):
 
 =========  =================================================================
 kind       MLflow

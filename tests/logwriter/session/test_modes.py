@@ -29,7 +29,7 @@ from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
 from syncer.sinks.mlflow.sink import sink_name_for
 from syncutil import client, runs_tagged, training_records, write_run
 
-CHILD = str(Path(__file__).resolve().parents[1] / "online_child.py")
+CHILD = str(Path(__file__).resolve().parents[2] / "online_child.py")
 
 
 @pytest.fixture(autouse=True)

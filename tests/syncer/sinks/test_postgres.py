@@ -14,14 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_reliability_server import (
-    test_every_runs_create_answer_lost_still_makes_one_run as _creates_lost,
-)
-from test_sync_cli import test_kill_minus_9_mid_upload_then_exact as _kill_minus_9
-from test_sync_e2e import test_end_to_end_exact as _end_to_end
-
 from syncer.sinks.mlflow.rest import MlflowRest, build_client
-from syncutil import client, runs_tagged, training_records, write_run
+from syncutil import client, runs_tagged, suite_test, training_records, write_run
+
+_creates_lost = suite_test("syncer/sinks/test_reliability_server.py",
+                           "test_every_runs_create_answer_lost_still_makes_one_run")
+_kill_minus_9 = suite_test("syncer/cli/test_sync_cli.py",
+                           "test_kill_minus_9_mid_upload_then_exact")
+_end_to_end = suite_test("syncer/engine/test_sync_e2e.py", "test_end_to_end_exact")
 
 
 def test_end_to_end_and_a_lost_checkpoint_on_postgres(tmp_path: Path, pg_mlflow_uri: str) -> None:

@@ -148,7 +148,7 @@ def test_hybrid_finish_returns_at_once_when_the_follower_says_the_server_is_down
         run.log({"a": 1})
         # What the follower says (schema.follow_protocol) once a contact failed and it
         # is going to retry; written here for it, ahead of the follower's own (which
-        # may win the race: tests/logwriter/test_modes.py has the real thing).
+        # may win the race: tests/logwriter/session/test_modes.py has the real thing).
         protocol.write_server_state(run.run_dir, up=False, why="connection refused",
                                     pid=follower.pid)
         t0 = time.monotonic()

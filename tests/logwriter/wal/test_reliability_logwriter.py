@@ -29,7 +29,7 @@ from typing import Any
 
 from logwriter_util import damage, history, of_kind, read_clean, read_run
 
-CHILD = str(Path(__file__).resolve().parents[1] / "crash_child.py")
+CHILD = str(Path(__file__).resolve().parents[2] / "crash_child.py")
 LOSS_BOUND = 0.5  # seconds; 0.1 s flush interval, generous for a loaded 2-core machine
 
 

@@ -32,7 +32,7 @@ from click.testing import CliRunner, Result
 import hostile
 from syncer.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMANDS = [("ls",), ("show",), ("show", "--json"), ("dump",), ("verify",), ("verify", "--json"),
             ("export",)]
 # Built by a real SDK process: what they lose is lost at write time, not read time.

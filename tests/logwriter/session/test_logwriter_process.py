@@ -14,7 +14,7 @@ import pytest
 
 from logwriter_util import damage, history, of_kind, read_clean, read_run
 
-CHILD = str(Path(__file__).resolve().parents[1] / "crash_child.py")
+CHILD = str(Path(__file__).resolve().parents[2] / "crash_child.py")
 FLUSH_INTERVAL = 0.05  # what crash_child.py passes to init()
 # Time allowed between log() returning and its bytes reaching the kernel: one
 # flush interval plus a generous margin for a loaded 2-core CI machine.
