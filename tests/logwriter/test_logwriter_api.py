@@ -343,3 +343,17 @@ def test_the_runs_public_seams_record_and_report_its_state(tmp_path: Path) -> No
     assert off.ignores_calls() and not off.live and not off.finished
     off.record(int(RecordType.ALERT), {"title": "t", "text": "x", "level": "INFO"})
     off.finish()
+
+
+def test_no_submodule_is_shadowed_by_a_facade_attribute() -> None:
+    """``import logwriter.X as m`` gives module X for every X: the facade exports no
+    attribute under a submodule's name (logwriter.config and logwriter.summary were
+    modules replaced by the proxies). Read before importing X, which would set it."""
+    import pkgutil
+    import types
+
+    for info in pkgutil.iter_modules(logwriter.__path__):
+        exported = vars(logwriter).get(info.name)
+        assert exported is None or (isinstance(exported, types.ModuleType)
+                                    and exported.__name__ == f"logwriter.{info.name}"), (
+            f"logwriter.{info.name} is {exported!r}, not the module")
