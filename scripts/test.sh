@@ -3,6 +3,18 @@
 # its own MLflow server on loopback). Extra arguments go to pytest.
 RUNWAL_EXTRAS=dev
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
+# The power-cut tests mount a FUSE filesystem of ours (tests/powercutfs.py): that needs
+# fuse3's fusermount3 and libfuse3. As root we install it; a failed install fails here.
+if ! command -v fusermount3 >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing fuse3 with apt-get (the power-cut tests mount a FUSE filesystem)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq fuse3 >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq fuse3 >/dev/null; }
+    else
+        echo "==> fuse3 is not installed and we are not root: the power-cut tests will skip"
+    fi
+fi
 echo "==> ruff"
 ruff check src tests bench examples scripts
 echo "==> mypy"

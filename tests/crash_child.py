@@ -5,6 +5,8 @@ Usage: python crash_child.py MODE RUN_ROOT RUN_ID [ARG]
 Modes:
   loop     log steps forever; after each log() returns, append "step monotonic_time"
            to ARG, the side file (flushed) -- the parent kill -9's us at a random moment.
+  paced    like loop at RATE rows/s (ARG is SIDE:RATE; RATE 0 = as fast as it can), with
+           the default flush interval and fsync policy: the power-cut tests' child.
   flood    like loop at full speed (no pauses, rows of 13 values, the default flush
            interval); the side file is flushed every 256 steps, so what it lists is
            a subset of what log() acknowledged.
@@ -52,6 +54,20 @@ def loop(root: str, run_id: str, side_path: str) -> None:
             step += 1
             if step % 50 == 0:
                 time.sleep(0.001)
+
+
+def paced(root: str, run_id: str, arg: str) -> None:
+    side_path, rate = arg.rsplit(":", 1)
+    gap = 1.0 / float(rate) if float(rate) > 0 else 0.0
+    _init(root, run_id, flush_interval=None)
+    with open(side_path, "w", buffering=1) as side:
+        step, t0 = 0, time.monotonic()
+        while True:
+            logwriter.log({"step_copy": step, "x": step * 0.5})
+            side.write(f"{step} {time.monotonic()}\n")
+            step += 1
+            if gap:
+                time.sleep(max(0.0, t0 + step * gap - time.monotonic()))
 
 
 def flood(root: str, run_id: str, side_path: str) -> None:
@@ -224,6 +240,8 @@ def main() -> None:
     mode, root, run_id, *rest = sys.argv[1:]
     if mode == "loop":
         loop(root, run_id, rest[0])
+    elif mode == "paced":
+        paced(root, run_id, rest[0])
     elif mode == "flood":
         flood(root, run_id, rest[0])
     elif mode == "sigterm":

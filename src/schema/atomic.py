@@ -5,10 +5,18 @@ directory so the rename itself survives a power cut (the SQLite / litestream
 recipe). Used for run.json (SDK) and sync checkpoints (syncer); `write_all` also
 for the files that are replaced without fsync (media) or appended to (the
 syncer's console spool).
+
+A new directory is a new entry in its parent: it survives a power cut only once
+the parent is fsync'd too (`make_dirs`), or a run's whole directory, fsync'd
+run.json and segments included, is gone after the cut. A directory fsync that
+fails is an OSError for the caller to report, never swallowed: the entries it
+should have kept may be lost. Only a filesystem that cannot fsync directories
+at all (EINVAL, ENOTSUP) makes it a no-op.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -40,15 +48,40 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+# fsync(2) on a directory of a filesystem that has no such thing: nothing to persist
+_NO_DIR_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
 def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Persist a directory entry change; a no-op where directories can't be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    """Persist a directory's entries (a file created, renamed or removed in it).
+
+    Raises OSError when it fails (EIO: the entries may be lost at a power cut).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _NO_DIR_FSYNC:
+            raise
     finally:
         os.close(fd)
+
+
+def make_dirs(path: str | os.PathLike[str]) -> None:
+    """``mkdir -p path``, durably: each directory it creates is fsync'd into its
+    parent, so the chain from the first one that existed survives a power cut.
+    A no-op for a directory that exists; OSError as os.makedirs, or from fsync_dir."""
+    path = Path(path)
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir()
+        except FileExistsError:  # another process made it: fsync its entry all the same
+            if not new.is_dir():
+                raise
+        fsync_dir(new.parent)

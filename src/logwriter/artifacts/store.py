@@ -31,6 +31,7 @@ import os
 from pathlib import Path
 
 from logwriter.artifacts.errors import ArtifactError
+from schema.atomic import fsync_dir
 
 STORE_DIR = "artifacts"  # under the run's files/
 CHUNK = 1 << 20
@@ -88,7 +89,7 @@ def ingest(src: Path, files_dir: Path, *, link: bool) -> tuple[str, int]:
             tmp.unlink()
         else:
             os.replace(tmp, dest)
-            _fsync_dir(store)
+            fsync_dir(store)  # raises when it fails: the new name may not survive
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -112,12 +113,3 @@ def materialise(src: Path, dest: Path, sha256: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -23,7 +23,7 @@ from logwriter.errors import RunDirError
 from logwriter.session.settings import Settings
 from logwriter.values.text import clean_text
 from logwriter.wal.writerlock import WriterLock
-from schema.atomic import write_json_atomic
+from schema.atomic import make_dirs, write_json_atomic
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
@@ -139,7 +139,7 @@ def open_run_dir(root: Path, settings: Settings, planned: tuple[bool, ResumeStat
     (files/, run.json); returns the lock and the (resumed, state) that hold under it:
     ``planned`` when the log did not change since, else read again."""
     try:
-        (root / LOG_DIR).mkdir(parents=True, exist_ok=True)
+        make_dirs(root / LOG_DIR)  # each new level fsync'd into its parent: power cuts
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
     lock = WriterLock.acquire(root / LOG_DIR, settings.run_id)
@@ -160,8 +160,8 @@ def create_run_dir(root: Path, settings: Settings) -> None:
     new; a resumed run keeps its original identity file."""
     s = settings
     try:
-        (root / LOG_DIR).mkdir(parents=True, exist_ok=True)
-        (root / FILES_DIR).mkdir(exist_ok=True)
+        make_dirs(root / LOG_DIR)
+        make_dirs(root / FILES_DIR)
         if not (root / RUN_JSON).exists():
             write_json_atomic(root / RUN_JSON, {
                 "run_id": s.run_id, "project": clean_text(s.project),

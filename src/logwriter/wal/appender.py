@@ -106,7 +106,9 @@ class Appender:
         self._fd = -1
         self._seed = 0
         self._offset = 0
-        self.log_dir.mkdir(exist_ok=True)  # not its parents: the run directory must exist
+        if not self.log_dir.is_dir():  # not its parents: the run directory must exist
+            self.log_dir.mkdir()
+            fsync_dir(self.log_dir.parent)  # or a power cut loses log/ and all it holds
         self._open_segment(base_seq)
         self._fsyncer = FsyncThread(on_error, f"{name}-fsync") if fsync == "commit" else None
 
@@ -268,10 +270,10 @@ class Appender:
             if os.pwrite(fd, raw, 0) != len(raw):
                 raise OSError(errno.EIO, f"short write of the segment header of {path}")
             os.fsync(fd)
+            fsync_dir(self.log_dir)  # the new name: without it a power cut loses the segment
         except BaseException:
             os.close(fd)
             raise
-        fsync_dir(self.log_dir)
         self._fd, self._seed, self._offset = fd, header.seed, len(raw)
         self.segments += 1
 

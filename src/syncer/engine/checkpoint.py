@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from schema.atomic import write_atomic
+from schema.atomic import make_dirs, write_atomic
 from schema.layout import RunDir
 from syncer.sinks.base import sink_file_name
 
@@ -104,7 +104,7 @@ def _read(run_dir: RunDir, sink_name: str) -> Checkpoint | None:
 def save(run_dir: RunDir, ckpt: Checkpoint) -> None:
     ckpt.updated = time.time()
     ckpt.version = VERSION
-    run_dir.sync_dir.mkdir(exist_ok=True)
+    make_dirs(run_dir.sync_dir)  # a new sync/ must survive a power cut with the file
     # One line, by json's C encoder (indent= takes the pure-Python one: ~1/3 of a save)
     text = json.dumps(ckpt.to_json(), sort_keys=True) + "\n"
     write_atomic(path_for(run_dir, ckpt.sink), text.encode())
