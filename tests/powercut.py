@@ -31,12 +31,13 @@ needs_fuse = pytest.mark.skipif(
 
 
 class PowerCutMount:
-    def __init__(self, base: Path, torn: str, eio_fsyncdir: bool) -> None:
-        self.backing = base / "backing"
+    def __init__(self, base: Path, torn: str, eio_fsyncdir: bool,
+                 backing: Path | None) -> None:
+        self.backing = backing or base / "backing"
         self.mount = base / "mnt"
         self.image = base / "after-cut"
         for d in (self.backing, self.mount):
-            d.mkdir(parents=True)
+            d.mkdir(parents=True, exist_ok=True)
         self.log = base / "powercutfs.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
@@ -79,11 +80,12 @@ class PowerCutMount:
 
 
 @contextmanager
-def powercut_mount(base: Path, torn: str = "drop",
-                   eio_fsyncdir: bool = False) -> Iterator[PowerCutMount]:
+def powercut_mount(base: Path, torn: str = "drop", eio_fsyncdir: bool = False,
+                   backing: Path | None = None) -> Iterator[PowerCutMount]:
     """A power-cut filesystem under ``base`` (``torn``, ``eio_fsyncdir``: powercutfs.py's
-    --torn and --eio-fsyncdir)."""
-    fs = PowerCutMount(base, torn, eio_fsyncdir)
+    --torn and --eio-fsyncdir). ``backing``: mount that directory (another mount's
+    backing: two clients of one filesystem, each with its own flock) instead of a new one."""
+    fs = PowerCutMount(base, torn, eio_fsyncdir, backing)
     try:
         yield fs
     finally:

@@ -19,6 +19,9 @@ Tree::
     │   ├── ServerRejected      the server refused a request for good (4xx other than 429)
     │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
     │   │   └── RunGone         the server run is deleted (or no longer active)
+    │   ├── RunMoved            the checkpoint's server run went to the trash as a second copy
+    │   │                       (two syncers, no shared lock): the engine starts over, once,
+    │   │                       into the copy kept
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
     │   ├── NotOnServer         `runwal artifact get`: no such artifact version or alias there
     │   ├── DownloadFailed      `runwal artifact get --into`: a file missing, changed or unwritable
@@ -149,6 +152,13 @@ class AuthFailed(ServerRejected):
 
 class RunGone(ServerRejected):
     hint = "the server run was deleted; remove the run's sync/ checkpoint to sync it as a new run"
+
+
+class RunMoved(SyncError):
+    """The run is kept on the server as another MLflow run than the checkpoint names:
+    two syncers created it at once (sinks/mlflow/runs.py). ``sync_run`` starts over."""
+
+    hint = "nothing to do: the next pass sends the run again into the one server run kept"
 
 
 class ArtifactsUnsupported(SyncError):

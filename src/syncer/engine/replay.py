@@ -40,7 +40,7 @@ from syncer.engine import checkpoint
 from syncer.engine.batching import BatchLimit, points
 from syncer.engine.cursor import WINDOW, LogCursor, Note, Window
 from syncer.engine.result import SyncResult, verdict
-from syncer.errors import SyncError, UnsafeRunDir
+from syncer.errors import RunMoved, SyncError, UnsafeRunDir
 from syncer.runfiles import dir_problem
 from syncer.sinks.base import ResumeFrom, RunIdentity, Sink
 
@@ -56,6 +56,7 @@ class _Pass:
         progress: Callable[[SyncResult], None] | None,
         stop: threading.Event | None = None,
         window: Window = WINDOW,
+        fresh: bool = False,
     ):
         self.rd, self.sink, self.result, self.progress = rd, sink, result, progress
         self.stop = stop
@@ -65,7 +66,8 @@ class _Pass:
                 raise UnsafeRunDir(f"{sub.name}/ {problem}", path=str(rd.path))
         self.ident = RunIdentity.read(rd)
         result.run_id = self.ident.run_id
-        ckpt = checkpoint.load(rd, sink.name, sink.uri)
+        # fresh: as if the checkpoint were lost (its server run went to the trash: RunMoved)
+        ckpt = None if fresh else checkpoint.load(rd, sink.name, sink.uri)
         self.ckpt = ckpt
         self.acked = ckpt.seq if ckpt else -1
         result.last_seq = self.acked
@@ -262,14 +264,21 @@ def sync_run(
     result = SyncResult(run_dir=str(run_dir))
     try:
         rd = RunDir.open(run_dir)
-        p = _Pass(rd, sink, result, progress, stop, window)
-        if not follow and checkpoint.up_to_date(rd, p.ckpt):
-            result.status, result.reason = "skipped", "already synced"
-        elif not follow:
-            p.read_available()
-            p.end_pass(artifacts)
-        else:
-            _follow(p, stop or threading.Event(), poll_interval, flush_interval, until_seq)
+        for fresh in (False, True):
+            try:
+                p = _Pass(rd, sink, result, progress, stop, window, fresh=fresh)
+                if not follow and checkpoint.up_to_date(rd, p.ckpt):
+                    result.status, result.reason = "skipped", "already synced"
+                elif not follow:
+                    p.read_available()
+                    p.end_pass(artifacts)
+                else:
+                    _follow(p, stop or threading.Event(), poll_interval, flush_interval,
+                            until_seq)
+                break
+            except RunMoved:  # another syncer's copy is kept: send it all there, once
+                if fresh:
+                    raise
     except (SyncError, SchemaError, OSError) as exc:
         result.status, result.reason = "failed", str(exc)
         result.retryable = isinstance(exc, SyncError) and exc.retryable

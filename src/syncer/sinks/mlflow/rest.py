@@ -241,6 +241,11 @@ class MlflowRest:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         return self._get_one("runs/get", {"run_id": run_id}, "run")
 
+    def delete_run(self, run_id: str) -> None:
+        """Move a run to MLflow's trash (idempotent: a deleted or missing run is no error)."""
+        self.request("POST", f"{API}/runs/delete", json={"run_id": run_id},
+                     ok_codes=("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"))
+
     def update_run(self, run_id: str, *, status: str, end_time_ms: int | None = None) -> None:
         body: dict[str, Any] = {"run_id": run_id, "status": status}
         if end_time_ms is not None:

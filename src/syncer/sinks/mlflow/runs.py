@@ -13,12 +13,28 @@ without it) is its identity on the server:
 * the engine writes the server run id into the checkpoint as soon as the
   sink returns from `open_run`, and later passes use that id.
 
-If duplicates exist anyway (made by an older runwal), the oldest one (by start
-time, then run id) is the run: every pass picks the same one.
+Two syncers that share no lock (the run dir read through two mounts of a
+network filesystem, where flock is local to each client or refused) can both
+find nothing and both create. No MLflow request creates a run only if none
+exists, so runwal settles it right after creating, by one rule every syncer
+applies alike: of the active runs tagged with the id, the one created first is
+*the* run (`_order`: start time, then the ``runwal.created`` tag the creator
+sets in runs/create, then run id). The creator looks again (`settle`) before
+sending anything; when its run is not the one kept, it moves its run to
+MLflow's trash and uses the one kept. Why that is enough, given searches that
+see every committed create (MLflow's SQL stores): if A's look after creating
+did not see B's run, B created after that look, so B's own look sees A's run
+as the older one and B steps aside. It assumes the creators' clocks agree to
+better than the time between two creates they did not see each other do
+(milliseconds under NTP; a syncer whose clock runs ahead loses the tie).
+A checkpoint that names a run in the trash while a twin is active moves to
+the twin (`RunMoved`: the pass starts over and sends everything there, which
+is harmless: every write is idempotent, sink.py).
 
 What a request costs: a first sync of a small finished run is the lookup
-(runs/search), runs/create, one log-batch (the sink merges params, tags and
-metrics) and the final runs/update. The experiment's id is looked up once per
+(runs/search), runs/create, the look for another syncer's copy (runs/search),
+one log-batch (the sink merges params, tags and metrics) and the final
+runs/update. The experiment's id is looked up once per
 process and name (`EXPERIMENT_TTL`), not once per run. The lookup before the
 create stays: it is what makes a lost checkpoint or a second copy of the run
 dir find the run it has instead of making another.
@@ -41,6 +57,7 @@ from syncer.sinks.mlflow.retry import create_once
 
 RUN_ID_TAG = "runwal.run_id"
 SCAN_PAGES = 20  # pages of 1000 runs read when a run id cannot be put in a filter
+CREATED_TAG = "runwal.created"  # nanoseconds since the epoch on the creator's clock
 EXPERIMENT_TTL = 60.0  # seconds an experiment id found is used without asking again
 JOB_KEYS = ("slurm_job_id", "job_id")  # run record keys that mark a scheduler job
 
@@ -98,24 +115,45 @@ def _tag(run: dict[str, Any], key: str) -> str | None:
     return None
 
 
-def _order(run: dict[str, Any]) -> tuple[int, str]:
+def _order(run: dict[str, Any]) -> tuple[int, int, str]:
+    """Which of two runs of one id was created first: start time (from the WAL, the
+    same for both copies), the creator's clock (0 for runs of an older runwal), run id."""
     info = run.get("info", {})
     try:
         start = int(info.get("start_time") or 0)
     except (TypeError, ValueError):
         start = 0
-    return start, str(info.get("run_id") or info.get("run_uuid") or "")
+    try:
+        created = int(_tag(run, CREATED_TAG) or 0)
+    except ValueError:
+        created = 0
+    return start, created, str(info.get("run_id") or info.get("run_uuid") or "")
 
 
-def find_run(rest: MlflowRest, exp_id: str, run_id: str) -> dict[str, Any] | None:
-    """The active server run tagged ``runwal.run_id`` = ``run_id`` (the oldest if several)."""
+def twins(rest: MlflowRest, exp_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The active server runs tagged ``runwal.run_id`` = ``run_id``, the one kept first."""
     flt = _filter_for(run_id)
     if flt is not None:
         found = rest.search_runs(exp_id, flt)
     else:  # an id no filter can hold: compare the tag of every run of the experiment
         found = rest.search_runs(exp_id, "", pages=SCAN_PAGES)
-    mine = [r for r in found if _tag(r, RUN_ID_TAG) == run_id]
-    return min(mine, key=_order) if mine else None
+    return sorted((r for r in found if _tag(r, RUN_ID_TAG) == run_id), key=_order)
+
+
+def find_run(rest: MlflowRest, exp_id: str, run_id: str) -> dict[str, Any] | None:
+    """The active server run tagged ``runwal.run_id`` = ``run_id`` (the oldest if several)."""
+    found = twins(rest, exp_id, run_id)
+    return found[0] if found else None
+
+
+def settle(rest: MlflowRest, exp_id: str, run_id: str, mine: str) -> dict[str, Any] | None:
+    """None when server run ``mine`` is the one kept for ``run_id``; else that run,
+    after moving ``mine`` to the trash (whoever sees two deletes the same one)."""
+    found = twins(rest, exp_id, run_id)
+    if not found or server_run_id(found[0]) == mine:
+        return None
+    rest.delete_run(mine)
+    return found[0]
 
 
 def creation(run_body: Any) -> tuple[str, dict[str, str]]:
@@ -135,18 +173,22 @@ def find_or_create_run(
     rest: MlflowRest, exp_id: str, run_id: str, name: str, start_ms: int,
     run_body: Any = None,
 ) -> dict[str, Any]:
-    """The server run of ``run_id``: looked up first, created at most once (with what
-    `creation` takes from ``run_body``, the run record's body)."""
+    """The server run of ``run_id``: looked up first, created at most once by this syncer
+    (with what `creation` takes from ``run_body``, the run record's body), then settled
+    against another syncer's copy (`settle`)."""
     run = find_run(rest, exp_id, run_id)
     if run is not None:
         return run
     user_id, tags = creation(run_body)
 
     def create() -> dict[str, Any]:
-        return rest.create_run(exp_id, name, start_ms, {**tags, RUN_ID_TAG: run_id}, user_id)
+        return rest.create_run(exp_id, name, start_ms, {
+            **tags, RUN_ID_TAG: run_id, CREATED_TAG: str(time.time_ns())}, user_id)
 
-    return create_once(create, lambda: find_run(rest, exp_id, run_id), rest.retry,
-                       what=f"runs/create for {run_id!r}", stop=rest.stop)
+    run = create_once(create, lambda: find_run(rest, exp_id, run_id), rest.retry,
+                      what=f"runs/create for {run_id!r}", stop=rest.stop)
+    kept = settle(rest, exp_id, run_id, server_run_id(run))
+    return run if kept is None else kept
 
 
 def server_run_id(run: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from schema.records import Record
 from schema.uri import public_uri
-from syncer.errors import ArtifactsUnsupported, RunGone, ServerRejected
+from syncer.errors import ArtifactsUnsupported, RunGone, RunMoved, ServerRejected
 from syncer.runfiles import RefusedPath, open_run_file
 from syncer.sinks.base import Refused, Rejection, ResumeFrom, RunIdentity, sink_file_name
 from syncer.sinks.mlflow import runs
@@ -114,6 +114,11 @@ class MlflowSink:
                 return
             run = self.rest.get_run(resume.server_run_id)
             if run is None or run.get("info", {}).get("lifecycle_stage") == "deleted":
+                kept = runs.find_run(self.rest, resume.experiment_id, identity.run_id)
+                if kept is not None:  # another syncer's copy is the one kept (runs.py)
+                    raise RunMoved(f"server run {resume.server_run_id} was a second copy; "
+                                   f"run {identity.run_id} is kept as "
+                                   f"{runs.server_run_id(kept)}")
                 raise RunGone(f"server run {resume.server_run_id} no longer exists")
         else:
             project = identity.project or self.default_experiment
