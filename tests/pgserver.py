@@ -44,7 +44,12 @@ DRIVER = "postgresql+psycopg2"  # plain postgresql:// wants psycopg 3 with curre
 
 
 class PostgresUnavailable(RuntimeError):
-    """No PostgreSQL server binaries, or no driver: the fixture skips with this reason."""
+    """No PostgreSQL server binaries, or no driver: the fixture skips with this reason
+    (the platform lacks it; the test command installs both, so CI never skips)."""
+
+
+class PostgresStartFailed(RuntimeError):
+    """The binaries are there but the server did not come up: a failure, never a skip."""
 
 
 def pg_bin_dir() -> Path:
@@ -91,6 +96,12 @@ class LocalPostgres:
             return {}
         return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
 
+    def _log_tail(self) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-3:])
+        except OSError:
+            return f"no log at {self.log_path}"
+
     def start(self, timeout: float = 60.0) -> LocalPostgres:
         t0 = time.monotonic()
         if os.geteuid() == 0:
@@ -113,12 +124,13 @@ class LocalPostgres:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise PostgresUnavailable(f"postgres exited early; see {self.log_path}")
+                raise PostgresStartFailed(f"postgres exited early: {self._log_tail()}")
             if self._ready():
                 break
             if time.monotonic() > deadline:
                 self.stop()
-                raise PostgresUnavailable(f"postgres did not start in {timeout:.0f}s")
+                raise PostgresStartFailed(f"postgres did not start in {timeout:.0f}s: "
+                                          f"{self._log_tail()}")
             time.sleep(0.1)
         self.started_in = time.monotonic() - t0
         return self

@@ -59,3 +59,24 @@ def test_two_syncers_at_once_make_one_run_and_name_each_other(
         (run,) = runs_tagged(pg_mlflow_uri, "pg-twice", rd.name)
         assert run.info.status == "FINISHED"
         assert len(c.get_metric_history(run.info.run_id, "loss")) == 3000
+
+
+def test_a_postgres_that_does_not_start_fails_instead_of_skipping() -> None:
+    """Only missing binaries or driver skip the PostgreSQL tests; a server that is there
+    and does not start (here: its port is taken) is an error with its log's last lines."""
+    import socket
+
+    import pytest
+
+    import pgserver
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        pg = pgserver.LocalPostgres(port=taken.getsockname()[1])
+        try:
+            with pytest.raises(pgserver.PostgresStartFailed, match="exited early"):
+                pg.start(timeout=60)
+        finally:
+            pg.stop()
+    assert not issubclass(pgserver.PostgresStartFailed, pgserver.PostgresUnavailable)
