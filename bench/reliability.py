@@ -20,6 +20,11 @@ d. every tests/hostile.py case through every CLI command: tracebacks,
    all the bad ones.
 e. two processes ``init(id=SAME, resume="allow")`` logging at once: records
    on disk vs acknowledged.
+f. power cuts (needs FUSE: tests/powercutfs.py): a writer logging at 10, 1k
+   rows/s and full speed (tests/crash_child.py paced, default flush interval
+   and fsync), killed and cut at a random moment, with a lost tail dropped or
+   zero-filled (``--torn``); run dir and run.json survived, damage reported,
+   acknowledged rows lost and how old the oldest of them was.
 
 Only stable interfaces are used: the ``runwal`` CLI (``python -m syncer.cli``)
 and the SDK in child processes, LocalMlflowServer, tests/faultproxy.py,
@@ -60,6 +65,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 import hostile  # noqa: E402
 from faultproxy import FaultProxy, always_pass  # noqa: E402
+from powercut import powercut_mount  # noqa: E402
 from syncer.sinks.mlflow.loopback_server import LocalMlflowServer  # noqa: E402
 from syncutil import R, client, runs_tagged, training_records, write_run  # noqa: E402
 
@@ -503,6 +509,79 @@ def section_c(ctx: Ctx) -> None:
                   f"log rate median {median(t['log_rate_per_s'] for t in trials):,.0f}/s", "")
 
 
+# ---------------------------------------------------------------- f. power cuts
+
+
+def power_cut_trial(ctx: Ctx, root: Path, run_id: str, rate: int, torn: str
+                    ) -> dict[str, Any]:
+    side = root / f"{run_id}.side"
+    with powercut_mount(root / run_id, torn=torn) as fs:
+        p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "paced",
+                              str(fs.mount / "runs"), run_id, f"{side}:{rate}"], env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        t_end = time.monotonic() + 30
+        while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
+            if p.poll() is not None:
+                break
+            time.sleep(0.005)
+        delay = ctx.rng.uniform(0.5, 3.0)
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+        killed = time.monotonic()
+        image = fs.cut()
+    rd = image / "runs" / run_id
+    acked = dict(read_side(side))
+    rows, dumped = dump_history(rd) if rd.is_dir() else ([], Done(2, "", "no run dir", 0.0,
+                                                                   False))
+    on_disk = {int(r["data"]["step_copy"]) for r in rows
+               if isinstance(r["data"].get("step_copy"), int)}
+    verified = runwal("verify", str(rd)) if rd.is_dir() else Done(2, "", "", 0.0, False)
+    lost = [s for s in acked if s not in on_disk]
+    window = killed - min(acked[s] for s in lost) if lost else 0.0
+    last_disk = max(on_disk) if on_disk else -1
+    holes = sum(1 for s in acked if s < last_disk and s not in on_disk)
+    try:
+        run_json_ok = json.loads((rd / "run.json").read_text())["run_id"] == run_id
+    except (OSError, ValueError, KeyError):
+        run_json_ok = False
+    return {"rate": rate, "torn": torn, "kill_after_s": delay, "acked": len(acked),
+            "run_dir": rd.is_dir(), "run_json": run_json_ok, "lost_records": len(lost),
+            "loss_window_s": window, "holes": holes, "verify_rc": verified.rc,
+            "dump_rc": dumped.rc, "child_stderr": tail(err.decode(errors="replace"))}
+
+
+def section_f(ctx: Ctx) -> None:
+    root = ctx.tmp / "f"
+    root.mkdir()
+    trials: list[dict[str, Any]] = []
+    for rate in (10, 1000, 0):
+        for torn in ("drop", "zeros"):
+            for t in range(ctx.trials_f):
+                trial = power_cut_trial(ctx, root, f"f{rate}-{torn}-{t}-{uid(ctx.rng)}",
+                                        rate, torn)
+                trials.append(trial)
+                print(f"  f rate={rate or 'max'} {torn}: acked={trial['acked']} "
+                      f"lost={trial['lost_records']} ({trial['loss_window_s']:.3f} s) "
+                      f"run_dir={trial['run_dir']} verify rc={trial['verify_rc']}", flush=True)
+    ctx.raw["f"] = trials
+    cmd = ("`python tests/crash_child.py paced MNT/runs ID SIDE:RATE` on tests/powercutfs.py "
+           "(default flush interval 0.1 s, fsync=commit), kill -9 and cut after U(0.5, 3) s")
+    for rate in (10, 1000, 0):
+        group = [t for t in trials if t["rate"] == rate]
+        fails = (f"run dir gone {sum(not t['run_dir'] for t in group)}, run.json bad "
+                 f"{sum(not t['run_json'] for t in group)}, holes "
+                 f"{sum(t['holes'] for t in group)}, verify rc!=0 "
+                 f"{sum(t['verify_rc'] != 0 for t in group)}")
+        speed = f"{rate} rows/s" if rate else "full speed"
+        ctx.table.add("f", f"power cut at {speed}: acknowledged loss (dropped and "
+                      "zero-filled tails)", len(group),
+                      f"{worst(t['loss_window_s'] for t in group):.3f} s",
+                      f"{median(t['loss_window_s'] for t in group):.3f} s",
+                      "-", fails, cmd)
+
+
 # ---------------------------------------------------------------- d. hostile inputs
 
 
@@ -709,6 +788,7 @@ class Ctx:
         self.trials_b = args.trials_b or args.trials
         self.trials_c = args.trials_c or args.trials
         self.trials_e = args.trials_e or args.trials
+        self.trials_f = args.trials_f or args.trials
         self.big_points, self.max_kills = args.big_points, args.max_kills
         self.writer_records, self.jobs = args.writer_records, args.jobs
         self.cmd_timeout, self.verbose = args.cmd_timeout, args.verbose
@@ -727,18 +807,21 @@ def source_state() -> str:
                                                               "src") else "")
 
 
-SECTIONS = {"a": section_a, "b": section_b, "c": section_c, "d": section_d, "e": section_e}
+SECTIONS = {"a": section_a, "b": section_b, "c": section_c, "d": section_d, "e": section_e,
+            "f": section_f}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=5, help="trials per section a, b, c, e")
+    ap.add_argument("--trials", type=int, default=5, help="trials per section a, b, c, e, f")
     ap.add_argument("--trials-a", type=int, default=0, help="override for section a")
     ap.add_argument("--trials-b", type=int, default=0, help="override for section b")
     ap.add_argument("--trials-c", type=int, default=0, help="override for section c")
     ap.add_argument("--trials-e", type=int, default=0, help="override for section e")
-    ap.add_argument("--sections", default="abcde")
+    ap.add_argument("--trials-f", type=int, default=0, help="override for section f (each of "
+                    "3 rates x 2 tails)")
+    ap.add_argument("--sections", default="abcdef")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "reliability.json")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--big-points", type=int, default=50_000, help="section b run size")

@@ -63,6 +63,10 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
         self.data: dict[int, bytes] = {}  # node -> bytes as of its last fsync
         self.entries: dict[int, dict[str, int]] = {}  # dir node -> durable entries
         self.target: dict[int, str] = {}  # link node -> target
+        # node -> byte ranges written since its last fsync (None: read it all again), so
+        # an fsync costs what was written since, not the file's size: a WAL's fsyncs
+        # must not slow down as its segment grows, or the figures measure this file
+        self.dirty: dict[int, list[tuple[int, int]] | None] = {}
         self.root_node = self._adopt(self.root)
 
     # -- the durable model ----------------------------------------------------
@@ -142,15 +146,39 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
         with self._mutex:
             node = self.node_of_ino.get(os.fstat(fh).st_ino)
             if node is not None:
-                rfd = os.open(f"/proc/self/fd/{fh}", os.O_RDONLY)
-                try:
-                    chunks = []
-                    while chunk := os.read(rfd, 1 << 20):
-                        chunks.append(chunk)
-                finally:
-                    os.close(rfd)
-                self.data[node] = b"".join(chunks)
+                self.data[node] = self._read_durable(node, fh)
         return 0
+
+    def _read_durable(self, node: int, fh: int) -> bytes:
+        """The file's bytes now: the last durable copy patched with the ranges written
+        since (the whole file when that is not known)."""
+        ranges = self.dirty.pop(node, None)
+        rfd = os.open(f"/proc/self/fd/{fh}", os.O_RDONLY)
+        try:
+            size = os.fstat(rfd).st_size
+            if ranges is None or node not in self.data:
+                chunks = []
+                while chunk := os.read(rfd, 1 << 20):
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            out = bytearray(self.data[node])
+            for offset, length in ranges:
+                if len(out) < offset + length:
+                    out.extend(b"\0" * (offset + length - len(out)))
+                out[offset:offset + length] = os.pread(rfd, length, offset).ljust(length, b"\0")
+            del out[size:]
+            return bytes(out)
+        finally:
+            os.close(rfd)
+
+    def _written(self, fh: int, offset: int, length: int) -> None:
+        with self._mutex:
+            node = self.node_of_ino.get(os.fstat(fh).st_ino)
+            if node is not None:
+                ranges = self.dirty.get(node, [])
+                if ranges is not None:
+                    ranges.append((offset, length))
+                    self.dirty[node] = ranges
 
     def fsyncdir(self, path: str, datasync: int, fh: int) -> int:
         if self.eio_fsyncdir:
@@ -224,10 +252,15 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
         return 0
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> int:
+        real = self._real(path)
         if fh is None:
-            os.truncate(self._real(path), length)
+            os.truncate(real, length)
         else:
             os.ftruncate(fh, length)
+        with self._mutex:
+            node = self.node_of_ino.get(os.lstat(real).st_ino)
+            if node is not None:
+                self.dirty[node] = None  # read it all at the next fsync
         return 0
 
     def statfs(self, path: str) -> dict[str, int]:
@@ -237,20 +270,29 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
             "f_flag", "f_frsize", "f_namemax")}
 
     def open(self, path: str, flags: int) -> int:
-        return os.open(self._real(path), flags)
+        fd = os.open(self._real(path), flags)
+        if flags & os.O_TRUNC:
+            with self._mutex:
+                node = self.node_of_ino.get(os.fstat(fd).st_ino)
+                if node is not None:
+                    self.dirty[node] = None
+        return fd
 
     def create(self, path: str, mode: int, fi: Any = None) -> int:
         real = self._real(path)
         fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with self._mutex:
-            self._node(real, new=True)
+            node = self._node(real, new=True)
+            self.dirty[node] = None
         return fd
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         return os.pread(fh, size, offset)
 
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
-        return os.pwrite(fh, data, offset)
+        written = os.pwrite(fh, data, offset)
+        self._written(fh, offset, written)
+        return written
 
     def flush(self, path: str, fh: int) -> int:
         return 0

@@ -43,10 +43,11 @@ What a crash costs: ``kill -9`` (or the OOM killer) loses at most about one
 rate: when the writer falls behind, log() waits for it instead of queueing
 further ahead. Two exceptions: while the disk refuses writes, records are
 kept in memory (bounded, below) for a retry; and the very first records wait
-for the RUN record's metadata (git) with the writer. A power cut loses about
-two flush intervals (fsync="commit" fsyncs at most once per interval, on its
-own thread). Memory: the queue holds at most 64 MiB (its estimate: the
-strings and lists logged plus ~64 bytes a value) and 100k records, the retry
+for the RUN record's metadata (git) with the writer. A power cut loses what
+was not fsync'd yet: fsync="commit" fsyncs at most once per interval, on its
+own thread, so about one to three flush intervals (docs/RELIABILITY.md).
+Memory: the queue holds at most 64 MiB (its estimate: the strings and lists
+logged plus ~64 bytes a value) and 100k records, the retry
 buffer of a failing disk 64 MiB of frames, console capture 8 MiB of text.
 Every record dropped past those bounds (a stuck or full disk, the run
 directory deleted under the run) is counted in ``run.stats()['dropped']`` and
