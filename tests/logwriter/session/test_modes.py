@@ -144,6 +144,32 @@ def test_online_run_is_exactly_on_the_server_after_finish(
     assert ckpt["finished"] and (Path(run.run_dir) / "sync" / "follow.log").is_file()
 
 
+@pytest.mark.parametrize("mode", ["online", "hybrid"])
+def test_credentials_never_reach_a_file_of_the_run(
+    tmp_path: Path, mlflow_uri: str, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracking URI with a password, and MLflow's password variable: after an online
+    or hybrid run synced by its follower, no file of the run directory holds either
+    (run.json, the log, sync/follow.log, the checkpoint, the server state, files/)."""
+    secret, env_secret = "Pw-in-URI-9f3", "Pw-in-env-7c1"
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", env_secret)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    uri = mlflow_uri.replace("http://", f"http://alice:{secret}@")
+    run = logwriter.init(project="modes", dir=tmp_path, mode=mode, server=uri, **QUIET)
+    for i in range(50):
+        run.log({"loss": 1.0 / (i + 1)})
+    run.finish()
+    assert run._follower is not None and run._follower.proc.returncode == 0
+    assert server_run(mlflow_uri, "modes", run.id).info.status == "FINISHED"
+    files = [p for p in Path(run.run_dir).rglob("*") if p.is_file()]
+    names = {p.relative_to(run.run_dir).as_posix() for p in files}
+    assert {"run.json", "sync/follow.log", f"sync/{sink_name_for(uri)}.json"} <= names, names
+    for path in files:
+        data = path.read_bytes()
+        for word in (secret, env_secret):
+            assert word.encode() not in data, f"{word} in {path}"
+
+
 def test_online_syncer_stopping_mid_run_is_reported_and_sync_finishes_the_job(
     tmp_path: Path, mlflow_uri: str
 ) -> None:
