@@ -46,15 +46,19 @@ FOLLOW_SCRIPT = textwrap.dedent("""
 
 
 def follower_cmd(runwal: list[str], python: str, uri: str, root: Path, run_dir: Path,
-                 syncd: bool) -> list[str]:
+                 syncd: bool, watch_root: Path | None = None) -> list[str]:
     if syncd:
+        if watch_root is not None:  # another client's view of root: poll, as on NFS
+            return [*runwal, "syncd", str(watch_root), "--to", uri, "--watch", "poll"]
         return [*runwal, "syncd", str(root), "--to", uri]
     return [python, "-c", FOLLOW_SCRIPT, uri, str(run_dir)]
 
 
 def measure(runwal: list[str], python: str, uri: str, root: Path, n: int, *, syncd: bool,
-            interval: float = 0.2, timeout: float = 60.0) -> dict[str, Any]:
-    """Lag p50/p99 over ``n`` probe points; starts and stops the follower."""
+            interval: float = 0.2, timeout: float = 60.0,
+            watch_root: Path | None = None) -> dict[str, Any]:
+    """Lag p50/p99 over ``n`` probe points; starts and stops the follower (``watch_root``:
+    syncd watches that path, another mount of ``root``, instead)."""
     from sync_bench import server_run_for
 
     import logwriter
@@ -63,7 +67,7 @@ def measure(runwal: list[str], python: str, uri: str, root: Path, n: int, *, syn
     log_path = root.parent / "follower.log"
     run = logwriter.init(project="bench-live", dir=str(root), capture_console=False,
                          stats_interval=0)
-    cmd = follower_cmd(runwal, python, uri, root, Path(run.run_dir), syncd)
+    cmd = follower_cmd(runwal, python, uri, root, Path(run.run_dir), syncd, watch_root)
     with open(log_path, "wb") as log:
         follower = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     logged: dict[int, float] = {}
@@ -110,6 +114,28 @@ def measure(runwal: list[str], python: str, uri: str, root: Path, n: int, *, syn
             "p99_s": bl.percentile(lags, 99), "max_s": lags[-1], "interval_s": interval}
 
 
-if __name__ == "__main__":  # quick manual check: python bench/livelag.py URI [--follow]
-    print(measure(["runwal"], sys.executable, sys.argv[1], Path("/tmp/livelag-runs"), 20,
-                  syncd="--follow" not in sys.argv))
+def measure_through_sshfs(uri: str, base: Path, n: int) -> dict[str, Any]:
+    """The login node's lag: the run written in ``base/data/runs``, syncd watching the
+    same directory through sshfs (tests/sshmount.py; root, sshd and sshfs needed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from sshmount import sshfs_mount
+
+    data = base / "data"
+    (data / "runs").mkdir(parents=True)
+    with sshfs_mount(base / "ssh", data) as mnt:
+        return measure([sys.executable, "-m", "syncer.cli"], sys.executable, uri,
+                       data / "runs", n, syncd=True, interval=0.25, watch_root=mnt / "runs")
+
+
+if __name__ == "__main__":
+    # quick manual checks: python bench/livelag.py URI [--follow]
+    #                      python bench/livelag.py URI --sshfs [N]   (root)
+    if "--sshfs" in sys.argv:
+        import tempfile
+
+        rest = [a for a in sys.argv[2:] if a != "--sshfs"]
+        with tempfile.TemporaryDirectory(prefix="runwal-livelag-") as tmp:
+            print(measure_through_sshfs(sys.argv[1], Path(tmp), int(rest[0]) if rest else 40))
+    else:
+        print(measure(["runwal"], sys.executable, sys.argv[1], Path("/tmp/livelag-runs"), 20,
+                      syncd="--follow" not in sys.argv))
