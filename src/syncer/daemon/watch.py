@@ -21,7 +21,7 @@ Two sources, because no single one works everywhere:
   a stat from its attribute cache (sshfs 20 s, NFS ``actimeo`` 3-60 s), so a
   stat sees another host's append that much later, while an open revalidates
   (NFS close-to-open; sshfs asks the server). Through sshfs that took syncd's
-  live lag from 5.3 s to 0.4 s at p50 (tests/syncer/daemon/test_second_mount.py).
+  live lag from 5.3 s to 0.6 s at p50 (bench/livelag.py URI --sshfs).
 
 Quiet runs are looked at less often: a run none of whose stat'ed files
 changed for `QUIET_AFTER` seconds (by their mtimes) is scanned again only
