@@ -46,7 +46,20 @@ def history(records: list[Record]) -> dict[int, dict[str, Any]]:
     return {b["step"]: b["data"] for b in of_kind(records, "history")}
 
 
-__all__ = ["QUIET", "Incomplete", "damage", "history", "of_kind", "read_clean", "read_run"]
+def acked_steps(side: Path) -> dict[int, float]:
+    """step -> time.monotonic() of each log() a crash child acknowledged, from its side
+    file of "step time" lines (tests/crash_child.py); the last line may be torn by the
+    kill and is left out."""
+    out = {}
+    for line in side.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[int(parts[0])] = float(parts[1])
+    return out
+
+
+__all__ = ["QUIET", "Incomplete", "acked_steps", "damage", "history", "of_kind", "read_clean",
+           "read_run"]
 
 
 def merged(records: list[Record], kind: str) -> dict[str, Any]:

@@ -20,20 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from logwriter_util import damage, history, read_run
+from logwriter_util import acked_steps, damage, history, read_run
 from powercut import needs_fuse, powercut_mount
 
 CHILD = str(Path(__file__).resolve().parents[2] / "crash_child.py")
 LOSS_BOUND = 1.0  # seconds; README: about two flush intervals (0.1 s) plus one fsync
-
-
-def _acked(side: Path) -> dict[int, float]:
-    out = {}
-    for line in side.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2:  # the last line may be torn by the kill
-            out[int(parts[0])] = float(parts[1])
-    return out
 
 
 def cut_under_logging(base: Path, run_id: str, rate: float, rng: random.Random,
@@ -55,7 +46,7 @@ def cut_under_logging(base: Path, run_id: str, rate: float, rng: random.Random,
             proc.wait()
         killed = time.monotonic()
         image = fs.cut()
-    return image / "runs" / run_id, _acked(side), killed
+    return image / "runs" / run_id, acked_steps(side), killed
 
 
 @needs_fuse

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from logwriter_util import damage, history, of_kind, read_clean, read_run
+from logwriter_util import acked_steps, damage, history, of_kind, read_clean, read_run
 
 CHILD = str(Path(__file__).resolve().parents[2] / "crash_child.py")
 LOSS_BOUND = 0.5  # seconds; 0.1 s flush interval, generous for a loaded 2-core machine
@@ -35,15 +35,6 @@ LOSS_BOUND = 0.5  # seconds; 0.1 s flush interval, generous for a loaded 2-core 
 
 def _spawn(mode: str, root: Path, run_id: str, *extra: str, **kw: Any) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, CHILD, mode, str(root), run_id, *extra], **kw)
-
-
-def _acked(side: Path) -> dict[int, float]:
-    out = {}
-    for line in side.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2:  # the last line may be torn by the kill
-            out[int(parts[0])] = float(parts[1])
-    return out
 
 
 def test_kill_9_at_full_speed_loses_at_most_about_a_flush_interval(tmp_path: Path) -> None:
@@ -62,7 +53,7 @@ def test_kill_9_at_full_speed_loses_at_most_about_a_flush_interval(tmp_path: Pat
             proc.kill()
         finally:
             proc.wait(30)
-        acked = _acked(side)
+        acked = acked_steps(side)
         records, events = read_run(tmp_path / run_id)
         assert damage(events) == [] and len(events) <= 1, events  # a torn tail at most
         rows = history(records)
