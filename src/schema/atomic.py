@@ -67,15 +67,19 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def make_dirs(path: str | os.PathLike[str]) -> None:
+def make_dirs(path: str | os.PathLike[str], *, parents: bool = True) -> None:
     """``mkdir -p path``, durably: each directory it creates is fsync'd into its
     parent, so the chain from the first one that existed survives a power cut.
+    ``parents=False``: only ``path`` itself may be made (FileNotFoundError when its
+    parent is gone: a run dir deleted under a syncer is not re-created). Every
+    writer of a directory that must survive creates it through here: one that made
+    it with a plain mkdir would leave it undurable for the others, who find it.
     A no-op for a directory that exists; OSError as os.makedirs, or from fsync_dir."""
     path = Path(path)
     missing: list[Path] = []
     while not path.is_dir():
         missing.append(path)
-        if path.parent == path:
+        if path.parent == path or not parents:
             break
         path = path.parent
     for new in reversed(missing):

@@ -29,7 +29,7 @@ import os
 import time
 from pathlib import Path
 
-from schema.atomic import write_json_atomic
+from schema.atomic import make_dirs, write_json_atomic
 from schema.layout import SYNC_DIR
 
 READY = "ready"  # the kind parse_line returns, and the ready line's first word
@@ -85,7 +85,7 @@ def write_server_state(run_dir: str | Path, *, up: bool, why: str = "",
     body = {"pid": os.getpid() if pid is None else pid, "server": SERVER_UP if up else SERVER_DOWN,
             "why": " ".join(why.split()), "at": time.time()}
     try:
-        state_path(run_dir).parent.mkdir(exist_ok=True)
+        make_dirs(state_path(run_dir).parent, parents=False)
         write_json_atomic(state_path(run_dir), body)
     except OSError:
         pass

@@ -28,6 +28,7 @@ from pathlib import Path
 import click
 
 from schema import follow_protocol as protocol
+from schema.atomic import make_dirs
 from schema.layout import RUN_JSON
 from syncer.cli.common import open_run, user_errors
 from syncer.errors import EXIT_PROBLEM
@@ -73,7 +74,7 @@ class Output:
             return
         log = protocol.log_path(self.run_dir)
         try:
-            log.parent.mkdir(exist_ok=True)
+            make_dirs(log.parent, parents=False)  # sync/, durably: checkpoints live there
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError:
             return  # read-only run dir: the pass will fail and say so (to /dev/null)

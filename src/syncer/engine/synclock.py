@@ -23,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+from schema.atomic import make_dirs
 from schema.layout import SYNC_DIR
 from syncer.sinks.base import sink_file_name
 
@@ -71,7 +72,7 @@ class SyncLock:
         if self._fd >= 0:
             return True
         try:
-            self.path.parent.mkdir(exist_ok=True)
+            make_dirs(self.path.parent, parents=False)  # sync/, durably: checkpoints
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError:
             return True  # read-only or odd filesystem: the pass itself will say what is wrong

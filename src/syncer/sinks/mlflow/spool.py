@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 from typing import IO
 
-from schema.atomic import write_all
+from schema.atomic import make_dirs, write_all
 from syncer.sinks.mlflow.mapping import MapState
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -30,7 +30,7 @@ class Spool:
     def __init__(self, path: Path, state: MapState):
         self.path = path
         self.state = state
-        path.parent.mkdir(exist_ok=True)
+        make_dirs(path.parent, parents=False)  # sync/, durably: checkpoints live there
         size = self._size()
         if size > state.console_bytes:
             fd = os.open(path, os.O_WRONLY | _NOFOLLOW)
