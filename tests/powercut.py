@@ -32,7 +32,7 @@ needs_fuse = pytest.mark.skipif(
 
 class PowerCutMount:
     def __init__(self, base: Path, torn: str, eio_fsyncdir: bool,
-                 backing: Path | None) -> None:
+                 backing: Path | None, no_flock: bool = False) -> None:
         self.backing = backing or base / "backing"
         self.mount = base / "mnt"
         self.image = base / "after-cut"
@@ -42,7 +42,8 @@ class PowerCutMount:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, FS, str(self.backing), str(self.mount), str(self.image),
-                 "--torn", torn, *(["--eio-fsyncdir"] if eio_fsyncdir else [])],
+                 "--torn", torn, *(["--eio-fsyncdir"] if eio_fsyncdir else []),
+                 *(["--no-flock"] if no_flock else [])],
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not os.path.ismount(self.mount):
@@ -81,11 +82,13 @@ class PowerCutMount:
 
 @contextmanager
 def powercut_mount(base: Path, torn: str = "drop", eio_fsyncdir: bool = False,
-                   backing: Path | None = None) -> Iterator[PowerCutMount]:
+                   backing: Path | None = None,
+                   no_flock: bool = False) -> Iterator[PowerCutMount]:
     """A power-cut filesystem under ``base`` (``torn``, ``eio_fsyncdir``: powercutfs.py's
-    --torn and --eio-fsyncdir). ``backing``: mount that directory (another mount's
-    backing: two clients of one filesystem, each with its own flock) instead of a new one."""
-    fs = PowerCutMount(base, torn, eio_fsyncdir, backing)
+    --torn, --eio-fsyncdir and --no-flock). ``backing``: mount that directory (another
+    mount's backing: two clients of one filesystem, each with its own flock) instead of
+    a new one."""
+    fs = PowerCutMount(base, torn, eio_fsyncdir, backing, no_flock)
     try:
         yield fs
     finally:

@@ -1,6 +1,7 @@
 """A FUSE filesystem that loses, at a "power cut", everything not yet fsync'd.
 
 Usage: python powercutfs.py BACKING MOUNTPOINT IMAGE [--torn drop|zeros] [--eio-fsyncdir]
+       [--no-flock]
 
 It passes every call through to the directory BACKING, so programs on
 MOUNTPOINT see an ordinary local filesystem. Beside that it keeps, in memory,
@@ -21,7 +22,9 @@ not fsync'd survives either way). ``--torn zeros`` imitates a journal that
 committed a file's new size but not its data (ext4 ``data=writeback``, xfs):
 a file keeps its size at the cut, with every byte past its last fsync zero.
 ``--eio-fsyncdir`` makes every directory fsync fail with EIO (a disk going bad,
-an NFS server gone), for the callers that must report it.
+an NFS server gone), for the callers that must report it. ``--no-flock``
+refuses every flock with ENOLCK, as NFS without a lock manager and Lustre
+mounted ``noflock`` do.
 
 Files are followed by a node number of our own, given at creation, so an inode
 number the backing filesystem reuses is never taken for the file that had it.
@@ -51,11 +54,14 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
 
     use_ns = True
 
-    def __init__(self, root: str, image: str, torn: str, eio_fsyncdir: bool = False) -> None:
+    def __init__(self, root: str, image: str, torn: str, eio_fsyncdir: bool = False,
+                 no_flock: bool = False) -> None:
         self.root = os.path.realpath(root)
         self.image = os.path.abspath(image)  # libfuse may change the working directory
         self.torn = torn
         self.eio_fsyncdir = eio_fsyncdir
+        if not no_flock:  # without the method the kernel keeps flock local to the mount
+            self.flock = None  # type: ignore[assignment]
         self._mutex = threading.Lock()
         self._ids = itertools.count(1)
         self.node_of_ino: dict[int, int] = {}
@@ -297,6 +303,9 @@ class PowerCutFS(fuse.Operations):  # type: ignore[misc]
     def flush(self, path: str, fh: int) -> int:
         return 0
 
+    def flock(self, path: str, fh: int, op: int) -> int:  # only with --no-flock
+        raise fuse.FuseOSError(errno.ENOLCK)
+
     def release(self, path: str, fh: int) -> int:
         os.close(fh)
         return 0
@@ -309,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image")
     parser.add_argument("--torn", choices=("drop", "zeros"), default="drop")
     parser.add_argument("--eio-fsyncdir", action="store_true")
+    parser.add_argument("--no-flock", action="store_true")
     args = parser.parse_args(argv)
-    fs = PowerCutFS(args.backing, args.image, args.torn, args.eio_fsyncdir)
+    fs = PowerCutFS(args.backing, args.image, args.torn, args.eio_fsyncdir, args.no_flock)
     fuse.FUSE(fs, args.mountpoint, foreground=True, nothreads=False, allow_other=False,
               default_permissions=False)
     fs.materialize()  # FUSE() returns once unmounted: the cut
