@@ -12,8 +12,8 @@ a. lost answers: one fault (drop = applied then reset, reset, 503, 429, slow,
    server runs, missing/duplicate points, runs left RUNNING.
 b. kill -9 of ``runwal sync`` of a big run at random moments until a sync
    exits 0; exactly once after; kills that made no checkpoint progress.
-c. kill -9 of a writer (tests/crash_child.py loop): last acknowledged step vs
-   last step on disk, in records and seconds.
+c. kill -9 of a writer (tests/crash_child.py paced) at 10, 1k rows/s and full
+   speed: acknowledged rows not on disk, and the age of the oldest of them.
 d. every tests/hostile.py case through every CLI command: tracebacks,
    errors that are not one line, hangs, good rows lost next to a bad record,
    files from outside the run uploaded; one batch sync of a good run among
@@ -455,58 +455,57 @@ def section_c(ctx: Ctx) -> None:
     root.mkdir()
     trials: list[dict[str, Any]] = []
     lo, hi = 0.3, 2.5
-    for t in range(ctx.trials_c):
-        run_id = f"c{t}-{uid(ctx.rng)}"
-        side = root / f"{run_id}.side"
-        p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "loop", str(root),
-                              run_id, str(side)], env=ENV, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
-        t_end = time.monotonic() + 30
-        while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
-            if p.poll() is not None:
-                break
-            time.sleep(0.005)
-        delay = ctx.rng.uniform(lo, hi)
-        time.sleep(delay)
-        os.killpg(p.pid, signal.SIGKILL)
-        _, err = p.communicate()
-        acked = read_side(side)
-        rows, dumped = dump_history(root / run_id)
-        on_disk = {int(r["data"]["step_copy"]) for r in rows
-                   if isinstance(r["data"].get("step_copy"), int)}
-        when = dict(acked)
-        last_acked = acked[-1][0] if acked else -1
-        last_disk = max(on_disk) if on_disk else -1
-        lost = max(0, last_acked - last_disk)
-        if not acked:
-            lost_s = 0.0
-        elif last_disk in when:
-            lost_s = max(0.0, acked[-1][1] - when[last_disk])
-        else:
-            lost_s = acked[-1][1] - acked[0][1]
-        holes = sum(1 for s, _ in acked if s < last_disk and s not in on_disk)
-        rate = len(acked) / (acked[-1][1] - acked[0][1]) if len(acked) > 1 else 0.0
-        trial = {"kill_after_s": delay, "acked": len(acked), "last_acked": last_acked,
-                 "last_on_disk": last_disk, "lost_records": lost, "lost_seconds": lost_s,
-                 "holes": holes, "log_rate_per_s": rate, "dump_rc": dumped.rc,
-                 "dump_traceback": TRACEBACK in dumped.err,
-                 "child_stderr": tail(err.decode(errors="replace"))}
-        trials.append(trial)
-        print(f"  c{t}: acked={len(acked)} last_acked={last_acked} on_disk={last_disk} "
-              f"lost={lost} ({lost_s:.3f} s at {rate:,.0f}/s) holes={holes} "
-              f"dump rc={dumped.rc}", flush=True)
+    for rate in (10, 1000, 0):
+        for t in range(ctx.trials_c):
+            run_id = f"c{rate}-{t}-{uid(ctx.rng)}"
+            side = root / f"{run_id}.side"
+            p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "paced",
+                                  str(root), run_id, f"{side}:{rate}"], env=ENV,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 start_new_session=True)
+            t_end = time.monotonic() + 30
+            while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
+                if p.poll() is not None:
+                    break
+                time.sleep(0.005)
+            delay = ctx.rng.uniform(lo, hi)
+            time.sleep(delay)
+            os.killpg(p.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            _, err = p.communicate()
+            acked = dict(read_side(side))
+            rows, dumped = dump_history(root / run_id)
+            on_disk = {int(r["data"]["step_copy"]) for r in rows
+                       if isinstance(r["data"].get("step_copy"), int)}
+            lost = [s for s in acked if s not in on_disk]
+            lost_s = killed - min(acked[s] for s in lost) if lost else 0.0
+            last_disk = max(on_disk) if on_disk else -1
+            holes = sum(1 for s in acked if s < last_disk and s not in on_disk)
+            span = max(acked.values()) - min(acked.values()) if len(acked) > 1 else 0.0
+            trial = {"rate": rate, "kill_after_s": delay, "acked": len(acked),
+                     "lost_records": len(lost), "lost_seconds": lost_s, "holes": holes,
+                     "log_rate_per_s": len(acked) / span if span else 0.0,
+                     "dump_rc": dumped.rc, "dump_traceback": TRACEBACK in dumped.err,
+                     "child_stderr": tail(err.decode(errors="replace"))}
+            trials.append(trial)
+            print(f"  c rate={rate or 'max'}: acked={len(acked)} lost={len(lost)} "
+                  f"({lost_s:.3f} s at {trial['log_rate_per_s']:,.0f}/s) holes={holes} "
+                  f"dump rc={dumped.rc}", flush=True)
     ctx.raw["c"] = trials
-    cmd = (f"`python tests/crash_child.py loop ROOT ID SIDE` (flush_interval 0.05 s), SIGKILL "
-           f"after U({lo}, {hi}) s; `runwal dump ROOT/ID --type history`")
-    fails = (f"acked steps missing below the last one on disk {sum(t['holes'] for t in trials)}, "
-             f"dump rc!=0 {sum(t['dump_rc'] != 0 for t in trials)}")
-    ctx.table.add("c", "kill -9 of a writer: acknowledged records lost", len(trials),
-                  fmt(worst(t["lost_records"] for t in trials), " records"),
-                  fmt(median(t["lost_records"] for t in trials), " records"), "-", fails, cmd)
-    ctx.table.add("c", "kill -9 of a writer: loss window (time the lost records were logged)",
-                  len(trials), f"{worst(t['lost_seconds'] for t in trials):.3f} s",
-                  f"{median(t['lost_seconds'] for t in trials):.3f} s", "-",
-                  f"log rate median {median(t['log_rate_per_s'] for t in trials):,.0f}/s", "")
+    cmd = (f"`python tests/crash_child.py paced ROOT ID SIDE:RATE` (default flush interval "
+           f"0.1 s), SIGKILL after U({lo}, {hi}) s; `runwal dump ROOT/ID --type history`")
+    for rate in (10, 1000, 0):
+        group = [t for t in trials if t["rate"] == rate]
+        fails = (f"acked rows missing below the last one on disk "
+                 f"{sum(t['holes'] for t in group)}, dump rc!=0 "
+                 f"{sum(t['dump_rc'] != 0 for t in group)}; log rate median "
+                 f"{median(t['log_rate_per_s'] for t in group):,.0f}/s")
+        speed = f"{rate} rows/s" if rate else "full speed"
+        ctx.table.add("c", f"kill -9 of a writer at {speed}: loss window (age of the oldest "
+                      "acknowledged row lost)", len(group),
+                      f"{worst(t['lost_seconds'] for t in group):.3f} s "
+                      f"({worst(t['lost_records'] for t in group):.0f} rows)",
+                      f"{median(t['lost_seconds'] for t in group):.3f} s", "-", fails, cmd)
 
 
 # ---------------------------------------------------------------- f. power cuts
