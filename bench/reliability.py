@@ -450,6 +450,39 @@ def read_side(path: Path) -> list[tuple[int, float]]:
     return out
 
 
+def kill_paced_writer(ctx: Ctx, runs: Path, run_id: str, side: Path, rate: int, lo: float,
+                      hi: float) -> tuple[float, float, bytes]:
+    """`crash_child.py paced` logging ``rate`` rows/s into ``runs``, SIGKILLed U(lo, hi) s
+    after its first acknowledged row: (that delay, the kill's monotonic time, stderr)."""
+    p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "paced", str(runs),
+                          run_id, f"{side}:{rate}"], env=ENV, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    t_end = time.monotonic() + 30
+    while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
+        if p.poll() is not None:
+            break
+        time.sleep(0.005)
+    delay = ctx.rng.uniform(lo, hi)
+    time.sleep(delay)
+    os.killpg(p.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    _, err = p.communicate()
+    return delay, killed, err
+
+
+def acked_loss(acked: dict[int, float], rows: list[dict[str, Any]], killed: float
+               ) -> tuple[list[int], float, int]:
+    """Acknowledged steps not among the dumped ``rows``, the age at ``killed`` of the
+    oldest of them, and holes (lost steps older than the newest one kept)."""
+    on_disk = {int(r["data"]["step_copy"]) for r in rows
+               if isinstance(r["data"].get("step_copy"), int)}
+    lost = [s for s in acked if s not in on_disk]
+    window = killed - min(acked[s] for s in lost) if lost else 0.0
+    last_disk = max(on_disk) if on_disk else -1
+    holes = sum(1 for s in acked if s < last_disk and s not in on_disk)
+    return lost, window, holes
+
+
 def section_c(ctx: Ctx) -> None:
     root = ctx.tmp / "c"
     root.mkdir()
@@ -459,28 +492,10 @@ def section_c(ctx: Ctx) -> None:
         for t in range(ctx.trials_c):
             run_id = f"c{rate}-{t}-{uid(ctx.rng)}"
             side = root / f"{run_id}.side"
-            p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "paced",
-                                  str(root), run_id, f"{side}:{rate}"], env=ENV,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 start_new_session=True)
-            t_end = time.monotonic() + 30
-            while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
-                if p.poll() is not None:
-                    break
-                time.sleep(0.005)
-            delay = ctx.rng.uniform(lo, hi)
-            time.sleep(delay)
-            os.killpg(p.pid, signal.SIGKILL)
-            killed = time.monotonic()
-            _, err = p.communicate()
+            delay, killed, err = kill_paced_writer(ctx, root, run_id, side, rate, lo, hi)
             acked = dict(read_side(side))
             rows, dumped = dump_history(root / run_id)
-            on_disk = {int(r["data"]["step_copy"]) for r in rows
-                       if isinstance(r["data"].get("step_copy"), int)}
-            lost = [s for s in acked if s not in on_disk]
-            lost_s = killed - min(acked[s] for s in lost) if lost else 0.0
-            last_disk = max(on_disk) if on_disk else -1
-            holes = sum(1 for s in acked if s < last_disk and s not in on_disk)
+            lost, lost_s, holes = acked_loss(acked, rows, killed)
             span = max(acked.values()) - min(acked.values()) if len(acked) > 1 else 0.0
             trial = {"rate": rate, "kill_after_s": delay, "acked": len(acked),
                      "lost_records": len(lost), "lost_seconds": lost_s, "holes": holes,
@@ -515,32 +530,15 @@ def power_cut_trial(ctx: Ctx, root: Path, run_id: str, rate: int, torn: str
                     ) -> dict[str, Any]:
     side = root / f"{run_id}.side"
     with powercut_mount(root / run_id, torn=torn) as fs:
-        p = subprocess.Popen([PY, str(REPO / "tests" / "crash_child.py"), "paced",
-                              str(fs.mount / "runs"), run_id, f"{side}:{rate}"], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             start_new_session=True)
-        t_end = time.monotonic() + 30
-        while not (side.exists() and side.stat().st_size) and time.monotonic() < t_end:
-            if p.poll() is not None:
-                break
-            time.sleep(0.005)
-        delay = ctx.rng.uniform(0.5, 3.0)
-        time.sleep(delay)
-        os.killpg(p.pid, signal.SIGKILL)
-        _, err = p.communicate()
-        killed = time.monotonic()
+        delay, killed, err = kill_paced_writer(ctx, fs.mount / "runs", run_id, side, rate,
+                                               0.5, 3.0)
         image = fs.cut()
     rd = image / "runs" / run_id
     acked = dict(read_side(side))
     rows, dumped = dump_history(rd) if rd.is_dir() else ([], Done(2, "", "no run dir", 0.0,
                                                                    False))
-    on_disk = {int(r["data"]["step_copy"]) for r in rows
-               if isinstance(r["data"].get("step_copy"), int)}
     verified = runwal("verify", str(rd)) if rd.is_dir() else Done(2, "", "", 0.0, False)
-    lost = [s for s in acked if s not in on_disk]
-    window = killed - min(acked[s] for s in lost) if lost else 0.0
-    last_disk = max(on_disk) if on_disk else -1
-    holes = sum(1 for s in acked if s < last_disk and s not in on_disk)
+    lost, window, holes = acked_loss(acked, rows, killed)
     try:
         run_json_ok = json.loads((rd / "run.json").read_text())["run_id"] == run_id
     except (OSError, ValueError, KeyError):
