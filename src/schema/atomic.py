@@ -16,6 +16,7 @@ at all (EINVAL, ENOTSUP) makes it a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -28,11 +29,16 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temp file left behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_dir(path.parent)
 
 
