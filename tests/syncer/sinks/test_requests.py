@@ -23,13 +23,14 @@ def _kinds(log: list[tuple[int, str, str, str]]) -> Counter[str]:
     return Counter(path.split("?")[0].split("/api/2.0/mlflow/")[-1] for _, _, path, _ in log)
 
 
-def test_a_small_finished_run_is_five_requests_and_shows_its_user(
+def test_a_small_finished_run_is_six_requests_and_shows_its_user(
     tmp_path: Path, mlflow_uri: str
 ) -> None:
     """The first run of a project also finds (here: creates) the experiment; every
     later one is runs/search (the find-or-create-once lookup), runs/create with its
-    tags, runs/search again (another syncer's copy? runs.py's settle), one log-batch
-    with params, tags and metrics, and the final runs/update."""
+    tags, runs/set-tag (its stamp) and runs/search again (another syncer's copy?
+    runs.py's settle), one log-batch with params, tags and metrics, and the final
+    runs/update."""
     runs = [write_run(tmp_path, f"small{i:03d}", training_records(50), project="p-requests")
             for i in range(3)]
     with FaultProxy(mlflow_uri) as proxy, build_client() as http:
@@ -46,11 +47,11 @@ def test_a_small_finished_run_is_five_requests_and_shows_its_user(
             seen.append(_kinds(proxy.log[before:]))
     assert [r.status for r in results] == ["synced"] * 3
     assert seen[0] == Counter({"experiments/get-by-name": 1, "experiments/create": 1,
-                               "runs/search": 2, "runs/create": 1, "runs/log-batch": 1,
-                               "runs/update": 1}), seen[0]
+                               "runs/search": 2, "runs/create": 1, "runs/set-tag": 1,
+                               "runs/log-batch": 1, "runs/update": 1}), seen[0]
     for later in seen[1:]:
-        assert later == Counter({"runs/search": 2, "runs/create": 1, "runs/log-batch": 1,
-                                 "runs/update": 1}), later
+        assert later == Counter({"runs/search": 2, "runs/create": 1, "runs/set-tag": 1,
+                                 "runs/log-batch": 1, "runs/update": 1}), later
     run = client(mlflow_uri).get_run(results[1].server_run_id)
     assert run.info.user_id == "alice"
     assert run.data.tags["mlflow.source.type"] == "LOCAL"

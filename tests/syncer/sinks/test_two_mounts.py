@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,37 @@ def test_the_second_creator_steps_aside_before_it_sends(
         [run.info.experiment_id], "tags.`runwal.run_id` = 'late-twin'", run_view_type=2)]
     assert len(trashed) == 1 and trashed[0].info.run_id != run.info.run_id
     assert int(trashed[0].data.tags[runs.CREATED_TAG]) > 1  # ours, stamped at its create
+
+
+def test_a_copy_seen_before_its_stamp_counts_as_the_youngest(
+    tmp_path: Path, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our look sees the other syncer's copy before its creator stamped it: we keep ours
+    (the other has yet to look). When the other stamps and looks, ours is the older
+    one, so it steps aside: one run, ours, with every row."""
+    rd = write_run(tmp_path, "unstamped", training_records(300), project="twins")
+    real_settle = runs.settle
+    other: list[str] = []
+
+    def twin_then_settle(rest: MlflowRest, exp_id: str, run_id: str, mine: str) -> Any:
+        if not other:  # created after ours, not stamped yet when we look
+            twin = client(mlflow_uri).create_run(
+                exp_id, start_time=round(T0 * 1000), tags={runs.RUN_ID_TAG: run_id})
+            other.append(str(twin.info.run_id))
+        return real_settle(rest, exp_id, run_id, mine)
+
+    monkeypatch.setattr(runs, "settle", twin_then_settle)
+    result = run_with(rd, mlflow_uri)
+    assert result.status == "synced", result.reason
+    assert result.server_run_id != other[0]
+    with build_client() as http:  # the other creator now stamps, looks, steps aside
+        rest = MlflowRest(mlflow_uri, http)
+        rest.set_tag(other[0], runs.CREATED_TAG, str(time.time_ns()))
+        exp_id = client(mlflow_uri).get_experiment_by_name("twins").experiment_id
+        kept = real_settle(rest, exp_id, "unstamped", other[0])
+    assert kept is not None and runs.server_run_id(kept) == result.server_run_id
+    run = _one_run_with_every_row(mlflow_uri, "twins", "unstamped", 300)
+    assert run.info.run_id == result.server_run_id
 
 
 def test_a_checkpoint_naming_a_trashed_copy_moves_to_the_one_kept(

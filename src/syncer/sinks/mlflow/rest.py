@@ -241,6 +241,11 @@ class MlflowRest:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         return self._get_one("runs/get", {"run_id": run_id}, "run")
 
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        """One run tag (idempotent: setting it again to the same value is harmless)."""
+        self.request("POST", f"{API}/runs/set-tag",
+                     json={"run_id": run_id, "key": key, "value": value})
+
     def delete_run(self, run_id: str) -> None:
         """Move a run to MLflow's trash (idempotent: a deleted or missing run is no error)."""
         self.request("POST", f"{API}/runs/delete", json={"run_id": run_id},

@@ -16,25 +16,28 @@ without it) is its identity on the server:
 Two syncers that share no lock (the run dir read through two mounts of a
 network filesystem, where flock is local to each client or refused) can both
 find nothing and both create. No MLflow request creates a run only if none
-exists, so runwal settles it right after creating, by one rule every syncer
-applies alike: of the active runs tagged with the id, the one created first is
-*the* run (`_order`: start time, then the ``runwal.created`` tag the creator
-sets in runs/create, then run id). The creator looks again (`settle`) before
-sending anything; when its run is not the one kept, it moves its run to
-MLflow's trash and uses the one kept. Why that is enough, given searches that
-see every committed create (MLflow's SQL stores): if A's look after creating
-did not see B's run, B created after that look, so B's own look sees A's run
-as the older one and B steps aside. It assumes the creators' clocks agree to
-better than the time between two creates they did not see each other do
-(milliseconds under NTP; a syncer whose clock runs ahead loses the tie).
-A checkpoint that names a run in the trash while a twin is active moves to
-the twin (`RunMoved`: the pass starts over and sends everything there, which
-is harmless: every write is idempotent, sink.py).
+exists, so runwal settles it right after creating, before anything is sent,
+by one rule every syncer applies alike: of the active runs tagged with the id,
+the oldest is *the* run (`_order`: start time, then the ``runwal.created``
+stamp, then run id). A creator stamps its run (runs/set-tag, the creator's
+clock *after* the create returned), then looks (`settle`); when its run is not
+the oldest it moves it to MLflow's trash and uses the oldest. A run not yet
+stamped counts as the youngest: its creator has yet to look. Why one look is
+enough, with searches that see every committed write (MLflow's SQL stores):
+if A's look did not see B's run, B created after A's look, so B's stamp is
+later than A's, which A set before looking, and B's look sees A's run stamped
+and older; if one sees the other unstamped, that other stamps later than the
+first's stamp and steps aside itself. Only a creator deletes, and only its own
+run, so the oldest is never deleted. It assumes the creators' clocks agree to
+better than the time between two such writes (milliseconds under NTP). A
+checkpoint that names a run in the trash while a twin is active moves to the
+twin (`RunMoved`: the pass starts over and sends everything there, which is
+harmless: every write is idempotent, sink.py).
 
 What a request costs: a first sync of a small finished run is the lookup
-(runs/search), runs/create, the look for another syncer's copy (runs/search),
-one log-batch (the sink merges params, tags and metrics) and the final
-runs/update. The experiment's id is looked up once per
+(runs/search), runs/create, the stamp (runs/set-tag) and the look for another
+syncer's copy (runs/search), one log-batch (the sink merges params, tags and
+metrics) and the final runs/update. The experiment's id is looked up once per
 process and name (`EXPERIMENT_TTL`), not once per run. The lookup before the
 create stays: it is what makes a lost checkpoint or a second copy of the run
 dir find the run it has instead of making another.
@@ -57,7 +60,8 @@ from syncer.sinks.mlflow.retry import create_once
 
 RUN_ID_TAG = "runwal.run_id"
 SCAN_PAGES = 20  # pages of 1000 runs read when a run id cannot be put in a filter
-CREATED_TAG = "runwal.created"  # nanoseconds since the epoch on the creator's clock
+CREATED_TAG = "runwal.created"  # ns since the epoch, the creator's clock after its create
+UNSTAMPED = 1 << 127  # a run whose creator has not stamped it yet: the youngest
 EXPERIMENT_TTL = 60.0  # seconds an experiment id found is used without asking again
 JOB_KEYS = ("slurm_job_id", "job_id")  # run record keys that mark a scheduler job
 
@@ -116,17 +120,19 @@ def _tag(run: dict[str, Any], key: str) -> str | None:
 
 
 def _order(run: dict[str, Any]) -> tuple[int, int, str]:
-    """Which of two runs of one id was created first: start time (from the WAL, the
-    same for both copies), the creator's clock (0 for runs of an older runwal), run id."""
+    """Which of two runs of one id is kept: start time (from the WAL, the same for both
+    copies), the creator's stamp (a run not stamped yet, or made by an older runwal,
+    counts as the youngest), run id."""
     info = run.get("info", {})
     try:
         start = int(info.get("start_time") or 0)
     except (TypeError, ValueError):
         start = 0
+    stamp = _tag(run, CREATED_TAG)
     try:
-        created = int(_tag(run, CREATED_TAG) or 0)
+        created = UNSTAMPED if stamp is None else int(stamp)
     except ValueError:
-        created = 0
+        created = UNSTAMPED
     return start, created, str(info.get("run_id") or info.get("run_uuid") or "")
 
 
@@ -174,20 +180,21 @@ def find_or_create_run(
     run_body: Any = None,
 ) -> dict[str, Any]:
     """The server run of ``run_id``: looked up first, created at most once by this syncer
-    (with what `creation` takes from ``run_body``, the run record's body), then settled
-    against another syncer's copy (`settle`)."""
+    (with what `creation` takes from ``run_body``, the run record's body), stamped, and
+    settled against another syncer's copy (`settle`)."""
     run = find_run(rest, exp_id, run_id)
     if run is not None:
         return run
     user_id, tags = creation(run_body)
 
     def create() -> dict[str, Any]:
-        return rest.create_run(exp_id, name, start_ms, {
-            **tags, RUN_ID_TAG: run_id, CREATED_TAG: str(time.time_ns())}, user_id)
+        return rest.create_run(exp_id, name, start_ms, {**tags, RUN_ID_TAG: run_id}, user_id)
 
     run = create_once(create, lambda: find_run(rest, exp_id, run_id), rest.retry,
                       what=f"runs/create for {run_id!r}", stop=rest.stop)
-    kept = settle(rest, exp_id, run_id, server_run_id(run))
+    mine = server_run_id(run)
+    rest.set_tag(mine, CREATED_TAG, str(time.time_ns()))  # after the create: see above
+    kept = settle(rest, exp_id, run_id, mine)
     return run if kept is None else kept
 
 
