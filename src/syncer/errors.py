@@ -19,9 +19,9 @@ Tree::
     │   ├── ServerRejected      the server refused a request for good (4xx other than 429)
     │   │   ├── AuthFailed      401 / 403: every later request would fail the same way
     │   │   └── RunGone         the server run is deleted (or no longer active)
-    │   ├── RunMoved            the server run a pass wrote (or its checkpoint names) is a
-    │   │                       second copy, now in the trash (two syncers, no shared lock):
-    │   │                       the engine starts over, once, into the copy kept
+    │   ├── RunMoved            the server run the checkpoint names is a second copy, now in
+    │   │                       the trash (two syncers, no shared lock): the engine starts
+    │   │                       over, once, into the copy kept
     │   ├── ArtifactsUnsupported  the server does not proxy artifacts (no mlflow-artifacts: URI)
     │   ├── NotOnServer         `runwal artifact get`: no such artifact version or alias there
     │   ├── DownloadFailed      `runwal artifact get --into`: a file missing, changed or unwritable
@@ -155,9 +155,9 @@ class RunGone(ServerRejected):
 
 
 class RunMoved(SyncError):
-    """The run is kept on the server as another MLflow run than the one this pass wrote
-    or the checkpoint names: two syncers created it at once (sinks/mlflow/runs.py).
-    ``sync_run`` starts over into the one kept."""
+    """The run is kept on the server as another MLflow run than the checkpoint names:
+    two syncers created it at once (sinks/mlflow/runs.py). ``sync_run`` starts over
+    into the one kept."""
 
     hint = "nothing to do: the next pass sends the run again into the one server run kept"
 
