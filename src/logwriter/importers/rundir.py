@@ -215,13 +215,17 @@ def _fresh(src: Source, into: Path, dest: Path, fp: Any, res: ImportResult,
     tmp = into / IMPORTING / src.run_id
     if tmp.exists():
         shutil.rmtree(tmp)  # an import that was interrupted: never renamed, never synced
-    (tmp / LOG_DIR).mkdir(parents=True)
-    (tmp / FILES_DIR).mkdir()
-    write_json_atomic(tmp / RUN_JSON, {"run_id": src.run_id, "project": src.project,
-                                       "name": src.name, "created": src.created(),
-                                       "format": FORMAT_VERSION})
-    cursor, next_seq = _write(src, tmp, 0, None, res, tick)
-    _save_state(tmp, src, fp, cursor, next_seq)
+    try:
+        (tmp / LOG_DIR).mkdir(parents=True)
+        (tmp / FILES_DIR).mkdir()
+        write_json_atomic(tmp / RUN_JSON, {"run_id": src.run_id, "project": src.project,
+                                           "name": src.name, "created": src.created(),
+                                           "format": FORMAT_VERSION})
+        cursor, next_seq = _write(src, tmp, 0, None, res, tick)
+        _save_state(tmp, src, fp, cursor, next_seq)
+    except BaseException:  # e.g. a full disk: the half import is no run; give its space back
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     os.replace(tmp, dest)
     with contextlib.suppress(OSError):  # another import may be using it
         tmp.parent.rmdir()
