@@ -55,7 +55,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -450,6 +450,16 @@ def read_side(path: Path) -> list[tuple[int, float]]:
     return out
 
 
+RATES = (10, 1000, 0)  # rows/s of the paced writer in sections c and f; 0: as fast as it can
+
+
+def by_rate(trials: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(a label for the rate, its trials) for each of `RATES`, for the table rows."""
+    for rate in RATES:
+        yield (f"{rate} rows/s" if rate else "full speed",
+               [t for t in trials if t["rate"] == rate])
+
+
 def kill_paced_writer(ctx: Ctx, runs: Path, run_id: str, side: Path, rate: int, lo: float,
                       hi: float) -> tuple[float, float, bytes]:
     """`crash_child.py paced` logging ``rate`` rows/s into ``runs``, SIGKILLed U(lo, hi) s
@@ -488,7 +498,7 @@ def section_c(ctx: Ctx) -> None:
     root.mkdir()
     trials: list[dict[str, Any]] = []
     lo, hi = 0.3, 2.5
-    for rate in (10, 1000, 0):
+    for rate in RATES:
         for t in range(ctx.trials_c):
             run_id = f"c{rate}-{t}-{uid(ctx.rng)}"
             side = root / f"{run_id}.side"
@@ -509,13 +519,11 @@ def section_c(ctx: Ctx) -> None:
     ctx.raw["c"] = trials
     cmd = (f"`python tests/crash_child.py paced ROOT ID SIDE:RATE` (default flush interval "
            f"0.1 s), SIGKILL after U({lo}, {hi}) s; `runwal dump ROOT/ID --type history`")
-    for rate in (10, 1000, 0):
-        group = [t for t in trials if t["rate"] == rate]
+    for speed, group in by_rate(trials):
         fails = (f"acked rows missing below the last one on disk "
                  f"{sum(t['holes'] for t in group)}, dump rc!=0 "
                  f"{sum(t['dump_rc'] != 0 for t in group)}; log rate median "
                  f"{median(t['log_rate_per_s'] for t in group):,.0f}/s")
-        speed = f"{rate} rows/s" if rate else "full speed"
         ctx.table.add("c", f"kill -9 of a writer at {speed}: loss window (age of the oldest "
                       "acknowledged row lost)", len(group),
                       f"{worst(t['lost_seconds'] for t in group):.3f} s "
@@ -553,7 +561,7 @@ def section_f(ctx: Ctx) -> None:
     root = ctx.tmp / "f"
     root.mkdir()
     trials: list[dict[str, Any]] = []
-    for rate in (10, 1000, 0):
+    for rate in RATES:
         for torn in ("drop", "zeros"):
             for t in range(ctx.trials_f):
                 trial = power_cut_trial(ctx, root, f"f{rate}-{torn}-{t}-{uid(ctx.rng)}",
@@ -565,13 +573,11 @@ def section_f(ctx: Ctx) -> None:
     ctx.raw["f"] = trials
     cmd = ("`python tests/crash_child.py paced MNT/runs ID SIDE:RATE` on tests/powercutfs.py "
            "(default flush interval 0.1 s, fsync=commit), kill -9 and cut after U(0.5, 3) s")
-    for rate in (10, 1000, 0):
-        group = [t for t in trials if t["rate"] == rate]
+    for speed, group in by_rate(trials):
         fails = (f"run dir gone {sum(not t['run_dir'] for t in group)}, run.json bad "
                  f"{sum(not t['run_json'] for t in group)}, holes "
                  f"{sum(t['holes'] for t in group)}, verify rc!=0 "
                  f"{sum(t['verify_rc'] != 0 for t in group)}")
-        speed = f"{rate} rows/s" if rate else "full speed"
         ctx.table.add("f", f"power cut at {speed}: acknowledged loss (dropped and "
                       "zero-filled tails)", len(group),
                       f"{worst(t['loss_window_s'] for t in group):.3f} s",
