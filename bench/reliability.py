@@ -4,7 +4,7 @@ Run by hand (never by pytest)::
 
     .venv/bin/python bench/reliability.py --trials 20 --out bench/results/reliability.json
 
-Sections (``--sections abcde``; docs/RELIABILITY.md says what each proves):
+Sections (``--sections abcdefg``; docs/RELIABILITY.md says what each proves):
 
 a. lost answers: one fault (drop = applied then reset, reset, 503, 429, slow,
    truncate) on one request kind at a random occurrence, through
@@ -25,6 +25,9 @@ f. power cuts (needs FUSE: tests/powercutfs.py): a writer logging at 10, 1k
    and fsync), killed and cut at a random moment, with a lost tail dropped or
    zero-filled (``--torn``); run dir and run.json survived, damage reported,
    acknowledged rows lost and how old the oldest of them was.
+g. one flipped byte in finished runs of 100, 1,000 and 20,000 steps (past the
+   32-byte segment header): the share of the run lost, and whether
+   ``runwal verify`` called it damage and counted exactly what was lost.
 
 Only stable interfaces are used: the ``runwal`` CLI (``python -m syncer.cli``)
 and the SDK in child processes, LocalMlflowServer, tests/faultproxy.py,
@@ -585,6 +588,71 @@ def section_f(ctx: Ctx) -> None:
                       "-", fails, cmd)
 
 
+# ---------------------------------------------------------------- g. one damaged byte
+
+SHORT_RUN = """
+import sys, logwriter
+run = logwriter.init(project="g", dir=sys.argv[1], id=sys.argv[2], mode="offline")
+for i in range(int(sys.argv[3])):
+    logwriter.log({"loss": 1.0 / (i + 1)}, step=i)
+logwriter.finish()
+"""
+RUN_STEPS = (100, 1000, 20_000)  # section g: runs logged as fast as the SDK goes
+
+
+def damaged_byte_trial(rd: Path, clean: bytes, total: int, pos: int) -> dict[str, Any]:
+    """Flip one byte of ``rd``'s only segment at ``pos``; what verify says it cost."""
+    seg = next((rd / "log").glob("*.seg"))
+    raw = bytearray(clean)
+    raw[pos] ^= 0x5A
+    seg.write_bytes(bytes(raw))
+    done = runwal("verify", str(rd), "--json")
+    seg.write_bytes(clean)
+    report = json.loads(done.out)
+    lost = total - report["records"]
+    open_unknown = any(d["last_lost"] is None and d.get("last_known") is None
+                       for d in report["damage"])
+    return {"pos": pos, "status": report["status"], "lost_records": lost, "share": lost / total,
+            "reported_lost": report["lost_records"],
+            # a report is wrong when it calls damage clean, or names a count that is not
+            # what was lost (an open "count unknown" is not a wrong count)
+            "wrong": report["status"] != "damaged" or (
+                not open_unknown and report["lost_records"] != lost)}
+
+
+def section_g(ctx: Ctx) -> None:
+    root = ctx.tmp / "g"
+    root.mkdir()
+    trials: list[dict[str, Any]] = []
+    for steps in RUN_STEPS:
+        run_id = f"g{steps}-{uid(ctx.rng)}"
+        subprocess.run([PY, "-c", SHORT_RUN, str(root), run_id, str(steps)], env=ENV,
+                       check=True, timeout=300)
+        rd = root / run_id
+        seg = next((rd / "log").glob("*.seg"))
+        clean = seg.read_bytes()
+        total = json.loads(runwal("verify", str(rd), "--json").out)["records"]
+        group = []
+        for _ in range(ctx.trials_g):  # any byte past the 32-byte segment header
+            trial = damaged_byte_trial(rd, clean, total, ctx.rng.randrange(32, len(clean)))
+            group.append(dict(trial, steps=steps, records=total, bytes=len(clean)))
+        trials += group
+        print(f"  g {steps} steps ({total} records, {len(clean):,} B): worst share "
+              f"{worst(t['share'] for t in group):.1%}, wrong reports "
+              f"{sum(t['wrong'] for t in group)}", flush=True)
+        ctx.table.add(
+            "g", f"one flipped byte in a finished run of {steps:,} steps ({total:,} records, "
+            f"{len(clean) / steps:.1f} B/step): share of the run lost",
+            len(group), f"{worst(t['share'] for t in group):.1%} "
+            f"({worst(t['lost_records'] for t in group):.0f} records)",
+            f"{median(t['share'] for t in group):.1%}", "-",
+            f"reports wrong {sum(t['wrong'] for t in group)} (damage called clean, or a count "
+            "that is not what was lost)",
+            "SDK child logs 1 scalar/step flat out; flip a random byte past the segment "
+            "header; `runwal verify --json`")
+    ctx.raw["g"] = trials
+
+
 # ---------------------------------------------------------------- d. hostile inputs
 
 
@@ -792,6 +860,7 @@ class Ctx:
         self.trials_c = args.trials_c or args.trials
         self.trials_e = args.trials_e or args.trials
         self.trials_f = args.trials_f or args.trials
+        self.trials_g = args.trials_g or 20 * args.trials
         self.big_points, self.max_kills = args.big_points, args.max_kills
         self.writer_records, self.jobs = args.writer_records, args.jobs
         self.cmd_timeout, self.verbose = args.cmd_timeout, args.verbose
@@ -811,7 +880,7 @@ def source_state() -> str:
 
 
 SECTIONS = {"a": section_a, "b": section_b, "c": section_c, "d": section_d, "e": section_e,
-            "f": section_f}
+            "f": section_f, "g": section_g}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -824,7 +893,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials-e", type=int, default=0, help="override for section e")
     ap.add_argument("--trials-f", type=int, default=0, help="override for section f (each of "
                     "3 rates x 2 tails)")
-    ap.add_argument("--sections", default="abcdef")
+    ap.add_argument("--trials-g", type=int, default=0, help="section g: flipped bytes per run "
+                    "size (default 20 x --trials)")
+    ap.add_argument("--sections", default="abcdefg")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "reliability.json")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--big-points", type=int, default=50_000, help="section b run size")

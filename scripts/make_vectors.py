@@ -191,13 +191,19 @@ def frame_event(offset: int, size: int, flags: int, base_seq: int, recs: list[Re
                         for seq, (t, ts, body) in zip(seqs, recs, strict=True)]}
 
 
-def corrupt(offset: int, skipped: int, first_lost: int, last_lost: int | None) -> dict[str, Any]:
+def corrupt(offset: int, skipped: int, first_lost: int, last_lost: int | None,
+            last_known: int | None = None) -> dict[str, Any]:
+    """``last_known``: for damage to the end (``last_lost`` None), the last seq of the
+    damaged frame when its header still checks out."""
     return {"event": "corrupt", "offset": offset, "skipped": skipped, "first_lost": first_lost,
-            "last_lost": last_lost}
+            "last_lost": last_lost, "last_known": last_known}
 
 
-def incomplete(offset: int, available: int) -> dict[str, Any]:
-    return {"event": "incomplete", "offset": offset, "available": available}
+def incomplete(offset: int, available: int, first_seq: int | None = None,
+               last_seq: int | None = None) -> dict[str, Any]:
+    """A torn tail; ``first_seq..last_seq`` when the torn frame's header checks out."""
+    return {"event": "incomplete", "offset": offset, "available": available,
+            "first_seq": first_seq, "last_seq": last_seq}
 
 
 def shifted(events: list[dict[str, Any]], delta: int) -> list[dict[str, Any]]:
@@ -434,7 +440,8 @@ def torn_tail() -> Vector:
     start = f[3]["offset"]
     cut = start + f[3]["size"] // 2
     return make("torn_tail", "The last frame cut in half (a crash mid-write): a torn tail, "
-                "not damage.", seg.data[:cut], [*seg.events[:3], incomplete(start, cut - start)],
+                "not damage; its header says it held seq 1006.", seg.data[:cut],
+                [*seg.events[:3], incomplete(start, cut - start, 1006, 1006)],
                 seg.header_json())
 
 
@@ -488,10 +495,11 @@ def bit_flip_header() -> Vector:
 @vector
 def bit_flip_last_frame() -> Vector:
     seg, f = multi()
-    return make("bit_flip_last_frame", "One bit flipped in the last frame: damage to the end "
-                "of the file (last_lost null: how many seqs is unknown).",
+    return make("bit_flip_last_frame", "One bit flipped in the last frame's payload: damage to "
+                "the end of the file (last_lost null: how many seqs is unknown), of which the "
+                "frame's intact header proves seq 1006 lost (last_known).",
                 flipped(seg.data, f[3]["offset"] + 25, 7),
-                [*seg.events[:3], corrupt(f[3]["offset"], f[3]["size"], 1006, None)],
+                [*seg.events[:3], corrupt(f[3]["offset"], f[3]["size"], 1006, None, 1006)],
                 seg.header_json())
 
 
@@ -560,9 +568,21 @@ def deleted_from_big_frame() -> Vector:
 def trailing_garbage() -> Vector:
     seg, _ = multi()
     end = len(seg.data)
-    return make("trailing_garbage", "40 non-zero bytes after the last frame: damage to the end "
-                "of the file, no frame lost that we know of.", seg.data + b"\xab" * 40,
-                [*seg.events, corrupt(end, 40, 1007, None)], seg.header_json())
+    return make("trailing_garbage", "40 non-zero bytes after the last frame, which ends with "
+                "the run's EXIT record: damage, but no record lost (a writer writes nothing "
+                "after EXIT in a segment), so last_lost = first_lost - 1.",
+                seg.data + b"\xab" * 40, [*seg.events, corrupt(end, 40, 1007, 1006)],
+                seg.header_json())
+
+
+@vector
+def trailing_garbage_live() -> Vector:
+    seg, f = multi()
+    end = f[3]["offset"]  # the run has not ended: no EXIT frame
+    return make("trailing_garbage_live", "40 non-zero bytes after the last frame of a run "
+                "that has not ended (no EXIT): damage to the end, how many seqs is unknown "
+                "and no header proves any.", seg.data[:end] + b"\xab" * 40,
+                [*seg.events[:3], corrupt(end, 40, 1006, None)], seg.header_json())
 
 
 @vector
@@ -794,8 +814,10 @@ def zero_filled_frame() -> Vector:
     tail = whole[:19] + bytes(len(whole) - 19 + 16)
     return make("zero_filled_frame", "A fifth frame's 19-byte header, then zeros where its "
                 "payload, payload_crc and 16 more bytes should be (the header's block reached "
-                "the disk, the rest of a preallocated or extended file did not): a torn tail.",
-                seg.data + tail, [*seg.events, incomplete(end, len(tail))], seg.header_json())
+                "the disk, the rest of a preallocated or extended file did not): a torn tail of "
+                "seq 1007, as its header says.",
+                seg.data + tail, [*seg.events, incomplete(end, len(tail), 1007, 1007)],
+                seg.header_json())
 
 
 @vector
@@ -807,8 +829,9 @@ def half_written_frame() -> Vector:
     keep = 19 + (len(whole) - 23) // 2
     tail = whole[:keep] + bytes(len(whole) - keep)
     return make("half_written_frame", "A fifth frame whose header and first half of payload "
-                "are on disk, the rest (payload_crc included) zeros: a torn tail, not damage.",
-                seg.data + tail, [*seg.events, incomplete(end, len(tail))], seg.header_json())
+                "are on disk, the rest (payload_crc included) zeros: a torn tail (seq 1007), not "
+                "damage.", seg.data + tail, [*seg.events, incomplete(end, len(tail), 1007, 1007)],
+                seg.header_json())
 
 
 # -- well-formed records (docs/FORMAT.md, "Records") --------------------------------

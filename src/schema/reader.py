@@ -75,7 +75,7 @@ from schema.frame import (
     decode_payload,
     parse_header,
 )
-from schema.records import unpack_records
+from schema.records import RecordType, unpack_records
 from schema.segment import (
     SEGMENT_HEADER_SIZE,
     SegmentHeader,
@@ -128,13 +128,15 @@ def _decode(seg: str, buf: bytes, pos: int, head: FrameHeader, at: int
 
 
 def scan(
-    buf: bytes, seed: int, expected: int, seg: str = "", *, base: int = 0, exact: bool = True
+    buf: bytes, seed: int, expected: int, seg: str = "", *, base: int = 0, exact: bool = True,
+    ended: bool = False,
 ) -> Iterator[Event]:
     """Yield events for the frames in ``buf``; ``expected`` is the next seq due.
 
     ``base`` is the file offset of ``buf[0]``, so events carry file offsets.
     ``exact=False`` makes ``expected`` a lower bound for the first frame (no gap
     is reported before it), for callers that start at a remembered offset.
+    ``ended``: the frame before ``buf`` ended with the run's EXIT record (`ends_run`).
     """
     end = len(buf)
     pos = 0
@@ -149,7 +151,7 @@ def scan(
                        and not any(buf[pos + head.size - TRAILER_SIZE:]))
         if reason == "torn":
             if _resync(buf, pos + 1, seed, expected, complete=True) is None:
-                yield Incomplete(seg, base + pos, end - pos)
+                yield _torn(seg, base + pos, end - pos, head)
                 return
             reason = "frame runs past the end of the file, yet a valid frame follows"
         elif head is not None and not reason:
@@ -163,21 +165,43 @@ def scan(
                                   "seq gap: frames missing before this one")
                 yield from malformed
                 yield frame
-                expected, exact = frame.next_seq, True
+                expected, exact, ended = frame.next_seq, True, ends_run(frame)
                 pos += frame.size
                 continue
         # Damage at pos: find the next frame that validates.
         hit = _resync(buf, pos + 1, seed, expected)
         if hit is None:
             if zero_filled or not any(buf[pos:]):
-                yield Incomplete(seg, base + pos, end - pos)
+                yield _torn(seg, base + pos, end - pos, head)
+            elif ended and head is None:
+                # A writer writes nothing after EXIT in a segment (a resumed run opens
+                # a new one), and no frame header starts here: junk, no record lost.
+                yield Corrupt(seg, base + pos, end - pos, expected, expected - 1,
+                              f"{reason} after the run's exit record")
             else:
-                yield Corrupt(seg, base + pos, end - pos, expected, None, reason)
+                # Damage to the end; a damaged frame whose header checks out still
+                # says which seqs it held, so those are known lost.
+                known = None if head is None else head.base_seq + head.count - 1
+                yield Corrupt(seg, base + pos, end - pos, expected, None, reason, known)
             return
         nxt, nxt_head = hit
         yield Corrupt(seg, base + pos, nxt - pos, expected, nxt_head.base_seq - 1, reason)
-        expected, exact = nxt_head.base_seq, True
+        expected, exact, ended = nxt_head.base_seq, True, False
         pos = nxt
+
+
+def ends_run(frame: Frame) -> bool:
+    """Whether ``frame``'s last record is the run's EXIT: a writer writes nothing after
+    it in the same segment, so bytes there that hold no frame cost no record."""
+    last = frame.records[-1] if frame.records else None
+    return last is not None and last.type == RecordType.EXIT and last.seq == frame.next_seq - 1
+
+
+def _torn(seg: str, offset: int, available: int, head: FrameHeader | None) -> Incomplete:
+    """A torn tail at ``offset``; with the seqs its frame holds when its header checks out."""
+    if head is None:
+        return Incomplete(seg, offset, available)
+    return Incomplete(seg, offset, available, head.base_seq, head.base_seq + head.count - 1)
 
 
 def _resync(
@@ -212,6 +236,7 @@ class SegmentReader:
         self.more = False  # the last poll stopped at its bound, before the bytes ran out
         # Whether next_seq is exactly the seq due at offset (see scan's ``exact``).
         self._exact = False
+        self._ended = False  # the frame before offset ended the run (see scan's ``ended``)
 
     @property
     def name(self) -> str:
@@ -262,8 +287,10 @@ class SegmentReader:
             if isinstance(ev, Frame):
                 self.next_seq = ev.next_seq
                 self.offset += ev.size
+                self._ended = ends_run(ev)
             elif isinstance(ev, Corrupt):
                 self.offset += ev.skipped
+                self._ended = self._ended and ev.skipped == 0
                 if ev.last_lost is not None:
                     self.next_seq = ev.last_lost + 1
             else:
@@ -276,7 +303,8 @@ class SegmentReader:
         seed = self.header.seed
         out: list[Event] = []
         records = 0
-        for ev in scan(data, seed, self.next_seq, self.name, base=self.offset, exact=self._exact):
+        for ev in scan(data, seed, self.next_seq, self.name, base=self.offset, exact=self._exact,
+                       ended=self._ended):
             if cut and not _settled(ev, data, self.offset, seed):
                 return out, True
             out.append(ev)
@@ -352,7 +380,7 @@ def close_tail(tail: Corrupt, successor: Path) -> Corrupt:
     so a caller that takes ``last_lost + 1`` as the seq due there reports no second
     gap for the same seqs."""
     first = tail.first_lost if tail.first_lost is not None else 0
-    return replace(tail, last_lost=max(first, _base_of(successor)) - 1)
+    return replace(tail, last_lost=max(first, _base_of(successor)) - 1, last_known=None)
 
 
 def segment_gap(segment: str, expected: int | None, base_seq: int) -> Corrupt | None:

@@ -95,7 +95,8 @@ def test_verify_gives_each_log_vectors_verdict_and_count(tmp_path: Path,
         (e["segment"], e["first_lost"], e["last_lost"]) for e in lost]
     assert report["lost_records"] == want["lost_records"]
     if lost:
-        assert f"{want['lost_records']} records known lost" in text.splitlines()[-1]
+        n = want["lost_records"]
+        assert f"{n} record{'' if n == 1 else 's'} known lost" in text.splitlines()[-1]
 
 
 # -- damage applied to a run -----------------------------------------------------------
@@ -172,7 +173,8 @@ def test_truncated_older_segment_names_the_seqs_it_lost(tmp_path: Path) -> None:
     Damage("truncate", spans[1].offset + 5).apply_to_file(seg)
     code, report, text = verify(run)
     assert code == 1
-    assert report["torn"] == [{"segment": seg.name, "offset": spans[1].offset, "bytes": 5}]
+    assert report["torn"] == [{"segment": seg.name, "offset": spans[1].offset, "bytes": 5,
+                               "first_seq": None, "last_seq": None}]  # no header to tell
     (gap,) = report["damage"]
     assert gap["reason"] == "seq gap between segments"
     assert (gap["segment"], gap["first_lost"], gap["last_lost"]) == (
@@ -192,7 +194,8 @@ def test_crash_then_resume_is_a_torn_tail_only(tmp_path: Path) -> None:
     code, report, text = verify(run)
     assert (code, report["status"], report["damage"]) == (0, "torn", [])
     assert report["torn"] == [{"segment": seg.name, "offset": cut.offset,
-                               "bytes": cut.size // 2}]
+                               "bytes": cut.size // 2, "first_seq": cut.base_seq,
+                               "last_seq": cut.base_seq + cut.count - 1}]
     assert report["records"] == len(RECORDS)
     assert "(normal after a crash" in text
 
@@ -209,7 +212,8 @@ def test_a_torn_write_then_its_completion(tmp_path: Path) -> None:
     with torn_append(seg, frame):
         code, report, _ = verify(run)
         assert (code, report["status"]) == (0, "torn")
-        assert report["torn"] == [{"segment": seg.name, "offset": end, "bytes": len(frame) - 1}]
+        assert report["torn"] == [{"segment": seg.name, "offset": end, "bytes": len(frame) - 1,
+                                   "first_seq": 14, "last_seq": 14}]
         assert report["last_seq"] == nxt - 1
     code, report, text = verify(run)
     assert (code, report["status"], report["last_seq"]) == (0, "clean", nxt)

@@ -85,7 +85,7 @@ def test_a_real_torn_tail_is_still_incomplete_and_completes(tmp_path: Path) -> N
     reader = SegmentReader(path)
     last = encode_frame([history(2, 500)], 2, SEED, compress=False)
     with torn_append(path, last, keep=len(last) - 1):
-        assert reader.poll()[-1] == Incomplete(path.name, len(seg), len(last) - 1)
+        assert reader.poll()[-1] == Incomplete(path.name, len(seg), len(last) - 1, 2, 2)
     (ev,) = reader.poll()
     assert isinstance(ev, Frame) and ev.base_seq == 2 and ev.offset == len(seg)
 

@@ -83,10 +83,12 @@ def read_vector(name: str) -> tuple[Any, list[dict[str, Any]]]:
                                     for r in ev.records]})
         elif isinstance(ev, Corrupt):
             out.append({"event": "corrupt", "offset": ev.offset, "skipped": ev.skipped,
-                        "first_lost": ev.first_lost, "last_lost": ev.last_lost})
+                        "first_lost": ev.first_lost, "last_lost": ev.last_lost,
+                        "last_known": ev.last_known})
         else:
             assert isinstance(ev, Incomplete)
-            out.append({"event": "incomplete", "offset": ev.offset, "available": ev.available})
+            out.append({"event": "incomplete", "offset": ev.offset, "available": ev.available,
+                        "first_seq": ev.first_seq, "last_seq": ev.last_seq})
     h = reader.header
     header = None if h is None else {"version": h.version, "flags": h.flags,
                                      "salt": f"0x{h.salt:016x}", "base_seq": h.base_seq}
@@ -112,10 +114,11 @@ def read_log(log_dir: Path) -> list[dict[str, Any]]:
         elif isinstance(ev, Corrupt):
             out.append({"event": "corrupt", "segment": ev.segment, "offset": ev.offset,
                         "skipped": ev.skipped, "first_lost": ev.first_lost,
-                        "last_lost": ev.last_lost})
+                        "last_lost": ev.last_lost, "last_known": ev.last_known})
         else:
             out.append({"event": "incomplete", "segment": ev.segment, "offset": ev.offset,
-                        "available": ev.available})
+                        "available": ev.available, "first_seq": ev.first_seq,
+                        "last_seq": ev.last_seq})
     return out
 
 

@@ -62,7 +62,7 @@ def dump(run: Path, types: tuple[str, ...], from_seq: int) -> None:
             if lines:
                 out.write("\n".join(lines) + "\n")
         elif isinstance(ev, Incomplete):
-            click.echo(f"runwal: note: torn tail at {ev.segment} offset {ev.offset}", err=True)
+            click.echo(f"runwal: note: {ev.describe()}", err=True)
         else:
             out.flush()
             click.echo(f"runwal: note: damage: {ev.describe()}", err=True)

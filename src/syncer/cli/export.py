@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from syncer.cli import render
 from syncer.cli.common import open_run, user_errors
 from syncer.errors import ExportError
 from syncer.inspect.spelling import terminal_text
@@ -48,5 +49,5 @@ def export(run: Path, tb_dir: Path) -> None:
         click.echo(f"runwal: note: {res.media_skipped} media items skipped (file missing, "
                    "or a format TensorBoard cannot show)", err=True)
     if res.damaged:
-        click.echo(f"runwal: note: {res.damaged} damaged regions skipped; "
+        click.echo(f"runwal: note: {render.plural(res.damaged, 'damaged region')} skipped; "
                    f"see `runwal verify {run}`", err=True)

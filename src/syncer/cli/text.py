@@ -120,9 +120,9 @@ def show_text(view: RunView) -> str:
         dmg = [f"  {d.describe()}" for d in view.damage[:10]]
         if len(view.damage) > 10:
             dmg.append(f"  ... and {len(view.damage) - 10} more (runwal verify {view.path})")
-        dmg += [f"  torn tail at {t.segment} offset {t.offset}" for t in view.torn]
-        out += _section(f"damage ({len(view.damage)} regions, {view.lost_records} records lost)",
-                        dmg)
+        dmg += [f"  {t.describe()}" for t in view.torn]
+        out += _section(f"damage ({render.plural(len(view.damage), 'region')}, "
+                        f"{render.plural(view.lost_records, 'record')} lost)", dmg)
     notes = list(view.notes)
     if view.identity_error:
         notes.insert(0, view.identity_error)
@@ -236,12 +236,13 @@ def verify_text(report: VerifyReport) -> str:
              f"{render.plural(report.records, 'record')}, "
              f"seqs {_span(report.first_seq, report.last_seq)}"]
     lines += [f"damage: {d.describe()}" for d in report.damage]
-    lines += [f"torn tail at {t.segment} offset {t.offset} (normal after a crash or while the "
-              f"run is live)" for t in report.torn]
+    lines += [f"{t.describe()} (normal after a crash or while the run is live)"
+              for t in report.torn]
     lines += [f"note: {n}" for n in report.notes]
     if report.damage:
-        lines.append(f"DAMAGED: {len(report.damage)} damaged regions, {report.gaps} seq gaps, "
-                     f"{report.lost_records} records known lost")
+        lines.append(f"DAMAGED: {render.plural(len(report.damage), 'damaged region')}, "
+                     f"{render.plural(report.gaps, 'seq gap')}, "
+                     f"{render.plural(report.lost_records, 'record')} known lost")
     elif not report.torn:
         lines.append("clean")
     return terminal_text("\n".join(lines))

@@ -159,8 +159,7 @@ class LogCursor:
             if pending is not None and pending.available > 0:
                 out.append(
                     Note(
-                        f"{reader.name} offset {pending.offset}: torn tail of "
-                        f"{pending.available} bytes left by a crash",
+                        f"{pending.describe()}: {pending.available} bytes left by a crash",
                         damage=False,
                     )
                 )
@@ -213,7 +212,9 @@ class LogCursor:
         if ev.skipped == 0 and ev.first_lost is not None and ev.first_lost == self._open:
             self._open = None  # a gap naming seqs an open-ended loss already counted
             return
-        out.append(Note(ev.describe(), damage=True))
+        # Bytes skipped that held no record (junk between frames, or after the run's
+        # exit record) are said, but cost nothing: the run is not partial for them.
+        out.append(Note(ev.describe(), damage=ev.seqs_lost != 0))
 
     def _say_tail(self, out: list[CursorEvent], successor: Path | None) -> None:
         """Report the damage held back at the end of a segment: closed at ``successor``

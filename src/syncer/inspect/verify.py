@@ -121,8 +121,8 @@ class VerifyReport:
             "frames": self.frames, "records": self.records, "first_seq": self.first_seq,
             "last_seq": self.last_seq, "gaps": self.gaps, "lost_records": self.lost_records,
             "damage": [damage_json(d) for d in self.damage],
-            "torn": [{"segment": t.segment, "offset": t.offset, "bytes": t.available}
-                     for t in self.torn],
+            "torn": [{"segment": t.segment, "offset": t.offset, "bytes": t.available,
+                      "first_seq": t.first_seq, "last_seq": t.last_seq} for t in self.torn],
             "notes": self.notes, "file_problems": self.file_problems,
         }
 
@@ -132,4 +132,4 @@ def damage_json(d: Damage) -> dict[str, Any]:
     return {"kind": "corrupt" if isinstance(d, Corrupt) else "segment", "segment": d.segment,
             "offset": d.offset, "skipped": d.skipped if isinstance(d, Corrupt) else None,
             "first_lost": d.first_lost, "last_lost": d.last_lost, "seqs_lost": d.seqs_lost,
-            "reason": d.reason}
+            "last_known": d.last_known, "known_lost": d.known_lost, "reason": d.reason}

@@ -127,9 +127,11 @@ def test_verify_torn_tail_is_exit_0(tmp_path: Path) -> None:
     seg.write_bytes(seg.read_bytes()[: last_off + last_size // 2])
     code, out, _ = invoke("verify", run)
     assert code == 0
-    assert f"torn tail at {seg.name} offset {last_off} (normal after a crash" in out
+    assert (f"torn tail at {seg.name} offset {last_off}: a frame of seqs 18..20 (3 records) "
+            "cut short (normal after a crash") in out
     report = json.loads(invoke("verify", run, "--json")[1])
     assert report["status"] == "torn" and report["torn"][0]["offset"] == last_off
+    assert (report["torn"][0]["first_seq"], report["torn"][0]["last_seq"]) == (18, 20)
 
 
 def test_verify_bit_flip_names_segment_offset_and_seqs(tmp_path: Path) -> None:
@@ -142,12 +144,12 @@ def test_verify_bit_flip_names_segment_offset_and_seqs(tmp_path: Path) -> None:
     seg = segment_path(run).name
     assert dmg.startswith(f"damage: {seg} offset {off}:")
     assert f"skipped {size} bytes" in dmg and "seqs 12..15 (4 records)" in dmg
-    assert out.splitlines()[-1].startswith("DAMAGED: 1 damaged regions, 1 seq gaps, 4 records")
+    assert out.splitlines()[-1].startswith("DAMAGED: 1 damaged region, 1 seq gap, 4 records")
     report = json.loads(invoke("verify", run, "--json")[1])
     assert report["status"] == "damaged" and report["lost_records"] == 4
     assert report["damage"][0] | {"reason": ""} == {
         "kind": "corrupt", "segment": seg, "offset": off, "skipped": size, "first_lost": 12,
-        "last_lost": 15, "seqs_lost": 4, "reason": ""}
+        "last_lost": 15, "seqs_lost": 4, "last_known": None, "known_lost": 4, "reason": ""}
 
 
 def test_verify_inserted_bytes_lose_one_frame(tmp_path: Path) -> None:
@@ -200,7 +202,7 @@ def test_show_verify_and_dump_count_a_lost_first_segment_alike(tmp_path: Path) -
     assert report["lost_records"] == 8 and report["damage"] == shown["damage"]
     assert shown["damage"][0]["seqs_lost"] == 8
     code, out, _ = invoke("show", run)
-    assert code == 0 and "damage (1 regions, 8 records lost)" in out
+    assert code == 0 and "damage (1 region, 8 records lost)" in out
     _, out, err = invoke("dump", run)
     assert lines(out)[0]["seq"] == 8
     assert f"damage: {seg.name} offset 0: unreadable segment: bad magic" in err
@@ -217,7 +219,7 @@ def test_verify_counts_an_unreadable_middle_segment_once(tmp_path: Path) -> None
     (dmg,) = [ln for ln in out.splitlines() if ln.startswith("damage:")]
     assert dmg.startswith(f"damage: {seg.name} offset 0:")
     assert dmg.endswith("whole segment, lost seqs 5..11 (7 records)")
-    assert out.splitlines()[-1] == "DAMAGED: 1 damaged regions, 1 seq gaps, 7 records known lost"
+    assert out.splitlines()[-1] == "DAMAGED: 1 damaged region, 1 seq gap, 7 records known lost"
     report = json.loads(invoke("verify", run, "--json")[1])
     assert (report["lost_records"], report["gaps"], len(report["damage"])) == (7, 1, 1)
     assert "7 records lost" in invoke("show", run)[1]

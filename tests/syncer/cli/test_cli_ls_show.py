@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,61 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 # -- ls ------------------------------------------------------------------------------
+
+
+def ls_rows(directory: Path) -> dict[str, dict]:
+    code, out, err = invoke("ls", directory, "--json")
+    assert code == 0, err
+    return {r["run_id"]: r for r in json.loads(out)}
+
+
+def test_ls_reads_an_unchanged_log_once_and_the_sync_state_every_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNWAL_CACHE_DIR", str(tmp_path / "cache"))
+    runs = tmp_path / "runs"
+    run = build_run(runs, typical_records(5), run_id="aaa")
+    build_run(runs, typical_records(2), run_id="bbb")
+    first = ls_rows(runs)
+    assert first["aaa"]["health"] == "ok" and first["aaa"]["sync"] == "-"
+    # Damage the log behind ls's back, keeping its size and mtime: the row is the
+    # cached one, so the log was not read again ...
+    seg = segment_path(run)
+    st = seg.stat()
+    raw = bytearray(seg.read_bytes())
+    raw[60] ^= 0xFF
+    seg.write_bytes(bytes(raw))
+    os.utime(seg, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (run / "sync").mkdir()
+    (run / "sync" / "mlflow_x.json").write_text(json.dumps({"seq": first["aaa"]["last_seq"]}))
+    again = ls_rows(runs)
+    assert again["aaa"]["health"] == "ok"
+    assert again["aaa"]["sync"] == "synced"  # ... while the sync state is read fresh
+    assert again["bbb"] == first["bbb"]
+    # a log that changed (here: its mtime) is read again
+    os.utime(seg, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert ls_rows(runs)["aaa"]["health"] == "damaged"
+    # without the cache every ls reads every log
+    os.utime(seg, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.setenv("RUNWAL_CACHE_DIR", "")
+    assert ls_rows(runs)["aaa"]["health"] == "damaged"
+    assert [p.name for p in (tmp_path / "cache" / "ls").iterdir() if ".tmp" in p.name] == []
+
+
+def test_ls_cache_forgets_runs_that_are_gone_and_survives_a_bad_cache_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNWAL_CACHE_DIR", str(tmp_path / "cache"))
+    runs = tmp_path / "runs"
+    build_run(runs, typical_records(3), run_id="keep")
+    gone = build_run(runs, typical_records(3), run_id="gone")
+    ls_rows(runs)
+    (cache_file,) = (tmp_path / "cache" / "ls").iterdir()
+    assert set(json.loads(cache_file.read_text())["rows"]) == {"keep", "gone"}
+    shutil.rmtree(gone)
+    assert set(ls_rows(runs)) == {"keep"}
+    assert set(json.loads(cache_file.read_text())["rows"]) == {"keep"}
+    cache_file.write_text("{not json")
+    assert set(ls_rows(runs)) == {"keep"}  # a broken cache is ignored, then rewritten
+    assert set(json.loads(cache_file.read_text())["rows"]) == {"keep"}
 
 
 def test_ls_lists_runs_oldest_first_with_status_steps_and_sync(tmp_path: Path) -> None:
@@ -142,7 +199,7 @@ def test_show_summarizes_damage(tmp_path: Path) -> None:
     seg.write_bytes(bytes(raw))
     code, out, _ = invoke("show", run)
     assert code == 0
-    assert "damage (1 regions, 5 records lost)" in out
+    assert "damage (1 region, 5 records lost)" in out
     assert "seqs 0..4" in out
 
 

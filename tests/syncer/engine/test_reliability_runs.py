@@ -249,3 +249,19 @@ def test_thousands_of_small_segments_list_the_log_dir_once_per_pass(
     assert res.status == "synced", res
     assert listings[0] <= 5, listings[0]
     assert len(client(mlflow_uri).get_metric_history(res.server_run_id, "loss")) == 998
+
+
+def test_junk_after_the_exit_record_is_said_but_the_run_is_synced(
+        tmp_path: Path, mlflow_uri: str) -> None:
+    """Nothing was lost: the run is synced (not partial), and the note says why."""
+    root = tmp_path / "runs"
+    write_run(root, "junkexit", training_records(20), project="rel-junk")
+    seg = next((root / "junkexit" / "log").glob("*.seg"))
+    with seg.open("ab") as fh:
+        fh.write(b"\xab" * 40)
+    proc, runs = sync_json(str(root), "--to", mlflow_uri)
+    assert proc.returncode == 0, proc.stderr
+    res = runs["junkexit"]
+    assert res["status"] == "synced" and res["finished"], res
+    assert any("after the run's exit record" in n and "lost no records" in n
+               for n in res["notes"]), res

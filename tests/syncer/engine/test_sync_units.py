@@ -233,7 +233,8 @@ def test_cursor_counts_damage_to_a_live_segments_end_once_when_it_rotates(
     Damage("flip", spans[-1].offset + spans[-1].size // 2).apply_to_file(seg)
     cursor = LogCursor(RunDir.open(run))
     first = [ev.text for ev in cursor.poll() if isinstance(ev, Note)]
-    assert len(first) == 1 and first[0].endswith("lost seqs from 10 on")  # no successor yet
+    # no successor yet: open, with the damaged frame's own seqs known lost
+    assert len(first) == 1 and first[0].endswith("lost seqs 10..11 (2 records) and any after them")
     append_segment(run, recs[12:], base_seq=12)  # the writer rotated
     later = cursor.poll()
     assert [ev for ev in later if isinstance(ev, Note)] == []  # seqs 10..11: said already
