@@ -18,6 +18,7 @@ Tree::
     │                             records may not be on disk
     ├── SaveWarning               run.save() could not snapshot a file (disk full, file gone);
     │                             the run goes on without it
+    ├── ArtifactWarning           log_artifact() found the disk full; nothing of it was logged
     └── SyncWarning               online/hybrid: the syncer could not start, or finish() stopped
                                   waiting for it; the run is safe on disk, `runwal sync` uploads it
 
@@ -86,6 +87,11 @@ class FinishTimeoutWarning(RunwalWarning):
 class SaveWarning(RunwalWarning):
     """run.save() (or finish(), for ``end``/``live`` files) could not snapshot a file;
     ``run.stats()['save_errors']`` counts them."""
+
+
+class ArtifactWarning(RunwalWarning):
+    """log_artifact() found the disk full: the artifact was not logged (``art.logged``
+    stays False) and the files it had copied into the run were removed."""
 
 
 class SyncWarning(RunwalWarning):

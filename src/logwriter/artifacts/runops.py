@@ -29,9 +29,11 @@ request. The record::
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
+import warnings
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,12 +53,16 @@ from logwriter.artifacts.resolve import (
     run_id_of,
     scan,
 )
-from logwriter.artifacts.store import STORE_DIR, ingest
+from logwriter.artifacts.store import STORE_DIR, discard, ingest
+from logwriter.errors import ArtifactWarning
 from logwriter.session.settings import SERVER_MODES
 from logwriter.values.convert import MAX_RECORD_BYTES
 from logwriter.values.text import clean_text
 from schema.layout import FILES_DIR
 from schema.records import RecordType
+
+# A full disk or quota: log_artifact() warns and returns the artifact unlogged.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 if TYPE_CHECKING:
     from logwriter.session.run import Run
@@ -92,6 +98,7 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     run_dir = Path(run.run_dir)
     files_dir = run_dir / FILES_DIR
     entries: list[Entry] = []
+    created: list[Path] = []  # store files of this call, removed if it fails
     for path in sorted(sources):
         src = sources[path]
         if isinstance(src, Entry):
@@ -99,12 +106,22 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
             continue
         source, link = src
         try:
-            sha, size = ingest(source, files_dir, link=link)
+            sha, size, new = ingest(source, files_dir, link=link)
         except OSError as exc:
+            for done in created:
+                discard(done)
+            if exc.errno in DISK_FULL:  # like save(): training goes on, the call says so
+                warnings.warn(ArtifactWarning(
+                    f"runwal: log_artifact({art.name!r}) was not logged: the disk is full "
+                    f"({exc.strerror}); what it had copied was removed. Free space and "
+                    "call it again."), stacklevel=3)
+                return art
             raise ArtifactError(f"runwal: log_artifact({art.name!r}): cannot store "
                                 f"{str(source)!r}: {exc.strerror or exc}",
                                 hint="check that the file is readable and the disk has room"
                                 ) from exc
+        if new:
+            created.append(files_dir / STORE_DIR / sha)
         entries.append(Entry(path, size=size, sha256=sha, store_file=f"{STORE_DIR}/{sha}"))
     digest = digest_of(entries)
     ts = time.time()

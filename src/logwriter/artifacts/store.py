@@ -60,9 +60,10 @@ def _copy_hashing(src: Path, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest(src: Path, files_dir: Path, *, link: bool) -> tuple[str, int]:
+def ingest(src: Path, files_dir: Path, *, link: bool) -> tuple[str, int, bool]:
     """Put ``src``'s bytes in the store of the run whose files/ is ``files_dir``;
-    returns (sha256, size). OSError when reading or writing fails."""
+    returns (sha256, size, whether this call created the store file). OSError when
+    reading or writing fails (nothing of this call is left behind then)."""
     store = files_dir / STORE_DIR
     if not files_dir.is_dir():  # the run directory is gone: never re-create it
         raise FileNotFoundError(2, "the run's files/ directory is gone", str(files_dir))
@@ -89,12 +90,22 @@ def ingest(src: Path, files_dir: Path, *, link: bool) -> tuple[str, int]:
             tmp.unlink()
         else:
             os.replace(tmp, dest)
-            fsync_dir(store)  # raises when it fails: the new name may not survive
+            try:
+                fsync_dir(store)  # raises when it fails: the new name may not survive
+            except BaseException:
+                discard(dest)
+                raise
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        discard(tmp)
         raise
-    return sha, size
+    return sha, size, not same
+
+
+def discard(path: Path) -> None:
+    """Remove a store file this process created (a failed log_artifact gives its
+    space back: on a full disk, orphans would keep it full)."""
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def materialise(src: Path, dest: Path, sha256: str) -> None:

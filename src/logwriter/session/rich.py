@@ -46,6 +46,11 @@ class RunMedia:
     def dropped(self) -> int:
         return self.worker.dropped if self.worker is not None else 0
 
+    @property
+    def queued(self) -> int:
+        """Rich values waiting to be encoded and stored."""
+        return self.worker.pending() if self.worker is not None else 0
+
     def log(self, writer: Writer, step: int, media: list[Split]) -> None:
         """log()'s rich values (under the Run's lock): a job each for the worker."""
         worker = self.worker

@@ -294,6 +294,7 @@ class Run(RunCalls, RunInfo):
         saver = self._backend.saver
         out["save_errors"] = saver.errors if saver is not None else 0
         out["media_dropped"] = self._rich.dropped
+        out["media_queued"] = self._rich.queued
         return out
 
     @property
