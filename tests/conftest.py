@@ -7,6 +7,7 @@ fixture) is marked ``server`` here, so the fast offline part runs alone with
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """runwal's caches (``runwal ls``) go to a temp dir, never the user's ~/.cache;
+    children inherit it through the environment."""
+    old = os.environ.get("RUNWAL_CACHE_DIR")
+    os.environ["RUNWAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("runwal-cache"))
+    yield
+    if old is None:
+        os.environ.pop("RUNWAL_CACHE_DIR", None)
+    else:
+        os.environ["RUNWAL_CACHE_DIR"] = old
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ from schema.errors import SchemaError
 from schema.layout import child_runs, is_run_dir
 from syncer.cli.common import echo_json, json_option, require_dir, user_errors
 from syncer.cli.text import ls_table
-from syncer.inspect.runview import RunView, disk_usage, sync_checkpoints, sync_state
+from syncer.inspect.lscache import LsCache, fingerprint
+from syncer.inspect.runview import RunView, disk_usage, sync_checkpoints, sync_state_of
 from syncer.inspect.spelling import spell, terminal_text
 
 
@@ -22,16 +23,32 @@ def find_runs(directory: Path) -> list[Path]:
     return child_runs(directory)
 
 
-def ls_entry(path: Path) -> dict[str, Any]:
-    """One ``ls`` row as JSON; a run that cannot be read gets status "unreadable"."""
+def ls_entry(path: Path, cache: LsCache | None = None) -> dict[str, Any]:
+    """One ``ls`` row as JSON; a run that cannot be read gets status "unreadable".
+    With a ``cache``, a run whose log has not changed is not read again (lscache.py)."""
+    fp = fingerprint(path) if cache is not None else None
+    row = cache.get(path.name, fp) if cache is not None else None
+    if row is None:
+        row = log_entry(path)
+        if cache is not None and row["status"] != "unreadable":
+            cache.put(path.name, fp, row)
+    if row.get("note"):
+        click.echo(terminal_text(f"runwal: note: {row['note']}"), err=True)
+    out = {"run_id": row["run_id"], "path": str(path),
+           **{k: v for k, v in row.items() if k not in ("run_id", "path", "note")}}
+    if out["status"] != "unreadable":  # the sync state changes without the log: read it now
+        ckpts = sync_checkpoints(path)
+        out["sync"], out["sync_seq"] = sync_state_of(out["last_seq"], ckpts), ckpts
+    return out
+
+
+def log_entry(path: Path) -> dict[str, Any]:
+    """The part of an ``ls`` row that comes from the run's log and run.json."""
     try:
         view = RunView.load(path, sample_width=1)
     except SchemaError as exc:
         return {"run_id": path.name, "path": str(path), "status": "unreadable", "error": str(exc),
                 "created": None}
-    ckpts = sync_checkpoints(path)
-    if view.identity_error:
-        click.echo(terminal_text(f"runwal: note: {view.identity_error}"), err=True)
     return {
         "run_id": view.run_id,
         "path": str(path),
@@ -48,8 +65,7 @@ def ls_entry(path: Path) -> dict[str, Any]:
         "size": disk_usage(path),
         "health": "damaged" if view.damage else ("torn" if view.torn else "ok"),
         "damage": len(view.damage),
-        "sync": sync_state(view, ckpts),
-        "sync_seq": ckpts,
+        "note": view.identity_error,
     }
 
 
@@ -68,10 +84,19 @@ def ls(directory: Path, as_json: bool) -> None:
     covers the last record, "partial", "-" never synced).
 
     \b
+    A run whose log has not changed since the last `ls` is not read again:
+    its row is kept in ~/.cache/runwal/ls (RUNWAL_CACHE_DIR moves it; set it
+    empty to switch the cache off).
+
+    \b
     Exit status: 0 ok, also when DIR holds no runs; 2 DIR missing.
     """
     require_dir(directory)
-    rows = [ls_entry(p) for p in find_runs(directory)]
+    runs = find_runs(directory)
+    cache = LsCache(directory)
+    rows = [ls_entry(p, cache) for p in runs]
+    cache.keep_only({p.name for p in runs})
+    cache.save()
     rows.sort(key=lambda r: (r["created"] is None, r["created"] or 0.0, r["run_id"]))
     if as_json:
         echo_json(spell(rows))

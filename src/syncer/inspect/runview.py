@@ -309,7 +309,12 @@ def sync_state(view: RunView, checkpoints: dict[str, int] | None = None) -> str:
     """"synced" when some sink acknowledged the last seq, "partial" when a sink
     has only part of it, "-" when no sink has synced the run."""
     ckpts = sync_checkpoints(view.path) if checkpoints is None else checkpoints
-    if not ckpts:
+    return sync_state_of(view.last_seq, ckpts)
+
+
+def sync_state_of(last_seq: int | None, checkpoints: dict[str, int]) -> str:
+    """`sync_state` of a run whose last seq read is ``last_seq``."""
+    if not checkpoints:
         return "-"
-    last = view.last_seq if view.last_seq is not None else -1
-    return "synced" if max(ckpts.values()) >= last else "partial"
+    last = last_seq if last_seq is not None else -1
+    return "synced" if max(checkpoints.values()) >= last else "partial"
