@@ -111,6 +111,9 @@ def init(
     capture_console: bool = True,
     server: str | None = None,
     sync_timeout: float | None = None,
+    shared: bool | None = None,
+    label: str | None = None,
+    primary: bool | None = None,
     # wandb's other arguments: logwriter/session/wandb_args.py says what each does here
     entity: str | None = None,
     reinit: bool | str | None = None,

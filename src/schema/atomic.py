@@ -54,6 +54,43 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def create_json_once(path: str | os.PathLike[str], obj: Any) -> bool:
+    """Write ``obj`` to ``path`` unless the file exists, atomically even when several
+    processes race to create it (a shared run's run.json): the bytes go to a temp
+    file, which is hard-linked into place; the link fails when another got there
+    first. True when this call created it. Filesystems without hard links fall
+    back to a rename, where the last of racing writers wins (the same identity)."""
+    path = Path(path)
+    if path.exists():
+        return False
+    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.once.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+            made = True
+        except FileExistsError:
+            made = False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                                 errno.EMLINK):
+                raise
+            os.replace(tmp, path)  # no hard links here
+            made = True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    if made:
+        fsync_dir(path.parent)
+    return made
+
+
 # fsync(2) on a directory of a filesystem that has no such thing: nothing to persist
 _NO_DIR_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 

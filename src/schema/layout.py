@@ -7,6 +7,8 @@
       log/              WAL segments <base_seq:020d>.seg, append-only
       files/            user files saved with run.save(), referenced by FILE records
       sync/<sink>.json  syncer checkpoints; never written by the SDK
+      streams/<label>/  a shared run's other writer streams (one per process that is
+                        not the primary), each laid out like a run: log/, files/, sync/
 
 A run directory is self-contained: copy it anywhere and it syncs the same.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +32,13 @@ LOG_DIR = "log"
 FILES_DIR = "files"
 SYNC_DIR = "sync"
 WRITER_LOCK = "writer.lock"  # in log/: flock-held by the one process writing the run
+STREAMS_DIR = "streams"  # a shared run's non-primary writer streams
+PRIMARY_STREAM = ""  # the label the primary stream (the run's own log/) is known by
 DAMAGED_RUN_JSON = ("run.json is damaged; the log may still be intact: `runwal verify RUN` "
                     "checks it, and restoring run.json from a copy makes the run syncable")
 RUN_JSON_KEYS = ("run_id", "project", "name", "created", "format")
+# A stream's label: its directory name under streams/ (docs/FORMAT.md, "Streams").
+STREAM_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class RunDir:
@@ -82,6 +89,34 @@ class RunDir:
 
     def segments(self) -> list[Path]:
         return list_segments(self.log_dir)
+
+    @property
+    def streams_dir(self) -> Path:
+        return self.path / STREAMS_DIR
+
+    def streams(self) -> list[RunDir]:
+        """The shared run's other writer streams (``streams/<label>/`` with a log/), in
+        label order; [] for a run of one stream, or when streams/ cannot be listed."""
+        try:
+            entries = sorted(os.scandir(self.streams_dir), key=lambda e: e.name)
+        except OSError:
+            return []
+        return [RunDir(e.path) for e in entries
+                if STREAM_LABEL.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+                and os.path.isdir(os.path.join(e.path, LOG_DIR))]
+
+    @property
+    def label(self) -> str:
+        """This stream's label: PRIMARY_STREAM ("") for a run's own log."""
+        return self.path.name if self.parent_run() is not None else PRIMARY_STREAM
+
+    def parent_run(self) -> RunDir | None:
+        """The run this directory is a non-primary stream of (``<run>/streams/<label>``),
+        else None."""
+        up = self.path.parent
+        if up.name != STREAMS_DIR or not STREAM_LABEL.fullmatch(self.path.name):
+            return None
+        return RunDir(up.parent) if is_run_dir(up.parent) else None
 
     def identity(self) -> dict[str, Any]:
         """run.json contents; falls back to the directory name if it is missing."""

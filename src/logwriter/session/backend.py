@@ -99,13 +99,15 @@ class Backend:
             self.stop_follower()
             raise
         now = time.time()
+        stream = {"stream": s.stream} if s.shared else {}  # which process of a shared run
         if resumed:
             writer.put(int(RecordType.RESUME), now,
                        {"pid": os.getpid(), "host": os.uname().nodename,
-                        "step": state.step, "base_seq": state.next_seq})
+                        "step": state.step, "base_seq": state.next_seq, **stream})
         else:
             settings_dict = s.as_dict()
-            writer.put(int(RecordType.RUN), now, lambda: _run_record(settings_dict))
+            writer.put(int(RecordType.RUN), now,
+                       lambda: {**_run_record(settings_dict), **stream})
         self.saver = FileSaver(root, writer.put, name=f"runwal-files-{s.run_id}",
                                recorded=state.files)
         return resumed, state

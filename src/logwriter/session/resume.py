@@ -23,7 +23,7 @@ from logwriter.errors import RunDirError
 from logwriter.session.settings import Settings
 from logwriter.values.text import clean_text
 from logwriter.wal.writerlock import WriterLock
-from schema.atomic import make_dirs, write_json_atomic
+from schema.atomic import create_json_once, make_dirs, write_json_atomic
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON
 from schema.records import RecordType
 from schema.segment import FORMAT_VERSION, list_segments, parse_segment_name
@@ -121,7 +121,8 @@ def plan_run_dir(root: Path, settings: Settings) -> tuple[bool, ResumeState]:
     refused server leaves no half-made run behind.
     """
     s = settings
-    exists = (root / RUN_JSON).exists() or has_log(root)
+    # A shared run's run.json may be another process's: only this stream's log counts.
+    exists = has_log(root) if s.shared else (root / RUN_JSON).exists() or has_log(root)
     if exists and s.resume == "never":
         raise RunDirError(f"runwal: run directory {root} already exists",
                           hint="pass resume=True to continue it, or a new id=")
@@ -142,7 +143,8 @@ def open_run_dir(root: Path, settings: Settings, planned: tuple[bool, ResumeStat
         make_dirs(root / LOG_DIR)  # each new level fsync'd into its parent: power cuts
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
-    lock = WriterLock.acquire(root / LOG_DIR, settings.run_id)
+    lock = WriterLock.acquire(root / LOG_DIR, settings.run_id,
+                              label=settings.label if settings.shared else None)
     try:
         resumed, state = planned
         if _fingerprint(root) != state.seen:  # another process got there first
@@ -157,17 +159,19 @@ def open_run_dir(root: Path, settings: Settings, planned: tuple[bool, ResumeStat
 
 def create_run_dir(root: Path, settings: Settings) -> None:
     """Create log/ and files/, and run.json once, atomically, when the directory is
-    new; a resumed run keeps its original identity file."""
+    new; a resumed run keeps its original identity file. In a shared run, ``root``
+    may be a stream's directory: run.json is the run's, made by whichever process
+    of the job comes first."""
     s = settings
+    identity = {"run_id": s.run_id, "project": clean_text(s.project),
+                "name": clean_text(s.name), "created": time.time(), "format": FORMAT_VERSION}
     try:
         make_dirs(root / LOG_DIR)
         make_dirs(root / FILES_DIR)
-        if not (root / RUN_JSON).exists():
-            write_json_atomic(root / RUN_JSON, {
-                "run_id": s.run_id, "project": clean_text(s.project),
-                "name": clean_text(s.name),
-                "created": time.time(), "format": FORMAT_VERSION,
-            })
+        if s.shared:
+            create_json_once(Path(s.shared_run_dir) / RUN_JSON, identity)
+        elif not (root / RUN_JSON).exists():
+            write_json_atomic(root / RUN_JSON, identity)
     except OSError as exc:
         raise RunDirError(f"runwal: cannot create run directory {root}: {exc}") from exc
 

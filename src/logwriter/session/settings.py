@@ -68,6 +68,9 @@ class InitArgs(NamedTuple):
     capture_console: bool = True
     server: str | None = None
     sync_timeout: float | None = None
+    shared: bool | None = None  # one run for every process of a job (session/shared.py)
+    label: str | None = None
+    primary: bool | None = None
     # wandb's other arguments (the module docstring says what each does)
     entity: str | None = None
     reinit: bool | str | None = None
@@ -129,9 +132,27 @@ class Settings(NamedTuple):
     sync_tensorboard: bool = False
     reinit: str | None = None  # wandb's reinit=, normalised to str ("True" for True)
     recorded: Any = None  # {"_wandb/<arg>": value} of RECORDED_ARGS given; see there
+    # A shared run (session/shared.py): this process's writer stream, whether it is the
+    # primary, and the launcher facts its RUN record carries ({"label", "rank", ...}).
+    shared: bool = False
+    label: str | None = None
+    primary: bool = True
+    stream: Any = None
 
     @property
     def run_dir(self) -> str:
+        """Where this process writes: the run directory, or for a non-primary process
+        of a shared run its stream's directory inside it."""
+        if self.shared and not self.primary:
+            from schema.layout import STREAMS_DIR
+
+            assert self.label is not None
+            return os.path.join(self.dir, self.run_id, STREAMS_DIR, self.label)
+        return os.path.join(self.dir, self.run_id)
+
+    @property
+    def shared_run_dir(self) -> str:
+        """The run directory (the same as run_dir unless this is a non-primary stream)."""
         return os.path.join(self.dir, self.run_id)
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,7 +228,15 @@ def resolve(args: InitArgs | None = None) -> Settings:
     mode = mode.strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
-    run_id = args.id if args.id is not None else new_run_id()
+    shared, label, primary, stream = bool(args.shared), None, True, None
+    if shared:
+        from logwriter.session.shared import resolve_shared
+
+        run_id, label, primary, stream = resolve_shared(args.id, args.label, args.primary)
+    elif args.label is not None or args.primary is not None:
+        raise ValueError("runwal: label= and primary= are for shared runs: pass shared=True")
+    else:
+        run_id = args.id if args.id is not None else new_run_id()
     if not isinstance(run_id, str) or not run_id or not set(run_id) <= _ID_OK:
         raise ValueError(
             f"runwal: run id {run_id!r} must be a non-empty string of letters, digits, '-_.'"
@@ -241,7 +270,9 @@ def resolve(args: InitArgs | None = None) -> Settings:
         dir=(os.fspath(args.dir) if args.dir is not None
              else os.environ.get("RUNWAL_DIR") or DEFAULT_DIR),
         mode=mode,
-        resume=_resume_policy(args.resume),
+        # every process of a shared run may find it made by another: "allow" at least
+        resume=_shared_policy(_resume_policy(args.resume)) if shared else
+        _resume_policy(args.resume),
         server=server,
         tags=tuple(str(t) for t in tags),
         notes=args.notes,
@@ -258,5 +289,13 @@ def resolve(args: InitArgs | None = None) -> Settings:
         sync_tensorboard=bool(args.sync_tensorboard or args.tensorboard),
         reinit=None if args.reinit is None else str(args.reinit),
         recorded=recorded_args(args),
+        shared=shared,
+        label=label,
+        primary=primary,
+        stream=stream,
     )
+
+
+def _shared_policy(policy: str) -> str:
+    return "must" if policy == "must" else "allow"
 

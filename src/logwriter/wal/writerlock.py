@@ -10,9 +10,11 @@ the log to after its EXIT record is fsynced, and a second one gets a clear
 ``RunDirError`` from ``init()``, before it logged anything, naming the
 process that holds the run.
 
-Processes that log together each get their own run (``id=f"{base}-rank{r}",
-group=base``, see examples/ranks.py), as the design says: nothing is shared,
-nothing contends. A forked child inherits the parent's run but never writes
+Processes that log together either share a run, each writing a stream of its
+own (``init(shared=True)``: ``<run>/streams/<label>/log/writer.lock`` is that
+stream's lock, so two processes claiming one label get the same clear error),
+or each get their own run (``id=f"{base}-rank{r}", group=base``, see
+examples/ranks.py). A forked child inherits the parent's run but never writes
 it (session/exithooks.py detaches it; its ``init()`` of another run works as anywhere).
 
 The kernel drops the lock when the holder dies, ``kill -9`` included, so a
@@ -46,9 +48,11 @@ class WriterLock:
         self.path = path
 
     @classmethod
-    def acquire(cls, log_dir: Path, run_id: str, wait: float = LOCK_WAIT) -> WriterLock | None:
-        """Take the run's lock; RunDirError when another process holds it after
-        ``wait`` seconds; None when this filesystem has no flock."""
+    def acquire(cls, log_dir: Path, run_id: str, wait: float = LOCK_WAIT,
+                label: str | None = None) -> WriterLock | None:
+        """Take the run's lock (a shared run's: this stream's, ``label``); RunDirError
+        when another process holds it after ``wait`` seconds; None when this
+        filesystem has no flock."""
         import fcntl  # POSIX only, and only init() needs it
 
         path = log_dir / LOCK_NAME
@@ -69,7 +73,7 @@ class WriterLock:
                         time.monotonic() >= deadline:
                     holder = _holder(fd)
                     os.close(fd)
-                    raise _busy(run_id, log_dir.parent, holder) from None
+                    raise _busy(run_id, log_dir.parent, holder, label) from None
                 time.sleep(0.05)
         with contextlib.suppress(OSError):  # who holds it, for the next one's message
             os.ftruncate(fd, 0)
@@ -96,11 +100,18 @@ def _holder(fd: int) -> str:
     return "another process"
 
 
-def _busy(run_id: str, run_dir: Path, holder: str) -> RunDirError:
+def _busy(run_id: str, run_dir: Path, holder: str, label: str | None) -> RunDirError:
+    if label is not None:
+        return RunDirError(
+            f"runwal: stream {label!r} of shared run {run_id} is being written by {holder}; "
+            "two processes of the job claim the same label",
+            hint="give each process its own label= (the default is rank_<RANK> from the "
+                 "launcher's environment), and one primary")
     return RunDirError(
         f"runwal: run {run_id} in {run_dir} is being written by {holder}; a run has one "
         "writing process at a time, so this one cannot log to it",
-        hint=(f"give each process its own run, e.g. init(id=f'{run_id}-rank{{rank}}', "
-              f"group='{run_id}') as in examples/ranks.py; or resume it once that process "
-              "has finished"),
+        hint=(f"for one run across the processes of a job, init(id='{run_id}', shared=True) "
+              f"in each (README, Distributed training); or give each its own run, "
+              f"init(id=f'{run_id}-rank{{rank}}', group='{run_id}'); or resume it once "
+              "that process has finished"),
     )

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from schema.errors import SchemaError
 from schema.layout import RunDir
@@ -262,32 +263,79 @@ def sync_run(
     """
     t0 = time.monotonic()
     result = SyncResult(run_dir=str(run_dir))
+    own: Sink | None = None  # a stream's sink made here, closed here
     try:
         rd = RunDir.open(run_dir)
-        for fresh in (False, True):
-            try:
-                p = _Pass(rd, sink, result, progress, stop, window, fresh=fresh)
-                if not follow and checkpoint.up_to_date(rd, p.ckpt):
-                    result.status, result.reason = "skipped", "already synced"
-                elif not follow:
-                    p.read_available()
-                    p.end_pass(artifacts)
-                else:
-                    _follow(p, stop or threading.Event(), poll_interval, flush_interval,
-                            until_seq)
-                break
-            except RunMoved:  # another syncer's copy is kept: send it all there, once
-                if fresh:
-                    raise
+        parent = rd.parent_run()
+        if parent is not None:  # one stream of a shared run (a rank's own follower)
+            own = sink = sink.for_stream(rd.path.name, _primary_finished(parent, sink))
+        run_pass = lambda d, s, r, prog: _one(  # noqa: E731
+            d, s, r, prog, stop, follow, window, artifacts, poll_interval, flush_interval,
+            until_seq)
+        run_pass(rd, sink, result, progress)
+        if parent is None and not follow:  # a one-off pass syncs every stream of the run
+            _streams(rd, sink, result, run_pass)
     except (SyncError, SchemaError, OSError) as exc:
         result.status, result.reason = "failed", str(exc)
         result.retryable = isinstance(exc, SyncError) and exc.retryable
     else:
-        if result.status != "skipped":
+        moved = [s for s in result.streams.values() if s["status"] != "skipped"]
+        if result.status != "skipped" or moved:  # skipped only when every stream was
             result.status, result.reason = verdict(result)
+    finally:
+        if own is not None:
+            own.close()
     result.values_skipped = getattr(sink, "values_skipped", 0)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def _one(rd: RunDir, sink: Sink, result: SyncResult,
+         progress: Callable[[SyncResult], None] | None, stop: threading.Event | None,
+         follow: bool, window: Window, artifacts: str, poll_interval: float,
+         flush_interval: float, until_seq: int) -> None:
+    """One stream's pass (or follow loop) into ``sink``."""
+    for fresh in (False, True):
+        try:
+            p = _Pass(rd, sink, result, progress, stop, window, fresh=fresh)
+            if not follow and checkpoint.up_to_date(rd, p.ckpt):
+                result.status, result.reason = "skipped", "already synced"
+            elif not follow:
+                p.read_available()
+                p.end_pass(artifacts)
+            else:
+                _follow(p, stop or threading.Event(), poll_interval, flush_interval, until_seq)
+            return
+        except RunMoved:  # another syncer's copy is kept: send it all there, once
+            if fresh:
+                raise
+
+
+def _primary_finished(run: RunDir, sink: Sink) -> bool:
+    ckpt = checkpoint.load(run, sink.name, sink.uri)
+    return bool(ckpt and ckpt.finished)
+
+
+def _streams(rd: RunDir, sink: Sink, result: SyncResult,
+             run_pass: Callable[[RunDir, Sink, SyncResult, Any], None]) -> None:
+    """Sync each non-primary stream of a shared run into the same server run, each from
+    its own checkpoint (``streams/<label>/sync/``); fold what each did into ``result``."""
+    for srd in rd.streams():
+        label = srd.path.name
+        part = SyncResult(run_dir=str(srd.path), run_id=result.run_id)
+        stream_sink = sink.for_stream(label, result.finished)
+        try:
+            run_pass(srd, stream_sink, part, None)
+        except RunMoved:
+            raise
+        except (SyncError, SchemaError, OSError) as exc:
+            part.status, part.reason = "failed", str(exc)
+            part.retryable = isinstance(exc, SyncError) and exc.retryable
+        finally:
+            stream_sink.close()
+        if part.status not in ("skipped", "failed"):
+            part.status, part.reason = verdict(part)
+        result.fold(label, part)
 
 
 def _follow(

@@ -38,11 +38,30 @@ class SyncResult:
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # corruption, torn tails
     seconds: float = 0.0
+    # a shared run's other streams: label -> {status, reason, finished, last_seq, records}
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["rejected"] = [r.describe() for r in self.rejected]
         return out
+
+    def fold(self, label: str, part: SyncResult) -> None:
+        """Add what the pass over stream ``label`` did (its notes name the stream)."""
+        self.records += part.records
+        self.points += part.points
+        self.unknown += part.unknown
+        self.damaged += part.damaged
+        self.rejected += part.rejected
+        self.notes += [f"stream {label}: {n}" for n in part.notes]
+        if part.status == "failed":
+            self.notes.append(f"stream {label}: failed: {part.reason}")
+        elif not part.finished:
+            self.notes.append(f"stream {label}: no exit record yet (the process is still "
+                              "running, or ended without finish())")
+        self.streams[label] = {"status": part.status, "reason": part.reason,
+                               "finished": part.finished, "last_seq": part.last_seq,
+                               "records": part.records}
 
 
 def not_a_run(path: Path) -> SyncResult:
@@ -68,5 +87,9 @@ def verdict(r: SyncResult) -> tuple[str, str]:
         reasons.append(f"{r.unknown} unknown record(s) skipped")
     if r.damaged and r.last_seq < 0:
         return "failed", "no readable records; " + "; ".join(reasons)
-    status = "synced" if r.finished and not r.rejected and not r.damaged else "partial"
+    streams_done = all(s["finished"] and s["status"] != "failed" for s in r.streams.values())
+    if not streams_done:
+        reasons.append("a stream not finished or failed")
+    status = ("synced" if r.finished and streams_done and not r.rejected and not r.damaged
+              else "partial")
     return status, "; ".join(reasons)

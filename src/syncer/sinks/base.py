@@ -48,22 +48,28 @@ class RunIdentity:
     project: str | None = None
     name: str | None = None
     created: float | None = None
+    label: str = ""  # a shared run's non-primary stream: its label ("": the run's own log)
 
     @classmethod
     def read(cls, run_dir: RunDir) -> RunIdentity:
         """The identity run.json holds (the directory name stands in for a missing run_id).
+        For a stream of a shared run (``<run>/streams/<label>``) that is the run's, with
+        ``run_dir`` the stream's directory (its log, files and checkpoints).
 
         A forged or damaged run.json cannot fail a pass here: a field of the wrong
         type counts as missing (a number is taken as its text), a ``created`` that
         is not a finite time as unknown, and lone surrogates become U+FFFD.
         """
-        data = run_dir.identity()
+        parent = run_dir.parent_run()
+        owner = parent if parent is not None else run_dir
+        data = owner.identity()
         return cls(
-            run_id=_text(data.get("run_id")) or _text(run_dir.path.name) or "run",
+            run_id=_text(data.get("run_id")) or _text(owner.path.name) or "run",
             run_dir=run_dir,
             project=_text(data.get("project")),
             name=_text(data.get("name")),
             created=finite_number(data.get("created")),
+            label=run_dir.path.name if parent is not None else "",
         )
 
 
@@ -149,6 +155,12 @@ class Sink(Protocol):
 
     def state(self) -> dict[str, Any]:
         """JSON-able state to store with the checkpoint."""
+        ...
+
+    def for_stream(self, label: str, primary_finished: bool) -> Sink:
+        """A sink for the shared run's non-primary stream ``label`` (syncer/streams.py),
+        sharing this one's connections; ``primary_finished``: the primary stream's EXIT
+        is on the server (a failed stream then does not change the run's status)."""
         ...
 
     def close(self) -> None:

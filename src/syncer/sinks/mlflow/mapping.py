@@ -40,6 +40,10 @@ alert          tag runwal.alert.<title>
 resume         run status back to RUNNING
 exit           handled by the sink (status + end time)
 =============  ==============================================================
+
+A shared run's other streams come here with their names under their label
+(syncer/streams.py); their ``run`` record becomes ``runwal.stream.<label>.*``
+tags (host, pid, rank, ...) and a ``resume`` does not reopen the run.
 """
 
 from __future__ import annotations
@@ -311,10 +315,31 @@ def map_stats(plan: Plan, rec: Record, state: MapState) -> None:
         _metric(plan, rec.seq, f"system/{key}", v, rec.ts, step)
 
 
-def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str, str]) -> bool:
-    """Add one record to ``plan``; False for a type this mapping does not know."""
+def map_stream_run(plan: Plan, rec: Record, label: str) -> None:
+    """A shared run's non-primary stream begins: who wrote it, as tags of its own (the
+    run's identity tags are the primary's)."""
+    body = rec.body if isinstance(rec.body, dict) else {}
+    raw = body.get("stream")
+    facts: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for key in ("host", "pid"):
+        if body.get(key) is not None:
+            _tag(plan, rec.seq, f"runwal.stream.{label}.{key}", body[key])
+    for key in ("rank", "local_rank", "node_rank", "world_size"):
+        if facts.get(key) is not None:
+            _tag(plan, rec.seq, f"runwal.stream.{label}.{key}", facts[key])
+
+
+def map_record(plan: Plan, rec: Record, state: MapState, server_params: dict[str, str],
+               stream: str = "") -> bool:
+    """Add one record to ``plan``; False for a type this mapping does not know.
+    ``stream``: the label of a shared run's non-primary stream (syncer/streams.py
+    has already put its names under the label)."""
     kind = rec.kind
     body = rec.body if isinstance(rec.body, dict) else {}
+    if stream and kind in ("run", "resume"):
+        if kind == "run":  # the run's own identity tags and status are the primary's
+            map_stream_run(plan, rec, stream)
+        return True
     if kind == "history":
         map_history(plan, rec, state)
     elif kind == "stats":

@@ -53,6 +53,7 @@ from syncer.sinks.mlflow.names import screen
 from syncer.sinks.mlflow.rest import MlflowRest
 from syncer.sinks.mlflow.spool import Spool
 from syncer.sinks.mlflow.uploads import Uploader
+from syncer.streams import namespaced
 
 DEFAULT_EXPERIMENT = "runwal"
 RUN_ID_TAG = runs.RUN_ID_TAG
@@ -90,6 +91,8 @@ class MlflowSink:
         self._run_dir = Path(".")
         self.points_sent = 0  # metric rows acknowledged by the server (cumulative)
         self.values_skipped = 0  # non-numeric history/stats values (not metrics)
+        self.label = ""  # a shared run's non-primary stream (for_stream)
+        self.primary_finished = False
 
     @property
     def server_run_id(self) -> str:
@@ -137,11 +140,27 @@ class MlflowSink:
                         if isinstance(p, dict) and "key" in p}
         self._spool = Spool(identity.run_dir.sync_dir / f"{self.name}.output.log", self._map)
 
+    def for_stream(self, label: str, primary_finished: bool) -> MlflowSink:
+        """A sink for stream ``label`` of a shared run, on this one's client (Sink)."""
+        sink = MlflowSink(self.rest, parallel=self.parallel,
+                          default_experiment=self.default_experiment, known=self.known)
+        sink.label, sink.primary_finished = label, primary_finished
+        return sink
+
+    def _named(self, name: str) -> str:
+        """An artifact name of the run's own (output.log, config.json), per stream."""
+        if not self.label:
+            return name
+        stem, dot, ext = name.rpartition(".")
+        return f"{stem}.{self.label}{dot}{ext}"
+
     # -- sending -----------------------------------------------------------
     def send(self, records: list[Record]) -> list[Rejection]:
         plan = Plan()
+        label = self.label
         for rec in records:
-            map_record(plan, rec, self._map, self._params)
+            map_record(plan, namespaced(rec, label) if label else rec, self._map,
+                       self._params, label)
         out = list(plan.rejected) + screen(plan, self._batches.refused)
         if plan.reopen:
             self.rest.update_run(self._run_id, status="RUNNING")
@@ -174,7 +193,7 @@ class MlflowSink:
             return os.fdopen(open_run_file(self._run_dir, path), "rb")
 
         try:
-            self._put(path, opener=opener)
+            self._put(f"{self.label}/{path}" if self.label else path, opener=opener)
         except RefusedPath as exc:
             return [Rejection(seq, Refused.FILE, path, str(exc))]
         except FATAL:
@@ -195,11 +214,11 @@ class MlflowSink:
         out: list[Rejection] = []
         spool = self._spool
         if spool is not None and spool.pending and self._artifact(
-                "output.log", out, opener=spool.open):
+                self._named("output.log"), out, opener=spool.open):
             spool.uploaded()
         if self._map.config_dirty:
             body = json.dumps(self._map.config, indent=2, sort_keys=True, default=str)
-            if self._artifact("config.json", out, data=body.encode()):
+            if self._artifact(self._named("config.json"), out, data=body.encode()):
                 self._map.config_dirty = False
         return out
 
@@ -221,6 +240,10 @@ class MlflowSink:
         out = self.end_pass()
         body = exit_record.body if isinstance(exit_record.body, dict) else {}
         status = STATUS.get(str(body.get("status", "finished")), "FAILED")
+        if self.label:  # a stream's end: its own tag; the run's status is the primary's,
+            self.rest.set_tag(self._run_id, f"runwal.stream.{self.label}.status", status)
+            if status == "FINISHED" or self.primary_finished:  # unless it has none
+                return out
         self.rest.update_run(self._run_id, status=status, end_time_ms=ts_ms(exit_record.ts))
         return out
 
