@@ -12,6 +12,7 @@ those of ``ls`` of an empty directory.
 
     .venv/bin/python bench/ls_scale.py                 # 10,000 runs (~5 min)
     .venv/bin/python bench/ls_scale.py --runs 1000 --no-sshfs
+    .venv/bin/python bench/ls_scale.py --no-strace     # wall times without strace's cost
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def calls(trace: Path) -> dict[str, int]:
     return out
 
 
-def measure(where: str, directory: Path, empty: Path, n: int, tmp: Path) -> list[dict[str, Any]]:
-    strace = shutil.which("strace") is not None
+def measure(where: str, directory: Path, empty: Path, n: int, tmp: Path, *, strace: bool
+            ) -> list[dict[str, Any]]:
+    strace = strace and shutil.which("strace") is not None
     base: dict[str, int] = {}
     if strace:
         ls_once(empty, tmp / "cache-empty", trace=tmp / "empty.trace")
@@ -91,6 +93,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--no-sshfs", action="store_true", help="local disk only")
+    ap.add_argument("--no-strace", action="store_true",
+                    help="wall time only (strace slows every system call down)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="runwal-ls-") as t:
         tmp = Path(t)
@@ -99,12 +103,14 @@ def main() -> None:
         t0 = time.monotonic()
         build(runs, args.runs)
         print(f"built {args.runs} runs in {time.monotonic() - t0:.0f} s", flush=True)
-        rows = measure("local disk", runs, empty, args.runs, tmp)
+        traced = not args.no_strace
+        rows = measure("local disk", runs, empty, args.runs, tmp, strace=traced)
         if not args.no_sshfs:
             from sshmount import sshfs_mount
 
             with sshfs_mount(tmp / "ssh", tmp / "data") as mnt:
-                rows += measure("sshfs (second mount)", mnt / "runs", empty, args.runs, tmp)
+                rows += measure("sshfs (second mount)", mnt / "runs", empty, args.runs, tmp,
+                                strace=traced)
     print()
     print(markdown_table(
         ("where", "cache", "runs", "wall s", "stat/run", "open/run", "getdents/run", "read/run"),

@@ -58,3 +58,19 @@ def test_ranks_example_gives_one_run_per_rank_in_one_group(tmp_path: Path) -> No
         assert v.metrics["loss"].count == 20
         assert ("lr" in v.metrics) == (v.config["rank"] == 0)
         assert v.exit is not None and v.exit["status"] == "finished"
+
+
+def test_shared_example_gives_one_run_with_a_stream_per_rank(tmp_path: Path) -> None:
+    proc = run_example("shared.py", "--world-size", 3, "--steps", 20, "--dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name == "shared-example"
+    streams = sorted(p.name for p in (run_dir / "streams").iterdir())
+    assert streams == ["rank_1", "rank_2"]
+    for path, rank in ((run_dir, 0), (run_dir / "streams" / "rank_1", 1),
+                       (run_dir / "streams" / "rank_2", 2)):
+        view = RunView.load(path)
+        assert view.metrics["loss"].count == 20
+        assert ("lr" in view.metrics) == (rank == 0)
+        assert view.exit is not None and view.exit["status"] == "finished"
+        assert view.run["stream"]["rank"] == rank

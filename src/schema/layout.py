@@ -133,6 +133,17 @@ class RunDir:
         return data
 
 
+def run_created(path: str | os.PathLike[str]) -> bool:
+    """Whether the SDK has finished creating the run at ``path``: its run.json exists
+    (written last). For a shared run's stream directory (``<run>/streams/<label>``):
+    the run's run.json and the stream's own log/. Path logic first: ``path`` need not
+    exist yet (a follower started before its run waits for this)."""
+    p = Path(path)
+    if p.parent.name == STREAMS_DIR and STREAM_LABEL.fullmatch(p.name):
+        return (p.parent.parent / RUN_JSON).exists() and (p / LOG_DIR).is_dir()
+    return (p / RUN_JSON).exists()
+
+
 def is_run_dir(path: str | os.PathLike[str]) -> bool:
     """True for a directory holding run.json or log/ (what every command calls a run)."""
     p = Path(path)

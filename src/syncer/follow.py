@@ -55,7 +55,7 @@ from pathlib import Path
 import psutil
 
 from schema import follow_protocol as protocol
-from schema.layout import RUN_JSON, RunDir
+from schema.layout import RunDir, run_created
 from syncer.engine import checkpoint
 from syncer.engine.replay import sync_run
 from syncer.engine.result import SyncResult
@@ -199,9 +199,9 @@ class Follower:
             return
 
     def wait_for_run(self) -> bool:
-        """Phase 3: True once run.json exists; False if the parent died first."""
-        marker = self.run_dir / RUN_JSON
-        while not marker.exists():
+        """Phase 3: True once run.json exists (a stream's: `run_created`); False if the
+        parent died first."""
+        while not run_created(self.run_dir):
             if self.abort.is_set() or not self.parent.alive():
                 return False
             self.abort.wait(0.05)

@@ -228,7 +228,9 @@ def resolve(args: InitArgs | None = None) -> Settings:
     mode = mode.strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
-    shared, label, primary, stream = bool(args.shared), None, True, None
+    shared_env = os.environ.get("RUNWAL_SHARED", "").strip().lower() in ("1", "true", "yes")
+    shared = bool(args.shared) if args.shared is not None else shared_env
+    label, primary, stream = None, True, None
     if shared:
         from logwriter.session.shared import resolve_shared
 

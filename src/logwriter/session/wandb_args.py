@@ -14,7 +14,10 @@ TypeError; what each does:
   object or a dict): its mode, project, entity, run_name, run_id, run_group,
   run_job_type, run_notes, run_tags, root_dir, resume, save_code and
   sync_tensorboard fill the arguments not given, ``console="off"`` turns
-  console capture off, ``x_disable_stats`` the system monitor.
+  console capture off, ``x_disable_stats`` the system monitor;
+  ``mode="shared"`` makes a shared run (``shared=True``), with ``x_primary``
+  and ``x_label`` as ``primary`` and ``label`` (``x_update_finish_state``
+  is recorded: only the primary's finish ends a shared run here anyway).
 * ``sync_tensorboard``: resolved into ``Settings.sync_tensorboard``, the one
   seam the TensorBoard reader (logwriter/tensorboard) starts from.
 * recorded only (`RECORDED_ARGS`, in the run's config under ``_wandb/<arg>``
@@ -81,6 +84,11 @@ def with_wandb_settings(args: InitArgs) -> InitArgs:
             if fields.get(key) is not None and getattr(args, arg) is None}
     if "mode" in fill:
         fill["mode"] = wandb_mode(fill["mode"])
+    if str(fields.get("mode", "")).strip().lower() == "shared" and args.shared is None:
+        fill["shared"] = True  # wandb's "track all processes to a single run"
+    for key, arg in (("x_primary", "primary"), ("x_label", "label")):
+        if fields.get(key) is not None and getattr(args, arg) is None:
+            fill[arg] = bool(fields[key]) if arg == "primary" else str(fields[key])
     if str(fields.get("console", "")).lower() == "off":
         fill["capture_console"] = False
     if (fields.get("x_disable_stats") or fields.get("_disable_stats")) and (

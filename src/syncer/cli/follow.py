@@ -29,7 +29,7 @@ import click
 
 from schema import follow_protocol as protocol
 from schema.atomic import make_dirs
-from schema.layout import RUN_JSON
+from schema.layout import run_created
 from syncer.cli.common import open_run, user_errors
 from syncer.errors import EXIT_PROBLEM
 from syncer.follow import Follower, FollowOptions
@@ -171,7 +171,7 @@ def follow(
         )
         if parent_pid is None or run_dir.exists():
             open_run(run_dir)  # without a parent to wait for, RUN_DIR must be a run now
-        if (run_dir / RUN_JSON).exists():
+        if run_created(run_dir):
             out.to_run_log()
     except Exception as exc:
         out.fail(str(exc))

@@ -14,7 +14,8 @@ Two sources, because no single one works everywhere:
 * **poll**: network filesystems (NFS, Lustre, GPFS, CIFS, FUSE mounts) deliver
   no inotify events for writes made on *other hosts*, which is exactly where
   training jobs run. A scan stats each run's newest segment (name, size,
-  mtime) and ``run.json`` and notifies the runs whose signature changed. It
+  mtime) and ``run.json`` (and each stream's newest segment, for a shared run)
+  and notifies the runs whose signature changed. It
   looks only at those few files, never ``files/`` (watchdog's own polling
   observer snapshots the whole tree, user files included). The newest segment
   is *opened* and fstat'ed, not stat'ed: a network filesystem's client answers
@@ -61,7 +62,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from schema.errors import NotARunDir
-from schema.layout import LOG_DIR, RUN_JSON, SYNC_DIR, is_run_dir
+from schema.layout import LOG_DIR, RUN_JSON, STREAMS_DIR, SYNC_DIR, RunDir, is_run_dir
 from schema.segment import list_segments
 
 MODES = ("auto", "events", "poll")
@@ -77,7 +78,9 @@ _EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent,
 ]  # fmt: skip
 
-Signature = tuple[int, str, int, int, int]
+# count, newest segment, size, latest mtime, run.json mtime, (label, count, newest, size,
+# mtime) per stream
+Signature = tuple[int, str, int, int, int, tuple[tuple[str, int, str, int, int], ...]]
 
 
 def mount_type(path: str | os.PathLike[str], mounts: str = "/proc/mounts") -> str:
@@ -127,13 +130,10 @@ def fresh_stat(path: Path) -> os.stat_result:
         os.close(fd)
 
 
-def signature(run: Path) -> Signature | None:
-    """What a scan compares: segment count, newest segment, its size and mtime,
-    run.json's mtime. None when ``run`` is not (or no longer) a run directory."""
-    if not is_run_dir(run):
-        return None
+def _newest(log_dir: Path) -> tuple[int, str, int, int]:
+    """(segment count, newest segment, its size and mtime) of one stream's log."""
     try:
-        segs = list_segments(run / LOG_DIR)
+        segs = list_segments(log_dir)
     except NotARunDir:  # log/ is a file or a symlink loop: its pass reports the run as bad
         segs = []
     size = mtime = 0
@@ -143,11 +143,23 @@ def signature(run: Path) -> Signature | None:
             size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
             pass
+    return len(segs), segs[-1].name if segs else "", size, mtime
+
+
+def signature(run: Path) -> Signature | None:
+    """What a scan compares: segment count, newest segment, its size and mtime (the
+    latest mtime over a shared run's streams), run.json's mtime, and the same of each
+    stream (``streams/<label>/log``). None when ``run`` is not (or no longer) a run."""
+    if not is_run_dir(run):
+        return None
+    count, newest, size, mtime = _newest(run / LOG_DIR)
     try:
         ident = (run / RUN_JSON).stat().st_mtime_ns
     except OSError:
         ident = 0
-    return (len(segs), segs[-1].name if segs else "", size, mtime, ident)
+    streams = tuple((s.path.name, *_newest(s.log_dir)) for s in RunDir(run).streams())
+    mtime = max([mtime, *(s[4] for s in streams)])
+    return (count, newest, size, mtime, ident, streams)
 
 
 class _Handler(FileSystemEventHandler):
@@ -199,12 +211,12 @@ class Watcher:
         """The run a changed ``path`` belongs to; None for the syncer's own files."""
         if not path.startswith(self._prefix):
             return None
-        parts = path[len(self._prefix) :].split(os.sep, 2)
-        if self.single:
-            return None if parts[0] == SYNC_DIR else self.root.name
-        if len(parts) > 1 and parts[1] == SYNC_DIR:
+        parts = path[len(self._prefix) :].split(os.sep, 4)
+        inner = parts if self.single else parts[1:]  # the path inside the run
+        if inner and (inner[0] == SYNC_DIR or (  # the syncer's own files, a stream's too
+                len(inner) > 2 and inner[0] == STREAMS_DIR and inner[2] == SYNC_DIR)):
             return None
-        return parts[0] or None
+        return self.root.name if self.single else (parts[0] or None)
 
     def scan(self) -> list[str]:
         """Runs whose signature changed since the last scan (all of them the first time)."""

@@ -21,7 +21,10 @@ What wandb's top-level API does here:
   the Run, usable as a context manager.
 * ``mode``: "disabled" -> disabled; "online", "offline", "dryrun" -> runwal's
   default: offline, or hybrid when RUNWAL_SERVER is set (the run syncs while
-  it trains, and training never waits on the server).
+  it trains, and training never waits on the server); "shared" (or
+  ``settings=wandb.Settings(mode="shared", x_primary=..., x_label=...)``)
+  also makes it one run for every process of the job (``shared=True``), with
+  WANDB_X_PRIMARY and WANDB_X_LABEL read when the settings do not say.
 * ``resume``: True/"allow"/"auto" -> allow, "must" -> must, "never"/False -> never.
 * Environment, read when the argument is not given, meaning what it means to
   wandb: WANDB_MODE, WANDB_PROJECT, WANDB_ENTITY, WANDB_NAME, WANDB_RUN_ID,
@@ -104,6 +107,20 @@ def _resume(resume: bool | str | None) -> bool | str | None:
     return policy
 
 
+def _shared(mode: str | None, settings: Any) -> dict[str, Any]:
+    """wandb's shared mode from ``mode=`` or WANDB_MODE, with WANDB_X_PRIMARY and
+    WANDB_X_LABEL (a ``settings=`` with mode="shared" is read by init() itself)."""
+    raw = (mode or _env("WANDB_MODE") or "").lower()
+    if raw != "shared":
+        return {}
+    out: dict[str, Any] = {"shared": True}
+    if _env("WANDB_X_PRIMARY") is not None:
+        out["primary"] = str(_env("WANDB_X_PRIMARY")).lower() in _TRUE
+    if _env("WANDB_X_LABEL") is not None:
+        out["label"] = _env("WANDB_X_LABEL")
+    return out
+
+
 def _runs_dir(dir: str | os.PathLike[str] | None) -> str | None:
     """wandb's ``dir`` (else WANDB_DIR) holds a ``wandb/`` folder: the runs go there."""
     where = dir if dir is not None else _env("WANDB_DIR")
@@ -148,6 +165,7 @@ def init(
     """wandb.init with runwal's run behind it; see the module docstring for each argument."""
     if save_code is None and _env("WANDB_SAVE_CODE"):
         save_code = str(_env("WANDB_SAVE_CODE")).lower() in _TRUE
+    shared = _shared(mode, settings)
     new = logwriter.init(
         project=project or _env("WANDB_PROJECT"),
         name=name or _env("WANDB_NAME"),
@@ -165,7 +183,7 @@ def init(
         allow_val_change=allow_val_change, config_exclude_keys=config_exclude_keys,
         config_include_keys=config_include_keys, force=force, monitor_gym=monitor_gym,
         magic=magic, sync_tensorboard=sync_tensorboard, tensorboard=tensorboard,
-        resume_from=resume_from, fork_from=fork_from,
+        resume_from=resume_from, fork_from=fork_from, **shared,
     )
     if kwargs:  # a newer wandb's argument: kept for whoever reads the run
         new.config.update({f"_wandb/{key}": value for key, value in kwargs.items()})
