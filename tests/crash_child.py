@@ -22,6 +22,9 @@ Modes:
            prints a JSON report (what each got).
   bigrows  log ARG rows of 256 KiB strings as fast as it can, finish; prints a JSON
            report with the peak RSS.
+  rich     log an image every step, save() a 64 KiB file every 5 and log it as an
+           artifact every 7, appending "step time" to ARG after each step (the
+           power-cut test of files written beside the log).
 """
 
 from __future__ import annotations
@@ -236,6 +239,32 @@ def bigrows(root: str, run_id: str, count: str) -> None:
     }), flush=True)
 
 
+def rich(root: str, run_id: str, side_path: str) -> None:
+    """Images, a save() and an artifact every few steps, each step acknowledged to the
+    side file; the parent cuts the power under it (a new PNG each step: new files)."""
+    import numpy as np
+
+    run = _init(root, run_id, flush_interval=None)
+    rng = np.random.default_rng(0)
+    with open(side_path, "w", buffering=1) as side:
+        step = 0
+        while True:
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            run.log({"img": logwriter.Image(pixels), "x": step * 0.5}, step=step)
+            if step % 5 == 0:  # a new file each time: a save() of "now" may hard-link it
+                src = os.path.join(os.path.dirname(side_path), f"{run_id}-{step}.ckpt")
+                with open(src, "wb") as fh:
+                    fh.write(os.urandom(64 * 1024))
+                run.save(src, base_path=os.path.dirname(src), policy="now")
+            if step % 7 == 0:
+                art = logwriter.Artifact(f"data{step}", type="dataset")
+                art.add_file(src)  # the latest checkpoint, step % 5 == 0 came first
+                run.log_artifact(art)
+            side.write(f"{step} {time.monotonic()}\n")
+            step += 1
+            time.sleep(0.01)
+
+
 def main() -> None:
     mode, root, run_id, *rest = sys.argv[1:]
     if mode == "loop":
@@ -256,6 +285,8 @@ def main() -> None:
         family(root, run_id)
     elif mode == "bigrows":
         bigrows(root, run_id, rest[0])
+    elif mode == "rich":
+        rich(root, run_id, rest[0])
     else:
         raise SystemExit(f"unknown mode {mode}")
 

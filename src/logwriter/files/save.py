@@ -47,6 +47,7 @@ from logwriter.files.dirfiles import MAX_FILES, candidates, hash_regular, stores
 from logwriter.files.saver import SaverThread
 from logwriter.files.snapshot import Stamp, file_body
 from logwriter.values.text import clean_text
+from schema.atomic import make_dirs
 from schema.layout import FILES_DIR, LOG_DIR, RUN_JSON, SYNC_DIR
 from schema.records import RecordType
 
@@ -253,7 +254,7 @@ class FileSaver:
         dest = self.files_dir / rel
         if not self.files_dir.is_dir():  # the run directory is gone: never re-create it
             raise FileNotFoundError(2, "the run's files/ directory is gone", str(self.files_dir))
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)  # each new level fsync'd into its parent: power cuts
         stamp = snapshot.stamp(src)
         if dest != src:  # else already in files/ (written into run.dir): nothing to copy
             snapshot.place(src, dest, link=self.link if link else None, copy=self.copy)
