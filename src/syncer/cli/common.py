@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import click
 
 from schema.errors import SchemaError
-from schema.layout import RunDir, child_runs, foreign_run_hint
+from schema.layout import STREAMS_DIR, RunDir, child_runs, foreign_run_hint, is_run_dir
 from syncer.errors import EXIT_USAGE, NoSuchDir, NotARun, RunwalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,12 +93,14 @@ def open_run(path: str | os.PathLike[str]) -> RunDir:
     try:
         return RunDir.open(p)
     except SchemaError as exc:
-        children = child_runs(p)
-        hint = (
-            f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
-            if children
-            else foreign_run_hint(p)
-        )
+        children = [c for c in child_runs(p) if RunDir(c).parent_run() is None]
+        hint: str | None
+        if p.name == STREAMS_DIR and is_run_dir(p.parent):  # its streams are not runs
+            hint = f"it holds the writer streams of the run {p.parent}; pass that run"
+        elif children:
+            hint = f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
+        else:
+            hint = foreign_run_hint(p)
         raise NotARun("not a runwal run directory (no run.json, no log/)", path=str(p),
                       hint=hint) from exc
 

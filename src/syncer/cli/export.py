@@ -28,6 +28,9 @@ def export(run: Path, tb_dir: Path) -> None:
     The file is named after the run's creation time, so exporting again
     replaces it rather than duplicating the curves.
 
+    A shared run's writer streams (streams/LABEL/) go into the same file,
+    their tags under their label as the server shows them (rank_1/loss).
+
     \b
     Exit status: 0 ok; 2 RUN is not a run directory or OUT_DIR not writable.
     """

@@ -23,8 +23,10 @@ SPARK_WIDTH = 30
 
 
 def ls_table(rows: list[dict[str, Any]]) -> str:
+    """The ``ls`` table; a shared run's id ends in ``+N``, its other writer streams."""
     body = [
-        (r["run_id"], r.get("project"), r.get("name"), render.timestamp(r["created"]),
+        (r["run_id"] + (f" +{r['streams']}" if r.get("streams") else ""), r.get("project"),
+         r.get("name"), render.timestamp(r["created"]),
          r["status"], r.get("steps"), r.get("records"),
          render.size(r["size"]) if r.get("size") is not None else None,
          r.get("health"), r.get("sync"))
@@ -39,7 +41,10 @@ def ls_table(rows: list[dict[str, Any]]) -> str:
 
 
 def show_json(view: RunView) -> dict[str, Any]:
-    """What ``show --json`` prints, spelled as every command spells values (spelling.py)."""
+    """What ``show --json`` prints, spelled as every command spells values (spelling.py).
+    A stream directory shown on its own adds ``label`` and ``stream_of`` (its run)."""
+    where = {} if view.stream_of is None else {"label": view.label,
+                                                "stream_of": str(view.stream_of)}
     return spell({
         "path": str(view.path),
         "identity": view.identity,
@@ -72,7 +77,32 @@ def show_json(view: RunView) -> dict[str, Any]:
         "identity_error": view.identity_error,
         "size": disk_usage(view.path),
         "sync": {"state": sync_state(view), "checkpoints": sync_checkpoints(view.path)},
+        "streams": {sv.label: _stream_json(sv) for sv in view.streams},
+        **where,
     })
+
+
+def _stream_json(sv: RunView) -> dict[str, Any]:
+    """One writer stream of a shared run, as ``show --json`` lists it under its label."""
+    facts = _stream_facts(sv)
+    return {
+        "path": str(sv.path), "host": sv.run.get("host"),
+        **{k: facts.get(k) for k in ("rank", "local_rank", "world_size", "node_rank")},
+        "status": sv.status, "exit_code": sv.exit_code, "runtime": sv.runtime,
+        "records": sv.records, "steps": sv.history_count, "last_step": sv.last_step,
+        "first_seq": sv.first_seq, "last_seq": sv.last_seq,
+        "console_lines": sv.console_line_count,
+        "damage": [damage_json(d) for d in sv.damage],
+        "torn": [{"segment": t.segment, "offset": t.offset} for t in sv.torn],
+        "notes": sv.notes,
+        "sync": {"state": sync_state(sv), "checkpoints": sync_checkpoints(sv.path)},
+    }
+
+
+def _stream_facts(view: RunView) -> dict[str, Any]:
+    """The ``stream`` object of a stream's run record ({} when it has none)."""
+    facts = view.run.get("stream")
+    return facts if isinstance(facts, dict) else {}
 
 
 def _metric_json(m: MetricStats) -> dict[str, Any]:
@@ -98,6 +128,8 @@ def show_text(view: RunView) -> str:
                 f"seqs {_span(view.first_seq, view.last_seq)}"),
         ("sync", sync_state(view)),
     ]
+    if view.stream_of is not None:
+        pairs.insert(1, ("stream", f"{view.label} of run {view.run_id} ({view.stream_of})"))
     out.append(_pairs(pairs + _run_meta(run, view)))
     out += _section(f"config ({len(view.config)})", _kv(view.config))
     out += _metrics_section("metrics", view.metrics, view)
@@ -113,16 +145,24 @@ def show_text(view: RunView) -> str:
     if lines:
         counts = ", ".join(f"{s}: {render.plural(n, 'line')}" for s, n in lines.items())
         out += _section("console", [f"  {counts}"])
+    out += _streams_section(view)
     out += _section(f"alerts ({len(view.alerts)})", [
         f"  {render.timestamp(a.get('ts'))}  {a.get('level', '')}  {a.get('title', '')}: "
         f"{render.short(a.get('text', ''), 70)}" for a in view.alerts])
-    if view.damage or view.torn:
-        dmg = [f"  {d.describe()}" for d in view.damage[:10]]
-        if len(view.damage) > 10:
-            dmg.append(f"  ... and {len(view.damage) - 10} more (runwal verify {view.path})")
-        dmg += [f"  {t.describe()}" for t in view.torn]
-        out += _section(f"damage ({render.plural(len(view.damage), 'region')}, "
-                        f"{render.plural(view.lost_records, 'record')} lost)", dmg)
+    damaged = [view, *view.streams]
+    if any(v.damage or v.torn for v in damaged):
+        dmg = []
+        for v in damaged:
+            where = f"stream {v.label}: " if v.label and v is not view else ""
+            dmg += [f"  {where}{d.describe()}" for d in v.damage[:10]]
+            if len(v.damage) > 10:
+                dmg.append(f"  {where}... and {len(v.damage) - 10} more "
+                           f"(runwal verify {view.path})")
+            dmg += [f"  {where}{t.describe()}" for t in v.torn]
+        regions = sum(len(v.damage) for v in damaged)
+        lost = sum(v.lost_records for v in damaged)
+        out += _section(f"damage ({render.plural(regions, 'region')}, "
+                        f"{render.plural(lost, 'record')} lost)", dmg)
     notes = list(view.notes)
     if view.identity_error:
         notes.insert(0, view.identity_error)
@@ -130,6 +170,22 @@ def show_text(view: RunView) -> str:
               for t, n in sorted(view.unknown_types.items())]
     out += _section("notes", [f"  {n}" for n in notes])
     return terminal_text("\n".join(out))
+
+
+def _streams_section(view: RunView) -> list[str]:
+    """A shared run's writer streams, the run's own first (labelled "primary")."""
+    if not view.streams:
+        return []
+    rows = []
+    for sv in [view, *view.streams]:
+        lines = sv.console_line_count
+        console = ", ".join(f"{s} {n}" for s, n in lines.items()) if lines else "-"
+        health = " (damaged)" if sv.damage else (" (torn)" if sv.torn else "")
+        rows.append((sv.label or "primary", sv.run.get("host"), _stream_facts(sv).get("rank"),
+                     sv.records, sv.status + health, console))
+    return ["", f"streams ({len(rows)})",
+            render.table(rows, ("STREAM", "HOST", "RANK", "RECORDS", "STATUS", "CONSOLE LINES"),
+                         right={2, 3}, indent="  ")]
 
 
 def _media_section(view: RunView) -> list[str]:
@@ -230,19 +286,43 @@ def _metrics_section(title: str, metrics: dict[str, MetricStats], view: RunView 
 
 
 def verify_text(report: VerifyReport) -> str:
-    """The text ``runwal verify`` prints: a count line, one line per finding, a verdict."""
-    lines = [f"{report.path}: {render.plural(report.segments, 'segment')}, "
+    """The text ``runwal verify`` prints: a count line, one line per finding, a verdict.
+
+    A shared run: the run's own log first, then per writer stream a count line and
+    its findings, each prefixed ``stream LABEL: ``; the verdict sums them all and
+    names the damaged streams ("primary" for the run's own log)."""
+    lines: list[str] = []
+    if report.stream_of is not None:
+        lines.append(f"{report.path}: stream {report.label} of run {report.run_id} "
+                     f"({report.stream_of})")
+    lines += _verify_lines(report, f"{report.path}: ", "")
+    for sub in report.streams:
+        lines += _verify_lines(sub, "", f"stream {sub.label}: ")
+    everything = [report, *report.streams]
+    damage = sum(len(r.damage) for r in everything)
+    if damage:
+        gaps = sum(r.gaps for r in everything)
+        lost = sum(r.lost_records for r in everything)
+        where = ""
+        if report.streams:
+            where = " (" + ", ".join(f"stream {r.label or 'primary'}" for r in everything
+                                     if r.damage) + ")"
+        lines.append(f"DAMAGED: {render.plural(damage, 'damaged region')}, "
+                     f"{render.plural(gaps, 'seq gap')}, "
+                     f"{render.plural(lost, 'record')} known lost{where}")
+    elif report.status == "clean":
+        lines.append(f"clean ({len(everything)} streams)" if report.streams else "clean")
+    return terminal_text("\n".join(lines))
+
+
+def _verify_lines(report: VerifyReport, head: str, prefix: str) -> list[str]:
+    """One stream's count line (after ``head``) and findings, each after ``prefix``."""
+    lines = [f"{prefix}{head}{render.plural(report.segments, 'segment')}, "
              f"{render.plural(report.frames, 'frame')}, "
              f"{render.plural(report.records, 'record')}, "
              f"seqs {_span(report.first_seq, report.last_seq)}"]
-    lines += [f"damage: {d.describe()}" for d in report.damage]
-    lines += [f"{t.describe()} (normal after a crash or while the run is live)"
+    lines += [f"{prefix}damage: {d.describe()}" for d in report.damage]
+    lines += [f"{prefix}{t.describe()} (normal after a crash or while the run is live)"
               for t in report.torn]
-    lines += [f"note: {n}" for n in report.notes]
-    if report.damage:
-        lines.append(f"DAMAGED: {render.plural(len(report.damage), 'damaged region')}, "
-                     f"{render.plural(report.gaps, 'seq gap')}, "
-                     f"{render.plural(report.lost_records, 'record')} known lost")
-    elif not report.torn:
-        lines.append("clean")
-    return terminal_text("\n".join(lines))
+    lines += [f"{prefix}note: {n}" for n in report.notes]
+    return lines

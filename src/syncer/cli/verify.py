@@ -24,8 +24,12 @@ def verify(run: Path, as_json: bool) -> None:
     that fails its checksums or an unreadable segment: one line each, with
     segment, offset, bytes skipped and the seqs lost.
 
+    A shared run's writer streams (streams/LABEL/) are verified too, each
+    after the run's own log: a count line and findings prefixed "stream
+    LABEL: "; the verdict covers them all. RUN may be one stream directory.
+
     \b
-    Exit status: 0 clean or torn tail only; 1 damage found;
+    Exit status: 0 clean or torn tail only; 1 damage found (in any stream);
                  2 RUN is not a run directory.
     """
     report = VerifyReport.read(open_run(run))

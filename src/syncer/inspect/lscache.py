@@ -6,14 +6,19 @@ network filesystem, 10,000 runs were minutes of reads. A row is now kept in a
 cache with the run's *fingerprint*, and reused while the fingerprint holds:
 
     [run.json's (size, mtime_ns) or None,
-     [[segment name, size, mtime_ns], ...] in name order]
+     [[segment name, size, mtime_ns], ...] in name order,
+     [[stream label, [[segment name, size, mtime_ns], ...]], ...] in label order]
+
+The last is a shared run's writer streams (``streams/<label>/log``, [] for a
+run of one stream): a stream that grows, or a new one, changes the row too.
 
 A writer only ever appends to segments, creates new ones and replaces
 run.json, so an unchanged fingerprint means the log reads the same (media and
 saved files come with a record, so the row's size moves with them). What
 changes without the log, the sync state (``sync/*.json``), is read fresh on
 every ``ls``. A hit costs a stat of run.json, a listing of ``log/`` and a
-stat per segment; a miss costs what ``ls`` cost before, plus those.
+stat per segment (and a listing of ``streams/``, with the same per stream);
+a miss costs what ``ls`` cost before, plus those.
 
 The cache is one JSON file per runs directory, ``ls/<sha256 of its resolved
 path>.json`` under ``$RUNWAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/runwal``,
@@ -32,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from schema.atomic import make_dirs, write_atomic
-from schema.layout import LOG_DIR, RUN_JSON
+from schema.layout import LOG_DIR, RUN_JSON, RunDir
 from schema.segment import SEGMENT_SUFFIX
 
-VERSION = 1
+VERSION = 2  # 2: rows of shared runs (streams, their fingerprints)
 Fingerprint = list[Any]
 
 
@@ -49,15 +54,27 @@ def cache_root() -> Path | None:
 
 
 def fingerprint(run: Path) -> Fingerprint | None:
-    """The run's fingerprint (module docstring); None when its log cannot be listed."""
+    """The run's fingerprint (module docstring); None when a log cannot be listed."""
     try:
         st = os.stat(run / RUN_JSON)
         meta: list[int] | None = [st.st_size, st.st_mtime_ns]
     except OSError:
         meta = None
+    segments = _segments(run / LOG_DIR)
+    streams = []
+    for stream in RunDir(run).streams():
+        listed = _segments(stream.log_dir)
+        if listed is None:
+            return None
+        streams.append([stream.label, listed])
+    return None if segments is None else [meta, segments, streams]
+
+
+def _segments(log_dir: Path) -> list[list[Any]] | None:
+    """[[name, size, mtime_ns], ...] of the segments in ``log_dir``; None if unlistable."""
     segments = []
     try:
-        with os.scandir(run / LOG_DIR) as it:
+        with os.scandir(log_dir) as it:
             entries = sorted((e for e in it if e.name.endswith(SEGMENT_SUFFIX)),
                              key=lambda e: e.name)
         for e in entries:
@@ -65,7 +82,7 @@ def fingerprint(run: Path) -> Fingerprint | None:
             segments.append([e.name, st.st_size, st.st_mtime_ns])
     except OSError:
         return None
-    return [meta, segments]
+    return segments
 
 
 class LsCache:

@@ -39,6 +39,17 @@ def record_files(rec: Record) -> list[FileRef]:
     return out
 
 
+def saved_file(rec: Record) -> FileRef | None:
+    """The file a ``file`` record (run.save()) says ``files/<path>`` holds, or None.
+    Only the last record of a path can still be true: a later save replaces it."""
+    body = rec.body if isinstance(rec.body, dict) else {}
+    if rec.type != RecordType.FILE or not isinstance(body.get("path"), str):
+        return None
+    size, sha = body.get("size"), body.get("sha256")
+    return (body["path"], size if type(size) is int else None,
+            sha if isinstance(sha, str) and sha else None)
+
+
 def check_file(run_dir: str | os.PathLike[str], ref: FileRef, *, hash_it: bool = True
                ) -> str | None:
     """Why ``files/<path>`` does not hold what the record says, or None when it does."""

@@ -10,6 +10,12 @@ Memory stays bounded whatever the length of the run: a metric keeps streaming
 statistics (count, last, min, max) plus at most ``2 * sample_width`` points
 for its sparkline (see metricstats.py).
 
+A shared run (docs/FORMAT.md, "Streams"): the view is the run's own log (the
+primary stream); each other writer stream (``streams/<label>/``) is read into
+a view of its own in ``streams`` (label order), and its history and stats
+are folded into this view's ``metrics`` and ``system`` under the names the
+server shows them by (`syncer.streams.namespaced`: ``rank_1/loss``).
+
 Schema-only on purpose (no click, no server): the sync engine may reuse it.
 """
 
@@ -24,12 +30,13 @@ from typing import Any
 
 from schema.errors import SchemaError
 from schema.events import Damage, Frame, Incomplete, records_lost
-from schema.layout import RunDir
+from schema.layout import PRIMARY_STREAM, RunDir
 from schema.reader import iter_run_log
 from schema.records import Record, RecordType, body_problem, finite_number
 from syncer.inspect.mediafiles import record_error, record_files
 from syncer.inspect.metricstats import Downsampler, MetricStats, as_number
 from syncer.inspect.spelling import key_text
+from syncer.streams import namespaced
 
 MAX_NOTES = 20
 
@@ -74,32 +81,50 @@ class RunView:
     notes: list[str] = field(default_factory=list)
     identity_error: str | None = None  # run.json unreadable; identity is a fallback
     sample_width: int = 64
+    label: str = PRIMARY_STREAM  # a writer stream's label; "" for a run's own log
+    streams: list[RunView] = field(default_factory=list)  # a shared run's other streams
+    stream_of: Path | None = None  # the run of a stream directory loaded on its own
     _partial_line: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, sample_width: int = 64) -> RunView:
-        """Read the run at ``path`` once. NotARunDir if it is not a run directory."""
+        """Read the run at ``path`` once, and each of its writer streams. NotARunDir if
+        it is not a run directory. A stream directory is read alone (``stream_of``)."""
         rd = RunDir.open(path)
         view = cls(rd.path, sample_width=sample_width)
+        parent = rd.parent_run()
+        if parent is not None:  # no run.json: its run record names the run
+            view.label, view.stream_of = rd.label, parent.path
         try:
-            view.identity = rd.identity()
+            view.identity = rd.identity() if parent is None else {}
         except RecursionError:  # json.loads of a run.json nested ~1000 deep
             view.identity_error = f"{rd.run_json}: unreadable run.json: nested too deep"
             view.identity = {"run_id": rd.path.name}
         except SchemaError as exc:  # the log may still be fine: show what it holds
             view.identity_error = str(exc)
             view.identity = {"run_id": rd.path.name}
-        view.segments = [p.name for p in rd.segments()]
+        view._read(rd)
+        if parent is None:
+            for stream in rd.streams():
+                sub = cls(stream.path, sample_width=sample_width, label=stream.label)
+                sub._read(stream, into=view)
+                view.streams.append(sub)
+        return view
+
+    def _read(self, rd: RunDir, into: RunView | None = None) -> None:
+        """Fold ``rd``'s log into this view (and, namespaced, into ``into``'s metrics)."""
+        self.segments = [p.name for p in rd.segments()]
         for ev in iter_run_log(rd.log_dir):
             if isinstance(ev, Frame):
-                view.frames += 1
+                self.frames += 1
                 for rec in ev.records:
-                    view.feed(rec)
+                    self.feed(rec)
+                    if into is not None:
+                        into.feed_stream_metrics(rec, self.label)
             elif isinstance(ev, Incomplete):
-                view.torn.append(ev)
+                self.torn.append(ev)
             else:
-                view.damage.append(ev)
-        return view
+                self.damage.append(ev)
 
     # -- folding ---------------------------------------------------------------
 
@@ -124,6 +149,18 @@ class RunView:
         handler = _HANDLERS.get(rec.type)
         if handler is not None:
             handler(self, rec, body)
+
+    def feed_stream_metrics(self, rec: Record, label: str) -> None:
+        """Fold the history or stats record ``rec`` of writer stream ``label`` into
+        ``metrics`` / ``system``, under its namespaced names (``rank_1/loss``)."""
+        if rec.type not in (RecordType.HISTORY, RecordType.STATS) \
+                or body_problem(rec.type, rec.body) is not None:
+            return
+        named = namespaced(rec, label).body
+        if rec.type == RecordType.HISTORY:
+            self._series(self.metrics, rec.body["step"], _under_label(named["data"]), rec.ts)
+        else:
+            self._series(self.system, None, _under_label(named), rec.ts)
 
     def _note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
@@ -264,6 +301,12 @@ class RunView:
     def lost_records(self) -> int:
         """Records known lost to damage (`schema.events.records_lost`, as verify counts)."""
         return records_lost(self.damage)
+
+
+def _under_label(data: dict[Any, Any]) -> dict[str, Any]:
+    """`namespaced`'s ``{label: {key: value}}`` as ``{"label/key": value}``."""
+    return {f"{key_text(label)}/{key_text(k)}": v for label, inner in data.items()
+            if isinstance(inner, dict) for k, v in inner.items()}
 
 
 _HANDLERS = {int(t): RunView._set for t in RecordType}

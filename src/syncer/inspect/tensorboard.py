@@ -22,6 +22,12 @@ a number beyond float32 range becomes ±inf. Each ``media`` record is one more
 event at its step, with an image, audio, histogram or text value per item
 (`syncer.inspect.tbmedia`, which has the protobuf subset it writes; the wire
 format of both: `syncer.inspect.protowire`).
+
+A shared run (docs/FORMAT.md, "Streams") is one event file: the run's own
+log, then each writer stream's (``streams/<label>/``, label order), whose
+history and media tags are the names the server shows
+(`syncer.streams.namespaced`: ``rank_1/loss``, ``rank_1/samples``), their
+media files read from the stream's own ``files/``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from syncer.inspect import protowire as pw
 from syncer.inspect.metricstats import as_number
 from syncer.inspect.spelling import key_text
 from syncer.inspect.tbmedia import media_values
+from syncer.streams import namespaced
 
 FILE_VERSION = "brain.Event:2"
 
@@ -122,7 +129,10 @@ def export_run(
     try:
         with open(tmp, "wb") as fh:
             fh.write(tfrecord.frame(encode_event(float(created), file_version=FILE_VERSION)))
-            _write_history(rd, fh, result)
+            _write_history(rd, fh, result, rd.label)
+            if rd.parent_run() is None:
+                for stream in rd.streams():
+                    _write_history(stream, fh, result, stream.label)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, result.path)
@@ -132,27 +142,30 @@ def export_run(
     return result
 
 
-def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
+def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult, label: str) -> None:
+    """One stream's history and media; ``label`` (a writer stream's) names its tags."""
     for ev in iter_run_log(rd.log_dir):
         if not isinstance(ev, Frame):
             if not isinstance(ev, Incomplete):
                 result.damaged += 1
             continue
         chunk = []
-        for rec in ev.records:
+        for raw in ev.records:
+            if raw.type not in (RecordType.MEDIA, RecordType.HISTORY):
+                continue
+            rec = namespaced(raw, label)
             if rec.type == RecordType.MEDIA:
                 chunk += _media_event(rd, rec, result)
                 continue
-            if rec.type != RecordType.HISTORY or body_problem(rec.type, rec.body) is not None:
+            if body_problem(raw.type, raw.body) is not None:
                 continue
             step, data = rec.body["step"], rec.body["data"]
             scalars = []
-            for key, value in data.items():
+            for tag, value in _tagged(data, label):
                 num = as_number(value)
                 if num is None:
                     result.skipped += 1
                     continue
-                tag = key_text(key)
                 scalars.append((tag, num))
                 result.tags.add(tag)
             if not scalars:
@@ -162,6 +175,16 @@ def _write_history(rd: RunDir, fh: IO[bytes], result: ExportResult) -> None:
             result.scalars += len(scalars)
         if chunk:
             fh.write(b"".join(chunk))
+
+
+def _tagged(data: dict[Any, Any], label: str) -> list[tuple[str, Any]]:
+    """(tag, value) of a history record's data; a stream's, which `namespaced` put
+    under its label, as ``label/key``."""
+    if not label:
+        return [(key_text(k), v) for k, v in data.items()]
+    inner = data.get(label)
+    return [(f"{label}/{key_text(k)}", v) for k, v in inner.items()] \
+        if isinstance(inner, dict) else []
 
 
 def _media_event(rd: RunDir, rec: Record, result: ExportResult) -> list[bytes]:

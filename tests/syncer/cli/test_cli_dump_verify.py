@@ -235,3 +235,31 @@ def test_help_documents_exit_codes() -> None:
     for cmd in ("ls", "show", "dump", "verify", "export"):
         code, out, _ = invoke(cmd, "--help")
         assert code == 0 and "Exit status: 0" in out, cmd
+
+
+def test_verify_checks_the_last_save_of_each_path(tmp_path: Path) -> None:
+    """A saved file that is missing or changed is a note (not damage); an earlier save
+    of the same path is not, since the later one replaced its bytes."""
+    import hashlib
+
+    old, new = b"old bytes", b"new bytes!"
+    recs = [
+        (RecordType.FILE, T0, {"path": "ckpt.pt", "size": len(old),
+                               "sha256": hashlib.sha256(old).hexdigest(), "policy": "now"}),
+        (RecordType.FILE, T0 + 1, {"path": "ckpt.pt", "size": len(new),
+                                   "sha256": hashlib.sha256(new).hexdigest(), "policy": "now"}),
+        (RecordType.FILE, T0 + 2, {"path": "gone.txt", "size": 3, "sha256": "ab" * 32,
+                                   "policy": "end"}),
+    ]
+    run = build_run(tmp_path, recs)
+    (run / "files").mkdir(exist_ok=True)
+    (run / "files" / "ckpt.pt").write_bytes(new)
+    code, out, _ = invoke("verify", run, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["status"] == "clean"
+    assert report["file_problems"] == 1
+    assert len(report["notes"]) == 1 and report["notes"][0].startswith("seq 2: saved file: ")
+    (run / "files" / "ckpt.pt").write_bytes(b"torn")
+    report = json.loads(invoke("verify", run, "--json")[1])
+    assert report["file_problems"] == 2
+    assert report["notes"][0].startswith("seq 1: saved file: files/ckpt.pt holds 4 bytes")

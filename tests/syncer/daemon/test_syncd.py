@@ -561,3 +561,56 @@ def test_watcher_falls_back_to_polling_without_inotify(
     finally:
         w.close()
     assert set(seen) == {"late1"}
+
+
+# ---------------------------------------------------------------------------
+# shared runs: every stream of a run, streams that appear later
+
+
+def add_stream(run: Path, label: str, steps: int, *, finished: bool = True) -> Path:
+    """A non-primary stream ``streams/<label>`` of the shared run ``run``."""
+    records = training_records(steps, status="finished" if finished else None)
+    head = records[0]
+    records[0] = (head[0], head[1], {**head[2], "stream": {"label": label, "primary": False}})
+    stream = write_run(run / "streams", label, records)
+    (stream / "run.json").unlink()  # a stream's identity is its run's
+    return stream
+
+
+def test_watcher_follows_streams_and_ignores_their_sync_dirs(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "shared1", training_records(3))
+    p = Watcher(tmp_path, lambda name: None, mode="poll")
+    assert p.scan() == ["shared1"] and p.scan() == []
+    stream = add_stream(run, "rank_1", 3)
+    assert p.scan() == ["shared1"]  # a new stream
+    append_segment(stream, [(R.HISTORY, T0, {"step": 9, "data": {"loss": 1.0}})],
+                   base_seq=100)
+    assert p.scan() == ["shared1"]  # a stream that grew
+    w = Watcher(tmp_path, lambda name: None, mode="events")
+    assert w.run_of(str(stream / "sync" / "ckpt.json")) is None  # the syncer's own
+    assert w.run_of(str(stream / "log" / "x.seg")) == "shared1"
+    single = Watcher(run, lambda name: None, mode="events", single=True)
+    assert single.run_of(str(stream / "sync" / "ckpt.json")) is None
+    assert single.run_of(str(stream / "log" / "x.seg")) == "shared1"
+
+
+def test_syncd_syncs_every_stream_of_a_shared_run_and_streams_that_come_later(
+        tmp_path: Path, mlflow_uri: str) -> None:
+    runs = tmp_path / "runs"
+    run = write_run(runs, "shsyncd", training_records(30), project="p-shared")
+    add_stream(run, "rank_1", 30)
+    with syncd(tmp_path, str(runs), "--to", mlflow_uri, "--watch", "poll",
+               "--poll-interval", "0.2") as d:
+        d.wait_event("finished", "shsyncd")
+        (srv,) = runs_tagged(mlflow_uri, "p-shared", "shsyncd")
+        end = time.monotonic() + WAIT
+        while len(client(mlflow_uri).get_metric_history(srv.info.run_id, "rank_1/loss")) < 30:
+            assert time.monotonic() < end, "stream rank_1 never reached the server"
+            time.sleep(0.1)
+        add_stream(run, "rank_2", 20)  # a rank that started late
+        while len(client(mlflow_uri).get_metric_history(srv.info.run_id, "rank_2/loss")) < 20:
+            assert time.monotonic() < end, "the late stream rank_2 never reached the server"
+            time.sleep(0.1)
+        assert d.terminate() == 0
+    assert len(runs_tagged(mlflow_uri, "p-shared", "shsyncd")) == 1
+    assert len(client(mlflow_uri).get_metric_history(srv.info.run_id, "loss")) == 30
