@@ -6,9 +6,12 @@
    same points (each stream/run: 500 steps of 2 metrics), against a fresh local
    MLflow (SQLite): seconds, HTTP requests (counted by tests/faultproxy.py) and
    the syncer's peak RSS.
+3. With ``--live-streams N``: the CPU ``runwal syncd`` spends following a live
+   shared run of N streams (one process each, 10 rows/s for 30 s).
 
     .venv/bin/python bench/shared_bench.py               # ~3 min
     .venv/bin/python bench/shared_bench.py --streams 16 --steps 200
+    .venv/bin/python bench/shared_bench.py --live-streams 64   # + syncd CPU on a live run
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,11 +103,58 @@ def sync_cost(runs: Path, upstream: str) -> dict[str, Any]:
             "peak_rss_mb_so_far": rss}
 
 
+PACED_WORKER = """
+import os, sys, time
+import logwriter
+rank, runs, rate, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+os.environ["RANK"] = str(rank)
+run = logwriter.init(project="bench-live", id="live", dir=runs, shared=True, stats_interval=0,
+                     capture_console=False)
+t0, i = time.monotonic(), 0
+while time.monotonic() - t0 < seconds:
+    run.log({"loss": 1.0 / (i + 1)}, step=i, commit=True)
+    i += 1
+    time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+run.finish()
+"""
+
+
+def syncd_cost(streams: int, rate: float, seconds: float, tmp: Path, uri: str
+               ) -> dict[str, Any]:
+    """CPU of ``runwal syncd`` (poll mode) following a live run of ``streams`` streams,
+    each logging ``rate`` rows/s for ``seconds``; and whether every row got there."""
+    import psutil
+
+    runs = tmp / "live"
+    runs.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    syncd = subprocess.Popen([PY, "-m", "syncer.cli", "syncd", str(runs), "--to", uri,
+                              "--watch", "poll"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([PY, "-c", PACED_WORKER, str(r), str(runs), str(rate),
+                                 str(seconds)], env=env) for r in range(streams)]
+    t0 = time.monotonic()
+    cpu0 = psutil.Process(syncd.pid).cpu_times()
+    for w in workers:
+        w.wait()
+    time.sleep(3.0)  # the last rows' pass
+    cpu1 = psutil.Process(syncd.pid).cpu_times()
+    wall = time.monotonic() - t0
+    syncd.send_signal(signal.SIGTERM)
+    syncd.wait(60)
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {"streams": streams, "rows_per_s_each": rate, "seconds": wall, "syncd_cpu_s": cpu,
+            "syncd_cpu_percent": 100 * cpu / wall}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--streams", type=int, default=64)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--log-steps", type=int, default=20_000)
+    ap.add_argument("--live-streams", type=int, default=0,
+                    help="also measure syncd's CPU following a live run of this many streams "
+                         "(one process each, 10 rows/s for 30 s)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="runwal-shared-bench-"))
     try:
@@ -120,6 +171,16 @@ def main() -> None:
                 rows.append((label, f"{got['points']:,}", f"{got['seconds']:.1f}",
                              f"{got['requests']:,}", ", ".join(got["status"])))
                 print(label, got, flush=True)
+            if args.live_streams:
+                live = syncd_cost(args.live_streams, 10.0, 30.0, tmp, server.uri)
+                import mlflow
+
+                client = mlflow.tracking.MlflowClient(server.uri)
+                (run,) = client.search_runs(
+                    [e.experiment_id for e in client.search_experiments()],
+                    "tags.`runwal.run_id` = 'live'")
+                live["keys_on_server"] = sum(1 for k in run.data.metrics if k.endswith("loss"))
+                print("syncd following a live run", live, flush=True)
         print()
         print(markdown_table(("runwal sync of", "points", "seconds", "requests", "status"),
                              rows))
