@@ -1146,6 +1146,59 @@ def damaged_segment_tail() -> Vector:
                      *in_segment(seg_name(4), b.events)], 2)
 
 
+# -- run vectors: the writer streams of a shared run (docs/FORMAT.md, "Streams") -------
+
+RUNS: list[Callable[[], Vector]] = []
+
+
+def run_vector(fn: Callable[[], Vector]) -> Callable[[], Vector]:
+    RUNS.append(fn)
+    return fn
+
+
+def stream_seg(label: str, rank: int, n: int, *, end: bool = True) -> Seg:
+    """A stream's one segment: its run record (with the stream facts), ``n`` rows, exit."""
+    seg = Seg(0)
+    seg.frame([(RUN, T0, {"run_id": "job7", "host": f"node{rank}", "pid": 100 + rank,
+                          "stream": {"label": label, "primary": rank == 0, "rank": rank,
+                                     "local_rank": rank % 2, "world_size": 4,
+                                     "node_rank": rank // 2}})])
+    seg.frame([history(i, T0 + 1 + i, loss=float(rank) + i / 10) for i in range(n)])
+    if end:
+        seg.frame([(EXIT, T0 + 9, {"code": 0, "status": "finished", "runtime": 9.0})])
+    return seg
+
+
+@run_vector
+def shared_run() -> Vector:
+    """A shared run: the primary's log/, streams rank_1 and rank_2, and entries of
+    streams/ that are no stream."""
+    primary, one = stream_seg("rank_0", 0, 3), stream_seg("rank_1", 1, 2)
+    two = stream_seg("rank_2", 2, 4, end=False)
+    cut = len(two.data) - 7  # rank_2 was killed mid-write: a torn tail of its last frame
+    last = two.events[-1]
+    two_events = [*two.events[:-1], incomplete(last["offset"], cut - last["offset"], 1, 4)]
+    stray = stream_seg("_tmp", 3, 1)
+    identity = json.dumps({"run_id": "job7", "project": "p", "name": "job7",
+                           "created": T0, "format": 1}).encode()
+    files = {"run.json": identity, f"log/{seg_name(0)}": bytes(primary.data),
+             f"streams/rank_1/log/{seg_name(0)}": bytes(one.data),
+             f"streams/rank_2/log/{seg_name(0)}": bytes(two.data[:cut]),
+             f"streams/_tmp/log/{seg_name(0)}": bytes(stray.data),  # no label: not a stream
+             "streams/notes.txt": b"a file, not a stream\n"}
+    return {"name": "shared_run",
+            "description": "A shared run of three writer streams: the primary's log/ and "
+                           "streams/rank_1, streams/rank_2 (killed: a torn tail). "
+                           "streams/_tmp (not a label: a name must start with a letter or "
+                           "digit), streams/nolog (no log/) and streams/notes.txt (a file) "
+                           "are no streams. Each stream has seqs of its own from 0.",
+            "files": files, "dirs": ["files", "streams/nolog/files"],
+            "streams": [{"label": "", "events": in_segment(seg_name(0), primary.events)},
+                        {"label": "rank_1", "events": in_segment(seg_name(0), one.events)},
+                        {"label": "rank_2", "events": in_segment(seg_name(0), two_events)}],
+            "lost_records": 0, "verify": "torn"}
+
+
 # -- writing -------------------------------------------------------------------------
 
 
@@ -1169,8 +1222,22 @@ def render() -> dict[str, bytes]:
         logs.append({"name": v["name"], "segments": v["segments"],
                      "expected": f"{v['name']}.json", "verify": v["verify"],
                      "description": v["description"]})
+    runs = []
+    for build in RUNS:
+        v = build()
+        layout = []
+        for i, (rel, data) in enumerate(sorted(v.pop("files").items())):
+            name = f"{v['name']}.{i}.{'json' if rel.endswith('.json') else 'seg'}"
+            files[name] = data
+            layout.append([rel, name])
+        v = {"name": v["name"], "description": v["description"], "files": layout,
+             "dirs": v["dirs"], **{k: v[k] for k in ("streams", "lost_records", "verify")}}
+        files[f"{v['name']}.json"] = dump(v)
+        runs.append({"name": v["name"], "files": layout, "dirs": v["dirs"],
+                     "expected": f"{v['name']}.json", "verify": v["verify"],
+                     "description": v["description"]})
     files["index.json"] = dump({"format_version": 1, "salt": f"0x{SALT:016x}",
-                                "vectors": index, "logs": logs})
+                                "vectors": index, "logs": logs, "runs": runs})
     return files
 
 
@@ -1192,7 +1259,11 @@ def dump(obj: dict[str, Any]) -> bytes:
                     body = ",\n".join(f"   {compact(r)}" for r in recs)
                     lines.append(f'  {head[:-1]}, "records": [\n{body}\n  ]}}')
             return '"events": [\n' + ",\n".join(lines) + "\n ]"
-        if key in ("vectors", "logs"):
+        if key == "streams" and value:
+            return '"streams": [\n' + ",\n".join(
+                f'  {{"label": {compact(st["label"])}, ' + item("events", st["events"])
+                .replace("\n", "\n ") + "}" for st in value) + "\n ]"
+        if key in ("vectors", "logs", "runs"):
             return f'"{key}": [\n' + ",\n".join(f"  {compact(v)}" for v in value) + "\n ]"
         return f"{compact(key)}: {compact(value)}"
 

@@ -47,6 +47,7 @@ gen = load_generator()
 INDEX = json.loads((VECTORS / "index.json").read_text())["vectors"]
 NAMES = [v["name"] for v in INDEX]
 LOGS = json.loads((VECTORS / "index.json").read_text())["logs"]
+RUNS = json.loads((VECTORS / "index.json").read_text())["runs"]
 
 
 def expected(name: str) -> dict[str, Any]:
@@ -209,3 +210,30 @@ def test_the_writer_encodes_canonical_vectors_to_the_same_bytes(name: str) -> No
 def test_json_encoding_of_values_round_trips(value: Any) -> None:
     text = canon(gen.to_json(value))
     assert canon(gen.to_json(gen.from_json(json.loads(text)))) == text
+
+
+@pytest.mark.parametrize("vector", RUNS, ids=[v["name"] for v in RUNS])
+def test_reader_sees_the_streams_a_run_vector_says(vector: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    """A run vector is a run directory (``files``: [path in the run, vector file], and
+    ``dirs``): which of its directories are writer streams, and each stream's events."""
+    from schema.layout import RunDir
+    from syncer.inspect.verify import VerifyReport
+
+    want = expected(vector["name"])
+    run = tmp_path / "run"
+    for rel in vector["dirs"]:
+        (run / rel).mkdir(parents=True, exist_ok=True)
+    for rel, file in vector["files"]:
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_bytes((VECTORS / file).read_bytes())
+    rd = RunDir(run)
+    streams = [rd, *rd.streams()]
+    assert [s.label for s in streams] == [st["label"] for st in want["streams"]]
+    lost = 0
+    for stream, st in zip(streams, want["streams"], strict=True):
+        assert canon(read_log(stream.log_dir)) == canon(st["events"]), st["label"]
+        lost += records_lost([e for e in iter_run_log(stream.log_dir)
+                              if isinstance(e, (Corrupt, SegmentDamaged))])
+    assert lost == want["lost_records"]
+    assert VerifyReport.read(rd).status == want["verify"]
