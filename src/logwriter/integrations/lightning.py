@@ -8,7 +8,32 @@ Usage::
 Like Lightning's own loggers, the run is created lazily, on first use of
 ``experiment``, and only on global rank 0: under DDP the other ranks get
 Lightning's DummyExperiment and every logging method is a no-op there
-(``rank_zero_only``), so one process writes the run, as runwal requires.
+(``rank_zero_only``), so one process writes the run.
+
+Shared runs: ``RunwalLogger(shared=True)`` (or ``RUNWAL_SHARED=1`` in the
+environment, when ``shared`` is not given) makes every rank a writer of one
+run (``logwriter.init(shared=True)``, session/shared.py): rank 0 writes the
+run's own ``log/``, every other rank its stream ``streams/rank_<N>/``. The
+run is then created on every rank (Lightning's setup hook touches
+``experiment`` on all of them), not only on rank 0. Hyper-parameters, metrics
+and checkpoints are still logged by rank 0 alone, as Lightning does (its
+metrics are reduced across ranks already); the other ranks contribute their
+own system metrics and console, and each rank finishes its stream at
+``finalize``. The stream's label is ``rank_<global rank>``, rank 0 the primary
+(``label=``/``primary=`` override them).
+
+Every rank must open the same run id. It is, in this order: ``id=``; the
+launcher's job id (``torchrun --rdzv-id``'s TORCHELASTIC_RUN_ID, Slurm's job
+id); else one that rank 0 draws and sends to the others with
+``torch.distributed.broadcast_object_list`` on the first use of
+``experiment`` after the process group is up. That first use is Lightning's
+setup hook, which every rank reaches together, so the broadcast is a
+collective all ranks make (a run rank 0 made before ``fit``, e.g. by
+``logger.experiment.config.update(...)`` in the script, keeps its id: rank 0
+sends it). An environment variable set before the job starts cannot carry it:
+torchrun starts each rank itself. A rank other than 0 cannot learn the id
+before the process group exists, so using its ``experiment`` before ``fit``
+with no id to go by raises ValueError (pass ``id=`` or ``torchrun --rdzv-id``).
 
 ``log_model`` follows WandbLogger: ``True`` saves the best and last
 checkpoints into the run's files when training ends successfully (every
@@ -50,7 +75,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[lightning]'") from exc
 
 import logwriter
+from logwriter.integrations.distributed import (
+    broadcast_from_rank_zero,
+    process_group_size,
+    wants_shared,
+)
 from logwriter.session.run import Run
+from logwriter.session.settings import new_run_id
+from logwriter.session.shared import job_run_id
 
 _PLAIN = (bool, int, float, str, type(None))
 
@@ -63,6 +95,8 @@ class RunwalLogger(Logger):
             passed to ``logwriter.init`` when the run is created.
         log_model: ``False``, ``True`` (best and last checkpoint at the end)
             or ``"all"`` (every checkpoint as it is written).
+        shared: ``True`` writes one shared run from every rank (see the module
+            docs); ``None`` follows ``RUNWAL_SHARED``, as ``logwriter.init`` does.
         prefix: put before every metric key (``prefix-key``), as in Lightning's loggers.
         **init_kwargs: further ``logwriter.init`` arguments (``resume``,
             ``capture_console``, ``server``, ...).
@@ -84,6 +118,7 @@ class RunwalLogger(Logger):
         job_type: str | None = None,
         log_model: bool | Literal["all"] = False,
         prefix: str = "",
+        shared: bool | None = None,
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -93,12 +128,16 @@ class RunwalLogger(Logger):
         self._init = dict(init_kwargs, project=project, name=name, id=id, dir=dir,
                           config=config, mode=mode, tags=tags, group=group, notes=notes,
                           job_type=job_type)
+        if shared is not None:
+            self._init["shared"] = shared
         self._log_model = log_model
         self._prefix = prefix
         self._experiment: Run | None = None  # the run, kept after finalize for its id and dir
         self._finalized = False
         self._checkpoint_callbacks: dict[int, Checkpoint] = {}
         self._saved_mtime: dict[str, float] = {}
+        # Shared runs: the id is one every rank has (given, the launcher's, or broadcast).
+        self._id_agreed = id is not None
 
     def __getstate__(self) -> dict[str, Any]:
         # A spawned DDP worker gets a pickled copy: the Run (threads, a lock on its
@@ -108,15 +147,63 @@ class RunwalLogger(Logger):
         return state
 
     @property
-    @rank_zero_experiment
     def experiment(self) -> Run:
-        """The logwriter Run (created on first use, rank 0 only)."""
+        """The logwriter Run (created on first use; rank 0 only unless shared)."""
+        if self._shared():
+            self._agree_id()
+            return self._make_experiment()
+        return self._rank_zero_experiment()
+
+    @rank_zero_experiment
+    def _rank_zero_experiment(self) -> Run:
+        return self._make_experiment()
+
+    def _make_experiment(self) -> Run:
         if self._experiment is None or self._finalized:
-            self._experiment = logwriter.init(**self._init)
+            kwargs = dict(self._init)
+            if self._shared():
+                rank = _global_rank()
+                if kwargs.get("label") is None:
+                    kwargs["label"] = f"rank_{rank}"
+                if kwargs.get("primary") is None:
+                    kwargs["primary"] = rank == 0
+            self._experiment = logwriter.init(**kwargs)
             self._finalized = False
             # A later stage (trainer.test after fit) resumes this run, not a new one.
             self._init.update(id=self._experiment.id, resume="allow", config=None)
         return self._experiment
+
+    def _shared(self) -> bool:
+        return wants_shared(self._init.get("shared"))
+
+    def _agree_id(self) -> None:
+        """Give ``self._init["id"]`` the run id every rank opens (see the module docs)."""
+        if self._id_agreed:
+            return
+        job = job_run_id()
+        if job is not None and self._init.get("id") is None:
+            self._init["id"] = job
+            self._id_agreed = True
+            return
+        world = process_group_size()
+        if world:
+            if world > 1:
+                # Rank 0's id, drawn now or that of the run it already made, for all.
+                mine = (self._init.get("id") or new_run_id()) if _global_rank() == 0 else None
+                self._init["id"] = broadcast_from_rank_zero(mine)
+            elif self._init.get("id") is None:
+                self._init["id"] = new_run_id()
+            self._id_agreed = True
+            return
+        # No process group yet: only rank 0 may go ahead (its id is sent at setup).
+        if self._init.get("id") is None:
+            if _global_rank() != 0 and (_env_world_size() or 1) > 1:
+                raise ValueError(
+                    "runwal: RunwalLogger(shared=True) on rank "
+                    f"{_global_rank()} cannot know the run id before the process group is "
+                    "up: pass id= (the same on every rank), start torchrun with --rdzv-id, "
+                    "or first use the logger in trainer.fit")
+            self._init["id"] = new_run_id()
 
     @property
     def name(self) -> str | None:
@@ -129,7 +216,7 @@ class RunwalLogger(Logger):
         """The run id; creates the run on rank 0 when no id was given."""
         if self._experiment is not None:
             return self._experiment.id
-        if self._init.get("id") is None and getattr(rank_zero_only, "rank", 0) == 0:
+        if self._init.get("id") is None and _global_rank() == 0:
             return self.experiment.id
         return self._init.get("id")
 
@@ -166,8 +253,10 @@ class RunwalLogger(Logger):
         elif self._log_model is True:
             self._checkpoint_callbacks[id(checkpoint_callback)] = checkpoint_callback
 
-    @rank_zero_only
     def finalize(self, status: str) -> None:
+        """Finish the run (rank 0; in a shared run every rank finishes its stream)."""
+        if _global_rank() != 0 and not self._shared():
+            return  # rank_zero_only, as Lightning's loggers
         run = self._experiment
         if run is None or self._finalized:
             return
@@ -191,6 +280,16 @@ class RunwalLogger(Logger):
                 continue
             self.experiment.save(path, base_path=os.path.dirname(path), policy=policy)
             self._saved_mtime[path] = mtime
+
+
+def _global_rank() -> int:
+    """The global rank as Lightning knows it (set by the strategy; 0 outside DDP)."""
+    return int(getattr(rank_zero_only, "rank", 0) or 0)
+
+
+def _env_world_size() -> int | None:
+    raw = os.environ.get("WORLD_SIZE", "").strip()
+    return int(raw) if raw.isdigit() else None
 
 
 def _config_value(value: Any) -> Any:

@@ -34,6 +34,25 @@ so a run reads the same in either tool:
 Only the main process (``state.is_world_process_zero``) logs: under DDP the
 other ranks' callbacks do nothing, so one run holds the job, as in wandb.
 
+Shared runs: ``RunwalCallback(shared=True)`` (or ``RUNWAL_SHARED=1`` in the
+environment, when ``shared`` is not given) makes every process of the job a
+writer of one run (``logwriter.init(shared=True)``, session/shared.py): every
+process starts it in ``on_train_begin`` and finishes it in ``on_train_end``,
+world process zero as the primary (the run's own ``log/``), each other process
+as its stream ``streams/rank_<process_index>/``. Config, metrics, summary and
+checkpoints are still logged by world process zero alone, as the Trainer's
+other callbacks do (the Trainer gathers its metrics there); the other
+processes contribute their own system metrics and console.
+``evaluate()``/``predict()`` outside ``train()`` stay on world process zero.
+
+Every process must open the same run id. It is, in this order: ``id=``; the
+launcher's job id (``torchrun --rdzv-id``'s TORCHELASTIC_RUN_ID, Slurm's job
+id); else one that world process zero draws and sends to the others with
+``torch.distributed.broadcast_object_list`` in ``on_train_begin``, which every
+process reaches together with the process group up (the Trainer sets it up
+before training). An environment variable set before the job starts cannot
+carry it: torchrun starts each process itself.
+
 The run: the ``run=`` given, else the current ``logwriter.run`` (a script
 that called ``logwriter.init()`` itself), else one this callback starts at
 ``on_train_begin`` with the ``init()`` arguments given to it (``name``
@@ -64,7 +83,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'runwal[transformers]'") from exc
 
 import logwriter
+from logwriter.integrations.distributed import (
+    broadcast_from_rank_zero,
+    process_group_size,
+    wants_shared,
+)
 from logwriter.session.run import Run
+from logwriter.session.settings import new_run_id
+from logwriter.session.shared import job_run_id
 
 # Logged once at the end of train(); WandbCallback's list, kept in summary.
 SUMMARY_KEYS = frozenset({
@@ -133,15 +159,40 @@ class RunwalCallback(TrainerCallback):
         self._owned = False  # this callback started self.run and finishes it
         self._reopened = False  # opened outside train() for evaluate()/predict()
 
+    def _shared(self) -> bool:
+        return wants_shared(self._init_kwargs.get("shared"))
+
+    def _stream(self, args: Any, state: Any, kwargs: dict[str, Any], agree: bool) -> None:
+        """A shared run's id, label and primary into init()'s ``kwargs``. ``agree``: every
+        process is here together (on_train_begin) and may take part in a broadcast."""
+        index = int(getattr(args, "process_index", 0) or 0)
+        kwargs["shared"] = True
+        if kwargs.get("label") is None:
+            kwargs["label"] = f"rank_{index}"
+        if kwargs.get("primary") is None:
+            kwargs["primary"] = bool(state.is_world_process_zero)
+        if kwargs.get("id") is None:
+            kwargs["id"] = job_run_id()
+        if kwargs.get("id") is None:
+            if agree and process_group_size() > 1:
+                kwargs["id"] = broadcast_from_rank_zero(
+                    new_run_id() if state.is_world_process_zero else None)
+            else:
+                kwargs["id"] = new_run_id()  # world process zero alone (evaluate() first)
+
     # -- the run ---------------------------------------------------------------
 
-    def _start(self, args: Any, state: Any, model: Any) -> None:
+    def _start(self, args: Any, state: Any, model: Any, agree: bool = False) -> None:
         if self.run is None or self.run.finished:
             if logwriter.run is not None:
                 self.run, self._owned = logwriter.run, False
             else:
-                self.run, self._owned = logwriter.init(**self._names(args, state)), True
-        self.run.config.update(self._config(args, model))
+                kwargs = self._names(args, state)
+                if self._shared():
+                    self._stream(args, state, kwargs, agree)
+                self.run, self._owned = logwriter.init(**kwargs), True
+        if state.is_world_process_zero:
+            self.run.config.update(self._config(args, model))
 
     def _names(self, args: Any, state: Any) -> dict[str, Any]:
         """init()'s arguments; as WandbCallback names runs: a hyper-parameter search's
@@ -185,6 +236,8 @@ class RunwalCallback(TrainerCallback):
         kwargs = {k: v for k, v in self._init_kwargs.items() if k not in ("id", "resume")}
         kwargs.update(id=run.id, dir=run.settings.dir, resume="must")
         kwargs.setdefault("project", run.project)
+        if self._shared():
+            self._stream(args, state, kwargs, agree=False)
         self.run = logwriter.init(**kwargs)
         self._reopened = True
         return self.run
@@ -198,8 +251,8 @@ class RunwalCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
                        **kwargs: Any) -> None:
-        if state.is_world_process_zero:
-            self._start(args, state, model)
+        if state.is_world_process_zero or self._shared():
+            self._start(args, state, model, agree=True)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
                **kwargs: Any) -> None:
@@ -256,7 +309,7 @@ class RunwalCallback(TrainerCallback):
                      policy="now")
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.is_world_process_zero:
+        if state.is_world_process_zero or self._shared():
             self._finish_owned()
 
 

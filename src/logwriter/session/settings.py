@@ -228,12 +228,11 @@ def resolve(args: InitArgs | None = None) -> Settings:
     mode = mode.strip().lower()
     if mode not in MODES:
         raise ValueError(f"runwal: mode {mode!r} is not one of {', '.join(MODES)}")
-    shared_env = os.environ.get("RUNWAL_SHARED", "").strip().lower() in ("1", "true", "yes")
-    shared = bool(args.shared) if args.shared is not None else shared_env
+    from logwriter.session.shared import resolve_shared, shared_default
+
+    shared = bool(args.shared) if args.shared is not None else shared_default()
     label, primary, stream = None, True, None
     if shared:
-        from logwriter.session.shared import resolve_shared
-
         run_id, label, primary, stream = resolve_shared(args.id, args.label, args.primary)
     elif args.label is not None or args.primary is not None:
         raise ValueError("runwal: label= and primary= are for shared runs: pass shared=True")

@@ -51,6 +51,11 @@ def _env_int(names: tuple[str, ...]) -> int | None:
     return None
 
 
+def shared_default() -> bool:
+    """Whether init() makes a shared run when ``shared=`` is not given: RUNWAL_SHARED."""
+    return os.environ.get("RUNWAL_SHARED", "").strip().lower() in ("1", "true", "yes")
+
+
 def job_run_id() -> str | None:
     """The launcher's id for this job, shared by all its processes; None if none."""
     elastic = os.environ.get("TORCHELASTIC_RUN_ID", "").strip()
