@@ -19,7 +19,9 @@ unchanged under ``torchrun``, ``srun``, ``mpirun`` or ``accelerate launch``:
 
 =========  ===========================================================
 id         ``id=``, else TORCHELASTIC_RUN_ID (``torchrun --rdzv-id``),
-           else SLURM_JOB_ID (+ ``_`` SLURM_STEP_ID); a shared run needs one
+           else SLURM_JOB_ID (+ ``_`` SLURM_STEP_ID); else a new one only for
+           an explicit ``primary=True`` (wandb's pattern: the primary passes its
+           ``run.id`` on); otherwise ValueError
 label      ``label=``, else ``rank_<RANK>`` (RANK, SLURM_PROCID, PMI_RANK,
            OMPI_COMM_WORLD_RANK), else ``<host>_<pid>``
 primary    ``primary=``, else rank 0 (no rank known: True)
@@ -74,10 +76,17 @@ def resolve_shared(run_id: str | None, label: str | None, primary: bool | None
     ValueError when no id can be found or the label is no valid name."""
     if run_id is None:
         run_id = job_run_id()
+        if run_id is None and primary is True:
+            # wandb's pattern: the primary (x_primary=True) makes the run and hands its
+            # run.id to the other processes itself
+            from logwriter.session.settings import new_run_id
+
+            run_id = new_run_id()
         if run_id is None:
             raise ValueError(
                 "runwal: init(shared=True) needs the run's id: pass id= (the same in every "
-                "process), or start the job with torchrun --rdzv-id or under Slurm")
+                "process), or start the job with torchrun --rdzv-id or under Slurm (only an "
+                "explicit primary=True may make a new one and pass its run.id on)")
     rank = _env_int(_RANK_VARS)
     if label is None:
         label = f"rank_{rank}" if rank is not None else f"{os.uname().nodename}_{os.getpid()}"

@@ -73,6 +73,10 @@ def test_shared_run_arguments_that_cannot_work_are_refused(launcher: pytest.Monk
         resolve(InitArgs(shared=True, id="x", label="../up"))
     with pytest.raises(ValueError, match="for shared runs"):
         resolve(InitArgs(id="x", label="rank_1"))
+    made = resolve(InitArgs(shared=True, primary=True))  # wandb's x_primary=True: new id
+    assert made.primary and made.run_id and made.run_dir.endswith(made.run_id)
+    with pytest.raises(ValueError, match="needs the run's id"):
+        resolve(InitArgs(shared=True, primary=False))
     no_rank = resolve(InitArgs(shared=True, id="x"))  # no launcher: a primary, named by pid
     assert no_rank.primary and no_rank.label and no_rank.label.endswith(f"_{os.getpid()}")
 

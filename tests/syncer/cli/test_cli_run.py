@@ -155,3 +155,50 @@ time.sleep(60)
     finally:
         proc.kill()
         proc.wait()
+
+
+SHARED = """\
+import os, time, wandb
+rank, id_file = int(os.environ["RANK"]), os.environ["ID_FILE"]
+if rank == 0:  # wandb's example: the primary makes the run and hands its id on
+    run = wandb.init(project="p", settings=wandb.Settings(
+        mode="shared", x_label="rank_0", x_primary=True))
+    with open(id_file + ".tmp", "w") as fh:
+        fh.write(run.id)
+    os.replace(id_file + ".tmp", id_file)
+else:
+    while not os.path.exists(id_file):
+        time.sleep(0.05)
+    run = wandb.init(project="p", id=open(id_file).read(), settings=wandb.Settings(
+        mode="shared", x_label=f"rank_{rank}", x_primary=False,
+        x_update_finish_state=False))
+for i in range(5):
+    wandb.log({"loss": rank + i / 10})
+wandb.finish()
+"""
+
+
+def test_wandbs_shared_mode_example_writes_one_run_under_runwal_run(tmp_path: Path) -> None:
+    script = tmp_path / "shared.py"
+    script.write_text(SHARED)
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "syncer.cli", "run", "--dir", str(tmp_path / "runs"), "--",
+         sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNWAL_"))},
+             "RANK": str(rank), "ID_FILE": str(tmp_path / "id")}) for rank in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    run_dir = only_run(tmp_path)
+    assert run_dir.name == (tmp_path / "id").read_text()
+    rows = dump(run_dir)
+    assert [r["data"]["loss"] for r in rows if r["type"] == "history" and "label" not in r] \
+        == [i / 10 for i in range(5)]
+    primary_run = rows[0]
+    assert primary_run["stream"] == {"label": "rank_0", "primary": True, "rank": 0,
+                                     "local_rank": None, "world_size": None, "node_rank": None}
+    worker = [r for r in rows if r.get("label") == "rank_1"]
+    assert [r["data"]["loss"] for r in worker if r["type"] == "history"] == [
+        1 + i / 10 for i in range(5)]
+    assert [r["status"] for r in worker if r["type"] == "exit"] == ["finished"]
