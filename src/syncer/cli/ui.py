@@ -35,7 +35,7 @@ import click
 from syncer.cli.common import require_dir, user_errors
 from syncer.cli.syncd import stop_on_signals
 from syncer.errors import EXIT_PROBLEM
-from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port
+from syncer.sinks.mlflow.loopback_server import LocalMlflowServer, free_port, port_free
 
 DEFAULT_PORT = 5000  # MLflow's own default: what a user of `mlflow ui` expects
 
@@ -44,20 +44,6 @@ def default_store() -> Path:
     """``$XDG_CACHE_HOME/runwal/ui``, else ``~/.cache/runwal/ui``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "runwal" / "ui"
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # as the server binds (uvicorn sets it): a port whose last server just stopped
-        # still has connections in TIME_WAIT, and is free for it all the same
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def choose_port(store: Path, asked: int | None) -> int:
@@ -70,7 +56,7 @@ def choose_port(store: Path, asked: int | None) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         last = 0
     for port in (last, DEFAULT_PORT):
-        if port and _free(port):
+        if port and port_free(port):
             return port
     return free_port()
 

@@ -59,3 +59,21 @@ def test_ui_serves_the_runs_stops_on_ctrl_c_and_syncs_nothing_twice(tmp_path: Pa
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=90)
     assert again.returncode == 0
+
+
+def test_ui_on_a_port_another_server_holds_fails_and_sends_it_nothing(
+        tmp_path: Path, mlflow_uri: str) -> None:
+    """Another user's MLflow on the port asked for: one line, exit 1, and not a single
+    run of ours reaches that server (it used to receive them all)."""
+    runs, store = tmp_path / "runs", tmp_path / "store"
+    write_run(runs, "uiclash1", training_records(10), project="p-ui-clash")
+    port = mlflow_uri.rsplit(":", 1)[1]
+    proc = subprocess.run([sys.executable, "-m", "syncer.cli", "ui", str(runs), "--store",
+                           str(store), "--port", port], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"port {port} on 127.0.0.1 is in use" in lines[0], lines
+    assert "MLflow UI at" not in proc.stderr
+    assert runs_tagged(mlflow_uri, "p-ui-clash", "uiclash1") == []
+    assert not (runs / "uiclash1" / "sync").exists()

@@ -39,6 +39,19 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def port_free(port: int) -> bool:
+    """Whether a server could bind 127.0.0.1:``port`` now (SO_REUSEADDR, as uvicorn sets
+    it: a port whose last server just stopped has connections in TIME_WAIT, and is free
+    for it all the same)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -84,7 +97,14 @@ class LocalMlflowServer:
         return self.root / "server.log"
 
     def start(self, timeout: float = 90.0) -> LocalMlflowServer:
+        """Start the server and wait until it answers. LoopbackServerError when it does
+        not, or when the port is taken: whatever answers there is another process's
+        server, and nothing may be sent to it as if it were ours."""
         t0 = time.monotonic()
+        if not port_free(self.port):
+            raise LoopbackServerError(
+                f"port {self.port} on 127.0.0.1 is in use by another process",
+                hint="pick another --port, or leave --port out for a free one")
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = [
             *_mlflow_cmd(),
@@ -109,6 +129,12 @@ class LocalMlflowServer:
                 raise LoopbackServerError(f"mlflow server exited early; see {self.log_path}")
             try:
                 if httpx.get(f"{self.uri}/health", timeout=1.0).status_code == 200:
+                    time.sleep(0.2)  # a server that lost the port to another exits now
+                    if self.proc.poll() is not None:
+                        raise LoopbackServerError(
+                            f"port {self.port} answers, but not this mlflow server (it "
+                            f"exited; see {self.log_path})",
+                            hint="pick another --port, or leave --port out for a free one")
                     self.started_in = time.monotonic() - t0
                     return self
             except httpx.HTTPError:
