@@ -25,7 +25,7 @@ from typing import IO
 import click
 
 from schema import uri as tracking_uri
-from schema.layout import RunDir, child_runs, is_run_dir
+from schema.layout import RunDir, child_runs, foreign_run_hint, is_run_dir
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
 from syncer.cli.progress import Progress
@@ -34,6 +34,7 @@ from syncer.engine.plan import plan_run
 from syncer.engine.result import SyncResult
 from syncer.engine.unit import sync_path
 from syncer.errors import EXIT_PROBLEM, NoSuchDir
+from syncer.inspect.spelling import terminal_text
 from syncer.sinks.mlflow.connect import open_server, run_url, server_uri
 from syncer.sinks.mlflow.mapping import count_points
 from syncer.sinks.mlflow.sink import sink_name_for
@@ -49,9 +50,13 @@ def require_paths(paths: Iterable[str]) -> None:
                                  "for every run in it")
 
 
-def expand(paths: Iterable[str]) -> list[Path]:
-    """Run dirs named on the command line; a directory of runs stands for its runs."""
+def expand(paths: Iterable[str]) -> tuple[list[Path], list[Path]]:
+    """(run dirs named on the command line, directories that hold no run). A directory
+    of runs stands for its runs; one with none in it (an empty ./runs) for nothing,
+    as ``runwal ls`` and ``syncd --once`` see it. A directory holding another tool's
+    run (TensorBoard, wandb) stays, so that its failure says how to import it."""
     out: list[Path] = []
+    empty: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir() and not is_run_dir(p):
@@ -59,8 +64,11 @@ def expand(paths: Iterable[str]) -> list[Path]:
             if kids:
                 out += kids
                 continue
+            if foreign_run_hint(p) is None:
+                empty.append(p)
+                continue
         out.append(p)
-    return out
+    return out, empty
 
 
 def selected(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -180,7 +188,8 @@ def sync(
     command before anything is synced.
 
     \b
-    Exit status: 0 every run synced, skipped (already synced) or partial;
+    Exit status: 0 every run synced, skipped (already synced) or partial, also
+                   when a directory holds no runs (a note says so);
                  1 a run failed (not a run, damaged, refused) or the server
                    is unreachable;
                  2 usage error (a path that does not exist, no server
@@ -191,7 +200,14 @@ def sync(
     # --dry-run needs no server, but a URI given (--to or the environment) must be
     # one: the same one line and exit 2 as without --dry-run, never a password.
     uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""
-    paths = [p for p in expand(run_dirs) if selected(p, include, exclude)]
+    found, empty = expand(run_dirs)
+    paths = [p for p in found if selected(p, include, exclude)]
+    for where in empty:
+        click.echo(terminal_text(f"runwal: note: no runs under {where}"), err=True)
+    if not paths and not found:  # nothing to do: no server needed, nothing failed
+        if as_json:
+            echo_json({"runs": []})
+        return
     if dry_run:
         name, shown = (sink_name_for(uri), public_uri(uri)) if uri else ("", "")
         results = [plan_run(p, name, shown, count_points) for p in paths]

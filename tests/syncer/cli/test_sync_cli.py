@@ -137,3 +137,21 @@ def test_kill_minus_9_mid_upload_then_exact(tmp_path: Path, mlflow_uri: str) -> 
     for key in ("m0", "m4"):
         hist = c.get_metric_history(server_run.info.run_id, key)
         assert sorted(m.step for m in hist) == list(range(20_000)), key
+
+
+def test_a_directory_without_runs_is_a_note_and_exit_0_as_in_ls(tmp_path: Path) -> None:
+    """`runwal sync EMPTY_DIR` said "failed ... not a run directory", exit 1, while
+    `runwal ls` says "no runs" and `syncd --once` exits 0. No server is contacted."""
+    empty = tmp_path / "runs"
+    (empty / "not-a-run").mkdir(parents=True)
+    proc = run(str(empty), "--to", "http://127.0.0.1:9", "--json")  # nothing listens there
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"runs": []}
+    assert proc.stderr.strip() == f"runwal: note: no runs under {empty}"
+    tb = tmp_path / "tblogs"  # another tool's run keeps its failure and its import hint
+    tb.mkdir()
+    (tb / "events.out.tfevents.1.host").write_bytes(b"")
+    proc = run(str(tb), "--dry-run", "--json")
+    assert proc.returncode == 1
+    (res,) = json.loads(proc.stdout)["runs"]
+    assert res["status"] == "failed" and "runwal import tensorboard" in res["reason"], res
