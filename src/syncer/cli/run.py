@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,31 @@ def shim_dir() -> str:
         raise BadCommand("the logwriter package is not installed here",
                             hint="install runwal in the environment that runs the script")
     return os.path.join(next(iter(spec.submodule_search_locations)), "wandb_compat")
+
+
+_PYTHON = re.compile(r"python[0-9.]*")
+
+
+def check_interpreter(command: tuple[str, ...], exe: str, env: dict[str, str]) -> None:
+    """When COMMAND is a Python other than runwal's own (``python`` of the system while
+    runwal sits in a venv that is not activated), make sure it can import runwal;
+    else one line saying which interpreter to use, instead of the child's
+    ``ModuleNotFoundError`` traceback. Other commands (a shell script) are run as
+    they are."""
+    if not _PYTHON.fullmatch(os.path.basename(exe)):
+        return
+    if os.path.abspath(exe) == os.path.abspath(sys.executable):
+        return  # (not realpath: a venv's python links to the base one, without its packages)
+    probe = subprocess.run([exe, "-c", "import logwriter"], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60, check=False)
+    if probe.returncode == 0:
+        return
+    rest = " ".join(command[1:])
+    named = exe if command[0] == exe else f"{command[0]} ({exe})"
+    raise BadCommand(
+        f"{named} is a Python without runwal (runwal is installed for {sys.executable})",
+        hint=f"run the script with that interpreter: runwal run -- {sys.executable} {rest}; "
+             "or activate the environment runwal is installed in")
 
 
 def _terminal_sends_sigint() -> bool:
@@ -60,8 +86,13 @@ def run(runs_dir: Path | None, command: tuple[str, ...]) -> None:
     itself) is forwarded to the child.
 
     \b
+    A Python that cannot import runwal (the system's `python` while runwal
+    is in a venv that is not activated) is refused with one line naming the
+    interpreter to use.
+
+    \b
     Exit status: the child's (128+N when signal N killed it); 2 no command
-    given, or it is not found.
+    given, it is not found, or it is a Python without runwal.
     """
     if not command:
         raise BadCommand("no command given")
@@ -74,6 +105,7 @@ def run(runs_dir: Path | None, command: tuple[str, ...]) -> None:
     env["PYTHONPATH"] = shim + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     if runs_dir is not None:
         env["RUNWAL_DIR"] = os.fspath(runs_dir)
+    check_interpreter(command, exe, env)
     try:
         child = subprocess.Popen([exe, *command[1:]], env=env)
     except OSError as exc:

@@ -202,3 +202,22 @@ def test_wandbs_shared_mode_example_writes_one_run_under_runwal_run(tmp_path: Pa
     assert [r["data"]["loss"] for r in worker if r["type"] == "history"] == [
         1 + i / 10 for i in range(5)]
     assert [r["status"] for r in worker if r["type"] == "exit"] == ["finished"]
+
+
+def test_a_python_without_runwal_is_one_line_naming_the_interpreter(tmp_path: Path) -> None:
+    """`runwal run -- python train.py` with runwal in a venv that is not activated: the
+    system's python cannot import it; that was the child's ModuleNotFoundError traceback."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    python = bare / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import logwriter"],
+                          capture_output=True).returncode != 0
+    script = tmp_path / "train.py"
+    script.write_text(PLAIN)
+    proc = runwal("run", "--dir", tmp_path / "runs", "--", python, script, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"{python} is a Python without runwal" in line
+    assert f"runwal run -- {sys.executable} {script}" in line
+    assert not (tmp_path / "runs").exists()
