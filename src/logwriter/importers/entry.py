@@ -100,6 +100,7 @@ def run_batch(kind: str, paths: Sequence[str], into: str | Path, *, say: Say,
         except OSError as exc:
             found.append(ImportResult(source=str(Path(raw)), kind=kind, status=FAILED,
                                       reason=f"{exc.strerror or exc}: {exc.filename or raw}"))
+    found = one_each(found)
     dest = Path(into)
     if not dry_run:
         dest.mkdir(parents=True, exist_ok=True)
@@ -118,6 +119,24 @@ def run_batch(kind: str, paths: Sequence[str], into: str | Path, *, say: Say,
         say(protocol.result_line(index, res))
     say(protocol.done_line(len(results), sum(r.status == FAILED for r in results)))
     return results
+
+
+def one_each(found: list[Source | ImportResult]) -> list[Source | ImportResult]:
+    """``found`` with each source once: the same directory reached through a symlink
+    (wandb's ``latest-run``) or another path is one source, imported once."""
+    seen: set[Path] = set()
+    out: list[Source | ImportResult] = []
+    for src in found:
+        if not isinstance(src, ImportResult):
+            try:
+                real = src.path.resolve()
+            except OSError:
+                real = src.path
+            if real in seen:
+                continue
+            seen.add(real)
+        out.append(src)
+    return out
 
 
 def _report(results: list[ImportResult], kind: str, say: Say) -> list[ImportResult]:

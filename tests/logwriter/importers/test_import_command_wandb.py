@@ -80,3 +80,16 @@ def test_synced_point_by_point_and_once(offline_run: Path, tmp_path: Path,
     assert proc.returncode == 0, proc.stderr
     assert [(x["status"], x["points"]) for x in json.loads(proc.stdout)["runs"]] == [
         ("skipped", 0)]
+
+
+def test_latest_run_symlink_and_the_run_itself_are_one_source(offline_run: Path,
+                                                               tmp_path: Path) -> None:
+    """`runwal import wandb wandb/latest-run wandb/offline-run-*` (what a shell glob of
+    wandb/* gives): wandb's own latest-run link is the same run, imported once."""
+    latest = offline_run.parent / "latest-run"
+    assert latest.is_symlink() and latest.resolve() == offline_run.resolve()
+    res = imp(str(latest), str(offline_run), "--into", str(tmp_path / "runs"), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["runs"]
+    assert row["status"] == "imported"
+    assert len(list((tmp_path / "runs").iterdir())) == 1
