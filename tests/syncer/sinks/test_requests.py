@@ -108,3 +108,25 @@ def test_a_live_runs_next_pass_skips_runs_get_until_another_process_synced_it(
     assert "active" in res.reason or "exist" in res.reason, res.reason
     after = checkpoint.load(RunDir(rd), MlflowSink(rest).name)
     assert after is not None and after.seq == ckpt.seq  # nothing acknowledged, nothing moved
+
+
+def test_parallel_workers_look_up_a_new_experiment_once(tmp_path: Path, mlflow_uri: str) -> None:
+    """`runwal sync` of 10 small runs of one new project with 4 workers: the workers used
+    to each find the experiment missing and race to create it."""
+    import json
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    for i in range(10):
+        write_run(runs, f"par{i:03d}", training_records(20), project="p-parallel-exp")
+    with FaultProxy(mlflow_uri) as proxy:
+        proc = subprocess.run([sys.executable, "-m", "syncer.cli", "sync", str(runs), "--to",
+                               proxy.uri, "--workers", "4", "--json"], capture_output=True,
+                              text=True, timeout=300)
+        kinds = _kinds(proxy.log)
+        lookups = [path for _, _, path, _ in proxy.log if "p-parallel-exp" in path]
+    assert {r["status"] for r in json.loads(proc.stdout)["runs"]} == {"synced"}, proc.stderr
+    assert len(lookups) == 1 and kinds["experiments/create"] == 1, (lookups, kinds)
+    # + the connection check (a get-by-name of "Default"), + 6 per run (as above)
+    assert sum(kinds.values()) == 1 + 2 + 6 * 10, kinds

@@ -107,6 +107,8 @@ class MlflowRest:
         # experiment name -> (id, monotonic time found): the runs of one project share
         # one lookup per process (`syncer.sinks.mlflow.runs.experiment_id`)
         self.experiments: dict[str, tuple[str, float]] = {}
+        # held while one is looked up: parallel sync workers of one new project ask once
+        self.experiments_lock = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------
     def request(

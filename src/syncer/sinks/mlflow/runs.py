@@ -68,13 +68,16 @@ JOB_KEYS = ("slurm_job_id", "job_id")  # run record keys that mark a scheduler j
 
 def experiment_id(rest: MlflowRest, name: str) -> str:
     """The id of experiment ``name``, created if missing (once, even when answers are lost);
-    remembered by ``rest`` for `EXPERIMENT_TTL` (one lookup for a directory of runs)."""
-    known = rest.experiments.get(name)
-    if known is not None and time.monotonic() - known[1] < EXPERIMENT_TTL:
-        return known[0]
-    eid = _experiment_id(rest, name)
-    rest.experiments[name] = (eid, time.monotonic())
-    return eid
+    remembered by ``rest`` for `EXPERIMENT_TTL` (one lookup for a directory of runs). The
+    lookup holds ``rest``'s lock: parallel workers syncing the first runs of a new project
+    wait for one lookup instead of each finding it missing and racing to create it."""
+    with rest.experiments_lock:
+        known = rest.experiments.get(name)
+        if known is not None and time.monotonic() - known[1] < EXPERIMENT_TTL:
+            return known[0]
+        eid = _experiment_id(rest, name)
+        rest.experiments[name] = (eid, time.monotonic())
+        return eid
 
 
 def _experiment_id(rest: MlflowRest, name: str) -> str:
