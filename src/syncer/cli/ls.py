@@ -92,7 +92,7 @@ def log_entry(path: Path) -> dict[str, Any]:
         "status": view.status,
         "exit_code": view.exit_code,
         "runtime": view.runtime,
-        "steps": sum(v.history_count for v in views),
+        "steps": max(v.step_count for v in views),  # every stream counts the same steps
         "last_step": max(steps) if steps else None,
         "records": sum(v.records for v in views),
         "last_seq": view.last_seq,
@@ -115,10 +115,11 @@ def ls(directory: Path, as_json: bool) -> None:
 
     \b
     Columns: run id, project, name, created, status ("unfinished" when the
-    run has no exit record: still running, or it crashed), steps (history
-    records), records, size on disk, health (ok / torn tail / damaged;
-    `runwal verify` tells more) and sync ("synced" when a sync checkpoint
-    covers the last record, "partial", "-" never synced).
+    run has no exit record: still running, or it crashed), steps (distinct
+    steps logged: a step logged in two calls counts once), records, size on
+    disk, health (ok / torn tail / damaged; `runwal verify` tells more) and
+    sync ("synced" when a sync checkpoint covers the last record, "partial",
+    "-" never synced).
 
     \b
     A shared run is one row: steps, records, size and health cover all its

@@ -89,7 +89,7 @@ def _stream_json(sv: RunView) -> dict[str, Any]:
         "path": str(sv.path), "host": sv.run.get("host"),
         **{k: facts.get(k) for k in ("rank", "local_rank", "world_size", "node_rank")},
         "status": sv.status, "exit_code": sv.exit_code, "runtime": sv.runtime,
-        "records": sv.records, "steps": sv.history_count, "last_step": sv.last_step,
+        "records": sv.records, "steps": sv.step_count, "last_step": sv.last_step,
         "first_seq": sv.first_seq, "last_seq": sv.last_seq,
         "console_lines": sv.console_line_count,
         "damage": [damage_json(d) for d in sv.damage],
@@ -276,7 +276,7 @@ def _metrics_section(title: str, metrics: dict[str, MetricStats], view: RunView 
             for k, m in sorted(metrics.items())]
     head = f"{title} ({len(metrics)} keys"
     if view is not None:
-        head += f", {view.history_count} steps, last step {render.cell(view.last_step)}"
+        head += f", {view.step_count} steps, last step {render.cell(view.last_step)}"
     return ["", head + ")",
             render.table(rows, ("KEY", "COUNT", "LAST", "MIN", "MAX", ""), right={1, 2, 3, 4},
                          indent="  ")]

@@ -72,7 +72,9 @@ class RunView:
     records: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
     unknown_types: Counter[int] = field(default_factory=Counter)
-    history_count: int = 0
+    history_count: int = 0  # history records (a step logged in two calls is two)
+    step_count: int = 0  # steps: history records whose step differs from the one before
+    _prev_step: int | None = field(default=None, repr=False)
     last_step: int | None = None
     first_seq: int | None = None
     last_seq: int | None = None
@@ -169,6 +171,9 @@ class RunView:
     def _history(self, rec: Record, body: dict[str, Any]) -> None:
         step, data = body["step"], body["data"]  # checked by body_problem
         self.history_count += 1
+        if step != self._prev_step:  # rows of one step come together (log(commit=False))
+            self.step_count += 1
+            self._prev_step = step
         self.last_step = step if self.last_step is None else max(self.last_step, step)
         self._series(self.metrics, step, data, rec.ts)
         self.history_last.update(data)

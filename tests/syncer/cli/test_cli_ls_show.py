@@ -236,3 +236,20 @@ def test_runview_skips_malformed_bodies_with_a_note(tmp_path: Path, bad_body: ob
     view = RunView.load(run)
     assert view.records == 2 and view.history_count == 1
     assert view.notes and "not a map" in view.notes[0]
+
+
+def test_steps_counts_steps_not_history_records(tmp_path: Path) -> None:
+    """A step logged in two calls (train loss, then eval metrics) is one step: `ls` said
+    201 steps for 100."""
+    recs = [(RecordType.RUN, T0, {"project": "p"})]
+    for step in range(100):
+        recs.append((RecordType.HISTORY, T0 + step, {"step": step, "data": {"loss": 1.0}}))
+        recs.append((RecordType.HISTORY, T0 + step, {"step": step, "data": {"acc": 0.5}}))
+    recs.append((RecordType.HISTORY, T0 + 200, {"step": 100, "data": {"final": 1.0}}))
+    build_run(tmp_path, recs, run_id="twocall")
+    code, out, err = invoke("ls", tmp_path, "--json")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["steps"] == 101 and row["records"] == len(recs)
+    code, out, _ = invoke("show", tmp_path / "twocall")
+    assert "101 steps, last step 100" in out

@@ -242,7 +242,8 @@ def test_ls_one_row_per_shared_run_summed_over_streams(tmp_path: Path) -> None:
     assert set(rows) == {"job1", "plain"}  # no stream listed as a run
     row = rows["job1"]
     n = len(stream_records(0))
-    assert (row["streams"], row["records"], row["steps"], row["last_step"]) == (2, 3 * n, 12, 3)
+    # steps: each stream logs the same 4 (0..3); records add up over the streams
+    assert (row["streams"], row["records"], row["steps"], row["last_step"]) == (2, 3 * n, 4, 3)
     assert row["health"] == "ok" and row["status"] == "finished"
     assert rows["plain"]["streams"] == 0
     code, out, _ = invoke("ls", runs)
