@@ -98,18 +98,40 @@ class SyncProgress(Progress):
                       result.seconds, more)
 
 
-def _table(results: list[SyncResult], uri: str) -> str:
-    rows = [("RUN", "STATUS", "POINTS", "SECONDS", "URL", "REASON")]
+def identity_of(path: Path) -> tuple[float | None, str]:
+    """(created, name) from the run's run.json, for the order and the NAME column;
+    (None, "") when it cannot be read (the pass reports why)."""
+    with contextlib.suppress(Exception):
+        data = RunDir.open(path).identity()
+        created = data.get("created")
+        name = data.get("name")
+        return (float(created) if isinstance(created, (int, float)) and
+                not isinstance(created, bool) else None,
+                name if isinstance(name, str) else "")
+    return None, ""
+
+
+def in_creation_order(paths: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """``paths`` oldest run first (as `runwal ls` lists them; run ids are random), and
+    each one's name."""
+    meta = {p: identity_of(p) for p in paths}
+    ordered = sorted(paths, key=lambda p: (meta[p][0] is None, meta[p][0] or 0.0, str(p)))
+    return ordered, {p: meta[p][1] for p in paths}
+
+
+def _table(results: list[SyncResult], uri: str, names: dict[str, str]) -> str:
+    rows = [("RUN", "NAME", "STATUS", "POINTS", "SECONDS", "URL", "REASON")]
     for r in results:
         url = run_url(uri, r.experiment_id, r.server_run_id) if uri else ""
-        rows.append((r.run_id or r.run_dir, r.status, str(r.points), f"{r.seconds:.1f}",
-                     url or "-", r.reason))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        name = names.get(r.run_dir, "") or "-"
+        rows.append((r.run_id or r.run_dir, name[:40], r.status, str(r.points),
+                     f"{r.seconds:.1f}", url or "-", r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
+        "  ".join(c.ljust(w) for c, w in zip(row[:6], widths, strict=True)) + "  " + row[6]
         for row in rows
     ]
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(terminal_text(line.rstrip()) for line in lines)
 
 
 def run_sync(
@@ -201,7 +223,7 @@ def sync(
     # one: the same one line and exit 2 as without --dry-run, never a password.
     uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""
     found, empty = expand(run_dirs)
-    paths = [p for p in found if selected(p, include, exclude)]
+    paths, names = in_creation_order([p for p in found if selected(p, include, exclude)])
     for where in empty:
         click.echo(terminal_text(f"runwal: note: no runs under {where}"), err=True)
     if not paths and not found:  # nothing to do: no server needed, nothing failed
@@ -224,19 +246,21 @@ def sync(
             )
         finally:
             progress.close()
-    _report(results, as_json, "" if dry_run else uri)
+    _report(results, as_json, "" if dry_run else uri, {str(p): n for p, n in names.items()})
     if any(r.status == "failed" for r in results):
         sys.exit(EXIT_PROBLEM)
 
 
-def _report(results: list[SyncResult], as_json: bool, uri: str) -> None:
+def _report(results: list[SyncResult], as_json: bool, uri: str,
+            names: dict[str, str]) -> None:
     """The summary; each run's MLflow page as ``url`` ("" when the server has no run)."""
     if as_json:
         echo_json({"runs": [
-            {**r.to_json(), "url": run_url(uri, r.experiment_id, r.server_run_id) if uri else ""}
+            {**r.to_json(), "name": names.get(r.run_dir, ""),
+             "url": run_url(uri, r.experiment_id, r.server_run_id) if uri else ""}
             for r in results]})
         return
-    click.echo(_table(results, uri))
+    click.echo(_table(results, uri, names))
     for r in results:
         for rej in r.rejected[:20]:
             click.echo(f"  {r.run_id}: rejected {rej.describe()}", err=True)

@@ -55,11 +55,11 @@ def test_bad_run_reported_others_synced(tmp_path: Path, mlflow_uri: str) -> None
     proc = run(str(runs), "--to", mlflow_uri, "--exclude", "broken")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["RUN", "STATUS", "POINTS", "SECONDS", "URL", "REASON"]
+    assert lines[0].split() == ["RUN", "NAME", "STATUS", "POINTS", "SECONDS", "URL", "REASON"]
     url = f"{mlflow_uri}/#/experiments/{by_id['good0']['experiment_id']}/runs/"
     assert by_id["good0"]["url"] == url + by_id["good0"]["server_run_id"]
     assert sum(url in line for line in lines[1:]) == 3  # what MLflow's "View run ... at:" shows
-    assert sorted(line.split()[1] for line in lines[1:]) == ["skipped"] * 3
+    assert sorted(line.split()[2] for line in lines[1:]) == ["skipped"] * 3
     assert "[3/3]" in proc.stderr  # one progress line per run when stderr is not a TTY
 
 
@@ -155,3 +155,19 @@ def test_a_directory_without_runs_is_a_note_and_exit_0_as_in_ls(tmp_path: Path) 
     assert proc.returncode == 1
     (res,) = json.loads(proc.stdout)["runs"]
     assert res["status"] == "failed" and "runwal import tensorboard" in res["reason"], res
+
+
+def test_the_table_names_the_runs_oldest_first(tmp_path: Path) -> None:
+    """Run ids are random: the table was in id order and had no name column."""
+    from runbuilder import T0, build_run
+
+    runs = tmp_path / "runs"
+    for run_id, name, created in (("zzz00001", "first", T0), ("aaa00002", "second", T0 + 60),
+                                  ("mmm00003", "third", T0 + 120)):
+        build_run(runs, training_records(3), run_id=run_id, name=name, created=created)
+    proc = run(str(runs), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[:2] for line in proc.stdout.splitlines()[1:]]
+    assert rows == [["zzz00001", "first"], ["aaa00002", "second"], ["mmm00003", "third"]]
+    proc = run(str(runs), "--dry-run", "--json")
+    assert [r["name"] for r in json.loads(proc.stdout)["runs"]] == ["first", "second", "third"]
