@@ -83,9 +83,21 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_run(path: str | os.PathLike[str]) -> RunDir:
-    """The run directory at ``path``, or NotARun with a hint for the user."""
+def by_id(path: str | os.PathLike[str]) -> Path:
+    """``path``, or, when nothing is there and it is a bare name (a run id), the run of
+    that id in the runs directory ($RUNWAL_DIR, else ./runs) if there is one."""
     p = Path(path)
+    if p.exists() or len(p.parts) != 1:
+        return p
+    for runs in (os.environ.get("RUNWAL_DIR"), "runs"):
+        if runs and (Path(runs) / p).is_dir():
+            return Path(runs) / p
+    return p
+
+
+def open_run(path: str | os.PathLike[str]) -> RunDir:
+    """The run directory at ``path`` (or a run id, `by_id`), or NotARun with a hint."""
+    p = by_id(path)
     if not p.exists():
         raise NotARun("no such directory", path=str(p))
     if not p.is_dir():

@@ -34,7 +34,7 @@ def export(run: Path, tb_dir: Path) -> None:
     \b
     Exit status: 0 ok; 2 RUN is not a run directory or OUT_DIR not writable.
     """
-    open_run(run)
+    run = open_run(run).path  # RUN may be a run id in ./runs
     if tb_dir.exists() and not tb_dir.is_dir():
         raise ExportError("exists and is not a directory", path=str(tb_dir))
     try:

@@ -22,10 +22,12 @@ def show(run: Path, as_json: bool) -> None:
     in the log is summarized at the end (details: `runwal verify RUN`).
 
     \b
+    RUN is a run directory, or a run id found in $RUNWAL_DIR, else ./runs.
+
+    \b
     Exit status: 0 ok (also for a damaged run); 2 RUN is not a run directory.
     """
-    open_run(run)
-    view = RunView.load(run)
+    view = RunView.load(open_run(run).path)  # RUN may be a run id in ./runs
     if as_json:
         echo_json(show_json(view))
     else:

@@ -263,3 +263,35 @@ def test_verify_checks_the_last_save_of_each_path(tmp_path: Path) -> None:
     report = json.loads(invoke("verify", run, "--json")[1])
     assert report["file_problems"] == 2
     assert report["notes"][0].startswith("seq 1: saved file: files/ckpt.pt holds 4 bytes")
+
+
+def test_verify_a_directory_of_runs_checks_every_run(tmp_path: Path) -> None:
+    """It used to ask for one run; now each gets a line, exit 1 if any is damaged."""
+    runs = tmp_path / "runs"
+    for run_id in ("goodrun1", "badrun02"):
+        build_run(runs, typical_records(30), run_id=run_id, records_per_frame=4)
+    code, out, _ = invoke("verify", runs)
+    assert code == 0
+    assert out.splitlines() == [f"badrun02  clean  {len(typical_records(30))} records",
+                                f"goodrun1  clean  {len(typical_records(30))} records",
+                                "2 runs verified, 0 damaged"]
+    damage_byte(runs / "badrun02", 3)
+    code, out, _ = invoke("verify", runs)
+    assert code == 1
+    assert out.splitlines()[0] == f"badrun02  damaged  {len(typical_records(30)) - 4} records, " \
+                                  "4 records lost"
+    assert out.splitlines()[-1].startswith("2 runs verified, 1 damaged")
+    code, out, _ = invoke("verify", runs, "--json")
+    assert code == 1 and [r["status"] for r in json.loads(out)["runs"]] == ["damaged", "clean"]
+
+
+def test_a_run_id_is_found_in_the_runs_directory(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    build_run(tmp_path / "runs", typical_records(3), run_id="byid0001")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RUNWAL_DIR", raising=False)
+    for command in ("show", "verify", "dump"):
+        code, _, err = invoke(command, "byid0001")
+        assert code == 0, (command, err)
+    code, _, err = invoke("show", "nosuchid")
+    assert code == 2 and "no such directory" in err
