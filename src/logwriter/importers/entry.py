@@ -94,9 +94,10 @@ def run_batch(kind: str, paths: Sequence[str], into: str | Path, *, say: Say,
     for raw in paths:
         try:
             found += find(Path(raw))
-        except ImportProblem as exc:
+        except ImportProblem as exc:  # the row names the source: the reason need not
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
             found.append(ImportResult(source=str(Path(raw)), kind=kind, status=FAILED,
-                                      reason=str(exc)))
+                                      reason=f"{exc.args[0]}{hint}"))
         except OSError as exc:
             found.append(ImportResult(source=str(Path(raw)), kind=kind, status=FAILED,
                                       reason=f"{exc.strerror or exc}: {exc.filename or raw}"))

@@ -166,7 +166,8 @@ def import_source(src: Source, into: Path, *, dry_run: bool = False,
     except OSError as exc:
         res.status, res.reason = FAILED, f"{exc.strerror or exc}: {exc.filename or src.path}"
     if res.status != FAILED and res.counts.get("damaged"):
-        res.reason = f"{res.counts['damaged']} damaged regions skipped (see notes)"
+        n = res.counts["damaged"]
+        res.reason = f"{n} damaged region{'' if n == 1 else 's'} skipped (see notes)"
     res.seconds = time.monotonic() - t0
     if progress is not None:
         progress(res)

@@ -44,9 +44,13 @@ def _is_hparams_dir(name: str) -> bool:
 
 
 def find_runs(logdir: Path, project: str | None = None) -> list[TensorBoardRun]:
-    """The runs under ``logdir``, sorted by path; NotASource when there is none."""
+    """The runs under ``logdir``, sorted by path; NotASource when there is none. An event
+    file stands for the directory that holds it (one TensorBoard run)."""
+    if logdir.is_file() and _is_event_file(logdir.name):
+        logdir = logdir.parent
     if not logdir.is_dir():
-        raise NotASource("not a directory", path=str(logdir))
+        raise NotASource("not a directory", path=str(logdir),
+                         hint="pass a TensorBoard logdir: a directory holding *tfevents* files")
     holders: dict[Path, list[Path]] = {}
     for top, dirs, files in os.walk(logdir):
         dirs.sort()

@@ -39,7 +39,9 @@ PEEK_BYTES = 1 << 20  # the run record is among the first few: read no more to f
 def find_runs(path: Path) -> list[WandbRun]:
     """The wandb run in ``path`` (an offline-run-* dir), or every one in a wandb/ dir."""
     if not path.is_dir():
-        raise NotASource("not a directory", path=str(path))
+        raise NotASource("not a directory", path=str(path),
+                         hint="pass a wandb offline run directory (wandb/offline-run-*, holding "
+                              "run-<id>.wandb), or the wandb/ directory that holds them")
     logs = sorted(path.glob("run-*.wandb"))
     if logs:
         return [WandbRun(path, logs[0])]

@@ -110,7 +110,8 @@ def open_run(path: str | os.PathLike[str]) -> RunDir:
         if p.name == STREAMS_DIR and is_run_dir(p.parent):  # its streams are not runs
             hint = f"it holds the writer streams of the run {p.parent}; pass that run"
         elif children:
-            hint = f"{p} holds {len(children)} runs; pass one of them, e.g. {children[0]}"
+            hint = (f"{p} holds {len(children)} run{'' if len(children) == 1 else 's'}; "
+                    f"pass one of them, e.g. {children[0]}")
         else:
             hint = foreign_run_hint(p)
         raise NotARun("not a runwal run directory (no run.json, no log/)", path=str(p),

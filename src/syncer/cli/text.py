@@ -166,7 +166,7 @@ def show_text(view: RunView) -> str:
     notes = list(view.notes)
     if view.identity_error:
         notes.insert(0, view.identity_error)
-    notes += [f"{n} records of type {t}, unknown to this runwal, skipped"
+    notes += [f"{render.plural(n, 'record')} of type {t}, unknown to this runwal, skipped"
               for t, n in sorted(view.unknown_types.items())]
     out += _section("notes", [f"  {n}" for n in notes])
     return terminal_text("\n".join(out))
@@ -274,7 +274,7 @@ def _metrics_section(title: str, metrics: dict[str, MetricStats], view: RunView 
         return []
     rows = [(k, m.count, m.last, m.min, m.max, render.sparkline(m.samples.values(), SPARK_WIDTH))
             for k, m in sorted(metrics.items())]
-    head = f"{title} ({len(metrics)} keys"
+    head = f"{title} ({render.plural(len(metrics), 'key')}"
     if view is not None:
         head += f", {view.step_count} steps, last step {render.cell(view.last_step)}"
     return ["", head + ")",

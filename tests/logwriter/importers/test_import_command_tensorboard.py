@@ -290,3 +290,24 @@ def test_runwal_export_reads_back(tmp_path: Path) -> None:
     got = {(b["step"], k): v for b in of_kind(read_clean(r["run_dir"]), "history")
            for k, v in b["data"].items()}
     assert got == want
+
+
+def test_an_event_file_imports_its_run_and_a_bad_path_is_named_once(tmp_path: Path) -> None:
+    """`runwal import tensorboard FILE`: the path was printed twice, with a hint about
+    wandb directories. An event file now stands for the logdir that holds it."""
+    logdir = tmp_path / "logs" / "exp1"
+    write_scalars(logdir, 5)
+    (event,) = logdir.glob("*tfevents*")
+    res = imp(str(event), "--into", str(tmp_path / "runs"), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["runs"]
+    assert row["status"] == "imported" and Path(row["source"]) == logdir
+    again = imp(str(logdir), "--into", str(tmp_path / "runs"), "--json")
+    assert json.loads(again.stdout)["runs"][0]["status"] == "unchanged"  # the same run
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not tensorboard")
+    res = imp(str(notes), "--into", str(tmp_path / "runs"))
+    assert res.exit_code == 1
+    (line,) = [ln for ln in res.stdout.splitlines() if "failed" in ln]
+    assert line.count(str(notes)) == 1 and "wandb" not in line, line
+    assert "a directory holding *tfevents* files" in line
