@@ -119,7 +119,8 @@ def syncd(
     """Watch DIR and sync its runs to an MLflow server while they are written.
 
     DIR is a directory of runs (./runs); runs created later are picked up, and
-    new steps of live runs reach the server about a second after log().
+    new steps of live runs reach the server 0.12 s after log() at p50
+    (measured: bench/livelag.py; ~0.6 s through a network mount).
     A run directory itself also works. The server may come and go: passes
     back off and catch up when it is back. Stop with SIGTERM or Ctrl-C: the
     batches in flight are finished and checkpointed first.
