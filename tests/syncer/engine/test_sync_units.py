@@ -252,3 +252,26 @@ def test_cursor_with_an_unusable_position_rereads_without_false_loss(tmp_path: P
     assert [n for n in events if isinstance(n, Note) and n.damage] == []
     seqs = [r.seq for ev in events if not isinstance(ev, Note) for r in ev.records]
     assert seqs == list(range(len(seqs))) and len(seqs) >= 20  # every frame, once, in order
+
+
+def test_summary_tags_skip_the_metrics_last_value_and_keep_a_rich_value_whole() -> None:
+    """Every summary value was mirrored as a summary.<key> tag, even the metric's last
+    value, and an image in the summary became 8 tags (summary.pic/_type, /path, ...)."""
+    state, plan = MapState(), Plan()
+    for step, loss in enumerate((0.9, 0.5)):
+        map_record(plan, Record(step, R.HISTORY, T0 + step,
+                                {"step": step, "data": {"loss": loss, "acc": 0.1 * step}}),
+                   state, {})
+    pic = {"_type": "image-file", "path": "media/image/ab.png", "sha256": "ab" * 32,
+           "size": 70, "width": 2, "height": 2, "format": "png"}
+    summary = {"loss": 0.5, "acc": 0.9, "best": 0.3, "pic": pic, "note": "done"}
+    map_record(plan, Record(5, R.SUMMARY, T0 + 5, summary), state, {})
+    tags = {k: v for k, (_, v) in plan.tags.items() if k.startswith("summary.")}
+    assert tags == {"summary.acc": "0.9",  # a summary (max) that is not the last value
+                    "summary.best": "0.3", "summary.note": "done",
+                    "summary.pic": "image-file media/image/ab.png"}
+    # the state that makes this survives a checkpoint
+    again = MapState.from_json(state.to_json())
+    plan2 = Plan()
+    map_record(plan2, Record(6, R.SUMMARY, T0 + 6, {"loss": 0.5}), again, {})
+    assert "summary.loss" not in plan2.tags

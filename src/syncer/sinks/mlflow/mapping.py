@@ -24,9 +24,13 @@ history        metrics with the record's own step and timestamp (ms), so a
                a ``metric_def`` gave a ``step_metric`` (name or glob) goes in at
                step = the row's integer value of that metric when the row has
                one, else at the record's step (`stepmetric`)
-summary        tags ``summary.<key>``; a numeric value whose key was never a
-               history metric also becomes metric ``<key>`` at the last history
-               step (so it shows as a column without adding rows to a curve)
+summary        tags ``summary.<key>``, except a value that is the last one of
+               that history metric (MLflow shows it as the metric already); a
+               numeric value whose key was never a history metric also becomes
+               metric ``<key>`` at the last history step (so it shows as a
+               column without adding rows to a curve); a rich value (an image
+               in the summary: ``{"_type": "image-file", "path", ...}``) is one
+               tag, ``<_type> <path>``, not one per field
 stats          metrics ``system/<name>`` with step = a per-run sample counter
 file           artifact at the same relative path (files/<path>)
 console        appended to artifact ``output.log`` (uploaded per pass)
@@ -78,6 +82,7 @@ class MapState:
     system_step: int = 0
     last_step: int = 0
     history_keys: set[str] = field(default_factory=set)
+    last_values: dict[str, Any] = field(default_factory=dict)  # metric -> last value sent
     console_bytes: int = 0  # bytes of output.log acknowledged so far
     console_uploaded: int = 0
     steps: StepMetrics = field(default_factory=StepMetrics)  # metric_def step_metric rules
@@ -92,6 +97,7 @@ class MapState:
             "system_step": self.system_step,
             "last_step": self.last_step,
             "history_keys": sorted(self.history_keys),
+            "last_values": self.last_values,
             "console_bytes": self.console_bytes,
             "console_uploaded": self.console_uploaded,
             "step_metrics": self.steps.to_json(),
@@ -108,6 +114,7 @@ class MapState:
             system_step=int(data.get("system_step", 0)),
             last_step=int(data.get("last_step", 0)),
             history_keys=set(data.get("history_keys") or ()),
+            last_values=dict(data.get("last_values") or {}),
             console_bytes=int(data.get("console_bytes", 0)),
             console_uploaded=int(data.get("console_uploaded", 0)),
             steps=StepMetrics.from_json(data.get("step_metrics")),
@@ -293,15 +300,35 @@ def map_history(plan: Plan, rec: Record, state: MapState) -> None:
             plan.skipped_values += 1
             continue
         state.history_keys.add(key)
+        state.last_values[key] = v
         _metric(plan, rec.seq, key, v, rec.ts, steps.step(key, row, step) if steps.rules else step)
 
 
 def map_summary(plan: Plan, rec: Record, state: MapState) -> None:
-    for key, value in flatten(rec.body if isinstance(rec.body, dict) else {}).items():
-        _tag(plan, rec.seq, f"summary.{key}", value)
+    for key, value in _summary_items(rec.body if isinstance(rec.body, dict) else {}):
         v = metric_value(value)
+        if v is not None and key in state.history_keys and state.last_values.get(key) == v:
+            continue  # the metric's last value: MLflow shows it as the metric already
+        _tag(plan, rec.seq, f"summary.{key}", value)
         if v is not None and key not in state.history_keys:
             _metric(plan, rec.seq, key, v, rec.ts, state.last_step)
+
+
+def _summary_items(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The summary's values as flat keys; a rich value (``{"_type": ..., "path": ...}``)
+    is one value, its type and file, not a tag per field."""
+    flat = flatten(body)
+    rich = {k.rpartition("/")[0] for k in flat if k.endswith("/_type")}
+    out: list[tuple[str, Any]] = []
+    for key, value in flat.items():
+        head, _, name = key.rpartition("/")
+        if head in rich:
+            if name == "_type":
+                path = flat.get(f"{head}/path")
+                out.append((head, f"{value} {path}" if path is not None else str(value)))
+            continue  # its other fields are the file's details, in the media record
+        out.append((key, value))
+    return out
 
 
 def map_stats(plan: Plan, rec: Record, state: MapState) -> None:
