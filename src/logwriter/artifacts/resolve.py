@@ -10,12 +10,15 @@ at once):
   ``name:<alias>`` (``latest`` by default) the newest record naming the
   alias. Newest is by the record's ts, then its seq.
 
-Cost: the first call in a process reads the logs of every run in the
-directory (frames only, no files); later calls read only what was appended
-since (`scan`). A directory of thousands of long runs makes the first call
-take seconds, on the caller's thread of log_artifact/use_artifact, never in
-log(). Records of this process not yet flushed are added by the caller
-(``pending``), so a use_artifact() right after a log_artifact() sees it.
+Cost: only runs that logged an artifact are read: log_artifact() always makes
+the run's store directory ``files/artifacts/`` (docs/FORMAT.md), so a stat of
+it tells the others apart without opening their logs (a shared run's streams
+likewise). The first call in a process reads those runs' logs (frames only,
+no files); later calls read only what was appended since (`scan`). On the
+caller's thread of log_artifact/use_artifact, never in log(); measured at
+10,000 runs by bench/artifact_scan.py. Records of this process not yet flushed
+are added by the caller (``pending``), so a use_artifact() right after a
+log_artifact() sees it.
 
 Two processes logging different content under one name at the same moment
 may both take the same next version; their digests tell them apart (the
@@ -31,9 +34,10 @@ from typing import Any
 
 from logwriter.artifacts.errors import ArtifactNotFound
 from logwriter.artifacts.names import VERSION_RE
+from logwriter.artifacts.store import STORE_DIR
 from logwriter.session.settings import SERVER_MODES
 from schema.errors import SchemaError
-from schema.layout import LOG_DIR, RunDir, child_runs
+from schema.layout import FILES_DIR, LOG_DIR, STREAMS_DIR, RunDir, child_runs
 from schema.reader import Frame, SegmentReader
 from schema.records import RecordType
 from schema.segment import list_segments
@@ -88,16 +92,27 @@ def scan(runs_dir: Path, name: str) -> tuple[list[Logged], int]:
     runs = child_runs(runs_dir)
     with _seen_lock:
         for run_dir in runs:
-            try:
-                segments = list_segments(run_dir / LOG_DIR)
-            except (OSError, SchemaError):
-                continue
-            for path in segments:
-                for body, ts, seq in _artifact_records(path):
-                    found = _logged(body, ts, seq, run_dir, name)
-                    if found is not None:
-                        out.append(found)
+            for stream in _with_artifacts(run_dir):
+                try:
+                    segments = list_segments(stream / LOG_DIR)
+                except (OSError, SchemaError):
+                    continue
+                for path in segments:
+                    for body, ts, seq in _artifact_records(path):
+                        found = _logged(body, ts, seq, stream, name)  # its store
+                        if found is not None:
+                            out.append(found)
     return out, len(runs)
+
+
+def _with_artifacts(run_dir: Path) -> list[Path]:
+    """The run's writer streams (its own log, and a shared run's others) whose store
+    directory exists: only they may hold artifact records."""
+    out = [run_dir] if (run_dir / FILES_DIR / STORE_DIR).is_dir() else []
+    if (run_dir / STREAMS_DIR).is_dir():
+        out += [s.path for s in RunDir(run_dir).streams()
+                if (s.files_dir / STORE_DIR).is_dir()]
+    return out
 
 
 def _artifact_records(path: Path) -> list[tuple[Any, float, int]]:
@@ -158,7 +173,8 @@ def find(records: list[Logged], spec: str) -> Logged | None:
 
 def run_id_of(run_dir: Path) -> str:
     try:
-        rid = RunDir(run_dir).identity().get("run_id")
+        rd = RunDir(run_dir)
+        rid = (rd.parent_run() or rd).identity().get("run_id")  # a stream: its run's id
     except SchemaError:
         rid = None
     return rid if isinstance(rid, str) else run_dir.name

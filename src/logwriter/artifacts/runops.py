@@ -58,6 +58,7 @@ from logwriter.errors import ArtifactWarning
 from logwriter.session.settings import SERVER_MODES
 from logwriter.values.convert import MAX_RECORD_BYTES
 from logwriter.values.text import clean_text
+from schema.atomic import make_dirs
 from schema.layout import FILES_DIR
 from schema.records import RecordType
 
@@ -125,6 +126,11 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
         entries.append(Entry(path, size=size, sha256=sha, store_file=f"{STORE_DIR}/{sha}"))
     digest = digest_of(entries)
     ts = time.time()
+    try:  # the mark use_artifact() looks for (resolve.py), references-only too
+        make_dirs(files_dir / STORE_DIR)
+    except OSError as exc:
+        raise ArtifactError(f"runwal: log_artifact({art.name!r}): cannot create "
+                            f"{files_dir / STORE_DIR}: {exc.strerror or exc}") from exc
     with _version_lock:
         records, _ = _records(run, art.name)
         version = assign_version(records, digest)
@@ -178,7 +184,7 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None) -> Ar
 
 
 def _resolve(run: Run, asked: str, name: str, spec: str) -> Artifact:
-    runs_dir = Path(run.run_dir).parent
+    runs_dir = Path(os.path.abspath(run.settings.dir))  # (run_dir may be a stream's)
     records, n_runs = _records(run, name)
     hit = find(records, spec)
     if hit is None:
@@ -242,7 +248,7 @@ def _dict_or_none(value: Any) -> dict[str, Any] | None:
 def _records(run: Run, name: str) -> tuple[list[Logged], int]:
     """The records of ``name`` on disk in the runs directory and queued by this run,
     and the number of runs read."""
-    records, n_runs = scan(Path(run.run_dir).parent, name)
+    records, n_runs = scan(Path(os.path.abspath(run.settings.dir)), name)
     return records + [r for r in _pending.get(run, []) if r.body["name"] == name], n_runs
 
 

@@ -379,3 +379,49 @@ def test_resolution_reads_appended_frames_and_survives_a_damaged_sibling(
     assert b.use_artifact("x:big").digest == second.digest
     assert b.use_artifact("x:v0").digest == first.digest
     b.finish()
+
+
+def test_use_artifact_reads_only_the_runs_that_logged_one(
+        tmp_path: Path, src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It read every run's log on its first call: minutes in a training process on a login
+    node's runs directory. A run that logged an artifact has files/artifacts/; only those
+    are read (bench/artifact_scan.py measures 10,000 runs)."""
+    from logwriter.artifacts import resolve
+    from syncutil import training_records, write_run
+
+    runs = tmp_path / "runs"
+    for i in range(30):  # runs of other work, never an artifact
+        write_run(runs, f"plain{i:03d}", training_records(20))
+    with _init(runs, id="producer") as run:
+        art = Artifact("data", type="dataset")
+        art.add_reference("s3://bucket/data.csv")  # no file: still marks the run
+        run.log_artifact(art)
+    read: list[Path] = []
+    real = resolve.SegmentReader
+
+    def counting(path: Path, **kw: Any) -> Any:
+        read.append(Path(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(resolve, "SegmentReader", counting)
+    resolve._seen.clear()
+    with _init(runs, id="consumer") as run:
+        got = run.use_artifact("data:latest")
+    assert got.version == "v0" and got.source_run == "producer"
+    assert {p.parent.parent.name for p in read} == {"producer"}, sorted(set(read))[:3]
+
+
+def test_an_artifact_logged_by_a_shared_runs_stream_is_found_and_downloaded(
+        tmp_path: Path, src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("RANK", "1")
+    with logwriter.init(dir=str(runs), id="shared1", shared=True, **QUIET) as run:
+        art = Artifact("ranked", type="dataset")
+        art.add_file(str(src / "a.txt"))
+        run.log_artifact(art)
+    monkeypatch.delenv("RANK")
+    with _init(runs, id="reader") as run:
+        got = run.use_artifact("ranked:v0")
+        out = Path(got.download(str(tmp_path / "out")))
+    assert got.source_run == "shared1"
+    assert (out / "a.txt").read_bytes() == (src / "a.txt").read_bytes()
