@@ -175,8 +175,8 @@ def _current(what: str) -> Run:
     return run
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
-        sync: bool | None = None) -> None:
+def log(data: dict[str, Any] | None = None, step: int | None = None,
+        commit: bool | None = None, sync: bool | None = None) -> None:
     """Log metrics to the current run; see Run.log (``sync`` is wandb's, ignored)."""
     _current("log()").log(data, step=step, commit=commit)
 

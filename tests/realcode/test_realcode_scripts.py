@@ -121,3 +121,18 @@ def test_wandb_semantics_script_define_metric_summary_resume_url(
     assert resumed["step"] == 16
     final = merged(again.records(run_dir), "summary")
     assert final["val/acc"] == 0.9 and final["train/loss"] == 1 / 12
+
+
+def test_wandb_examples_that_used_to_stop_run_as_with_wandb(run_script: Any) -> None:
+    """wandb.log() with no data commits a step; wandb.plot is a module; plot_table logs
+    its table (tests/realcode/scripts/wandb_examples_extra.py)."""
+    ran = run_script("wandb_examples_extra.py")
+    records = ran.records()
+    rows = history(records)
+    assert rows == {0: {"train/loss": 1.0, "eval/acc": 0.0}, 1: {"train/loss": 0.5},
+                    2: {"train/loss": 1.0 / 3, "eval/acc": 0.2}}
+    charts = {m["key"]: m["items"][0]["chart"] for m in of_kind(records, "media")}
+    assert charts["curve"]["type"] == "line" and charts["also"]["type"] == "scatter"
+    assert charts["pr"] == {"type": "custom", "title": "wandb/area-under-curve/v0",
+                            "fields": {"x": "x", "y": "y"}, "string_fields": {"title": "PR"}}
+    assert of_kind(records, "exit")[0]["status"] == "finished"

@@ -230,12 +230,15 @@ class Run(RunCalls, RunInfo):
     def step(self) -> int:
         return self._step
 
-    def log(self, data: dict[str, Any], step: int | None = None,
+    def log(self, data: dict[str, Any] | None = None, step: int | None = None,
             commit: bool | None = None, sync: bool | None = None) -> None:
         """Log one row of metrics; see the module docs of logwriter for step semantics.
-        ``sync`` is wandb's (deprecated there), accepted and ignored."""
+        ``sync`` is wandb's (deprecated there), accepted and ignored. ``log()`` with no
+        data commits the current step (older wandb's spelling, in its own examples)."""
         if (self._inert or self._finished) and self.ignores_calls():
             return
+        if data is None:
+            data = {}
         try:
             flat, size = flatten(data)
             media = None

@@ -47,8 +47,10 @@ What wandb's top-level API does here:
   ``log_model``: runwal's (logwriter.integrations.torchwatch, logwriter.artifacts); use_artifact
   resolves from the runs directory.
 * ``Image``, ``Table``, ``Histogram``, ``Video``, ``Audio``, ``Html`` and
-  ``plot``: runwal's (logwriter.media: files under files/media/, a ``media``
-  record per key); ``Object3D`` raises NotImplementedError (not supported).
+  ``plot`` (a module: ``import wandb.plot``, ``from wandb.plot import line``;
+  ``plot_table`` logs a custom Vega chart's table): runwal's (logwriter.media:
+  files under files/media/, a ``media`` record per key); ``Object3D`` raises
+  NotImplementedError (not supported). ``log()`` with no data commits the step.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ import sys
 from typing import Any
 
 import logwriter
-from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot  # noqa: F401
+from logwriter.media import Audio, Histogram, Html, Image, Object3D, Table, Video  # noqa: F401
 from logwriter.session.run import Run
 from logwriter.session.wandb_args import wandb_mode
 
@@ -189,8 +191,8 @@ def init(
         new.config.update({f"_wandb/{key}": value for key, value in kwargs.items()})
     return new
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
-        sync: bool | None = None) -> None:
+def log(data: dict[str, Any] | None = None, step: int | None = None,
+        commit: bool | None = None, sync: bool | None = None) -> None:
     """wandb.log; ``sync`` (deprecated in wandb) is ignored."""
     logwriter.log(data, step=step, commit=commit)
 
@@ -304,7 +306,8 @@ def log_model(path: str | os.PathLike[str], name: str | None = None,
     return logwriter.log_model(path, name=name, aliases=aliases)
 
 
-from wandb import errors, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
+from wandb import errors, plot, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
+from wandb.plot import plot_table  # noqa: E402, F401 (wandb.plot_table, as in wandb)
 
 
 def __getattr__(name: str) -> Any:
