@@ -51,3 +51,19 @@ def test_wandb_disabled_env_writes_nothing(run_script: Any, tmp_path: Path) -> N
                                              "WANDB_DIR": str(tmp_path / "wd")})
     assert '"disabled": true' in ran.proc.stdout
     assert ran.run_dirs() == []
+
+
+def test_wandb_api_names_scripts_use(run_script: Any) -> None:
+    """wandb.Api and apis fail with one line naming runwal's commands; env, Error, restore,
+    link_model, Molecule, run.status/display/config_static and lm-eval's printer work."""
+    ran = run_script("wandb_api_surface.py", env={"WANDB_PROJECT": "apis"})
+    (line,) = [ln for ln in ran.proc.stdout.splitlines() if ln.startswith("RUNINFO ")]
+    out = json.loads(line[len("RUNINFO "):])
+    assert out["env_project"] == "apis" and out["error_base"]
+    assert "runwal ls" in out["api"] and "MlflowClient" in out["api"]
+    assert "Molecule is not supported" in out["molecule"]
+    assert out["restored"] == "kept"
+    assert (out["display"], out["lr"], out["lr_item"]) == (False, 0.1, 0.1)
+    assert out["status_total"] >= 1 and out["model"] == "clf"
+    assert "wandb: printed by lm-eval's logger" in ran.proc.stderr
+    assert [a["name"] for a in of_kind(ran.records(), "artifact")] == ["clf"]

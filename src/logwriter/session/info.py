@@ -77,6 +77,16 @@ def _checkpoint(run_dir: str) -> dict[str, Any] | None:
     return best
 
 
+class StaticConfig(dict[str, Any]):
+    """``run.config_static``: a copy of the config, read as ``c.lr`` or ``c["lr"]``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class RunInfo:
     """wandb's run attributes for logwriter.session.run.Run (see the module docs)."""
 
@@ -97,6 +107,8 @@ class RunInfo:
         def save(self, glob_str: str | os.PathLike[str],
                  base_path: str | os.PathLike[str] | None = None,
                  policy: str = "now") -> list[str]: ...
+
+        def stats(self) -> dict[str, Any]: ...
 
     # -- identity ------------------------------------------------------------
 
@@ -189,6 +201,29 @@ class RunInfo:
 
     def get_sweep_url(self) -> None:
         return None
+
+    # -- wandb's other run attributes -------------------------------------------
+
+    @property
+    def config_static(self) -> StaticConfig:
+        """wandb's read-only view of the config: attribute and item access to a copy."""
+        return StaticConfig(dict(self.config))
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """wandb shows the run in Jupyter; runwal has no page to show: False, as wandb
+        answers outside Jupyter."""
+        return False
+
+    def status(self) -> Any:
+        """wandb's sync status, for the run's log: records logged so far
+        (``sync_items_total``) and those not yet on disk (``sync_items_pending``); the
+        server's side is `runwal ls`'s SYNC column."""
+        from types import SimpleNamespace
+
+        stats = self.stats()
+        pending = int(stats.get("queued", 0))
+        return SimpleNamespace(sync_items_total=int(stats.get("written", 0)) + pending,
+                               sync_items_pending=pending, sync_time=None)
 
     # -- code ----------------------------------------------------------------
 

@@ -10,8 +10,9 @@ ValueError naming both, never one value kept silently.
 
 Values are first made plain the way wandb stores a config (`coerce`), so the
 objects real configs carry never cost the whole update a TypeError: non-str
-keys become str (``id2label``'s int keys), Path -> str, str/int enums -> their
-value and other enums -> their str, set -> sorted list, tuple -> list,
+keys become str (``id2label``'s int keys), Path -> str, enums -> their name (as
+wandb 0.31 stores them: ``RED``; enum map keys: a str/int enum's value, else its
+str), set -> sorted list, tuple -> list,
 dataclasses, ``argparse.Namespace`` and objects with ``to_dict()`` -> dicts,
 numpy/torch arrays -> lists, their dtypes and devices (and anything else not
 plain) -> str, bytes -> text, dates -> ISO text, slices as wandb spells them.
@@ -104,8 +105,9 @@ def coerce(value: Any, depth: int = 0) -> Any:
 def _key(key: Any) -> str:
     if isinstance(key, str):
         return str(key)
-    enum_value = _enum_value(key)
-    return str(enum_value if isinstance(enum_value, (str, int)) else key)
+    if isinstance(key, enum.Enum):
+        return str(_enum_key(key))
+    return str(key)
 
 
 def _base(value: Any) -> Any:
@@ -116,14 +118,19 @@ def _base(value: Any) -> Any:
 
 
 def _enum_value(value: Any) -> Any:
-    """An enum member's value if it mixes in str/int (wandb sees the plain value), its
-    str for a plain Enum (what wandb stores), MISSING for anything else."""
+    """An enum member's name, as wandb 0.31 stores any enum in a config value (``RED``
+    for ``Color.RED``, a str or int enum included); MISSING for anything else."""
     if not isinstance(value, enum.Enum):
         return MISSING
-    if isinstance(value, (str, int)):
-        inner = value.value
-        return _base(inner if isinstance(inner, (str, int)) else value)
-    return str(value)
+    return value.name
+
+
+def _enum_key(key: enum.Enum) -> Any:
+    """A map key that is an enum member: its value if it mixes in str/int, else its str."""
+    if isinstance(key, (str, int)):
+        inner = key.value
+        return _base(inner if isinstance(inner, (str, int)) else key)
+    return str(key)
 
 
 def _nested(value: Any) -> dict[Any, Any] | None:

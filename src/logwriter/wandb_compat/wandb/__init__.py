@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import logwriter
@@ -306,7 +307,43 @@ def log_model(path: str | os.PathLike[str], name: str | None = None,
     return logwriter.log_model(path, name=name, aliases=aliases)
 
 
-from wandb import errors, plot, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
+class Molecule:
+    """wandb.Molecule (PDB and friends): not supported by runwal, as Object3D."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("runwal: Molecule is not supported; save the file with "
+                                  "run.save() instead")
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False,
+            root: str | None = None) -> Any:
+    """wandb.restore: a saved file of a run, opened for reading. runwal's runs are on
+    disk: the current run's files/, or with ``run_path`` (``entity/project/RUN_ID``: its
+    last part) that run's files/ in the runs directory. CommError when it is not there
+    (wandb's "not found on the server")."""
+    current = logwriter.run
+    places = [] if current is None or run_path else [Path(current.dir) / name]
+    if run_path:
+        runs = (Path(current.settings.dir) if current is not None
+                else Path(_env("RUNWAL_DIR") or "runs"))
+        places.append(runs / run_path.rstrip("/").split("/")[-1] / "files" / name)
+    for place in places:
+        if place.is_file():
+            return open(place, encoding="utf-8")
+    raise errors.CommError(f"runwal: wandb.restore({name!r}): no such file in "
+                           f"{', '.join(str(p.parent) for p in places) or 'any run'}")
+
+
+def link_model(path: str | os.PathLike[str], registered_model_name: str,
+               name: str | None = None, aliases: Any = None) -> logwriter.Artifact:
+    """wandb.link_model: logs the model as log_model does; wandb's model registry has no
+    counterpart here (the artifact is found by name with use_artifact)."""
+    return logwriter.log_model(path, name=name, aliases=aliases)
+
+
+from wandb import apis, env, errors, plot, sdk, util, wandb_run  # noqa: E402, F401 (as wandb)
+from wandb.api import Api  # noqa: E402, F401 (raises: runwal has no server API)
+from wandb.errors import Error  # noqa: E402, F401 (wandb.Error, as in wandb)
 from wandb.plot import plot_table  # noqa: E402, F401 (wandb.plot_table, as in wandb)
 
 

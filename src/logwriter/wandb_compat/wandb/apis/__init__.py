@@ -1,0 +1,6 @@
+"""``wandb.apis``: wandb's server API, which runwal does not have (see ``wandb.Api``)."""
+
+from wandb.api import Api as InternalApi
+from wandb.api import Api as PublicApi
+
+__all__ = ["InternalApi", "PublicApi"]
