@@ -84,3 +84,17 @@ def test_ddp_spawned_workers_leave_the_parents_run_whole(run_script: Any) -> Non
     assert (head["group"], head["job_type"]) == (parent, "worker")
     assert history(worker) == {0: {"allreduce": 3.0}}
     assert merged(worker, "summary")["no_run_error"] == "RunFinishedError"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_script_written_for_wandbs_callbacks(run_script: Any) -> None:
+    """wandb.integration.keras / wandb.keras imports (real wandb 0.31 needs TensorFlow
+    for them) run on runwal's Keras callback under runwal run."""
+    ran = run_script("keras_wandb.py", env={"KERAS_BACKEND": "torch"})
+    records = ran.records()
+    rows = history(records)
+    epoch_losses = [d["epoch/loss"] for d in rows.values() if "epoch/loss" in d]
+    assert len(epoch_losses) >= 2 and all(isinstance(v, float) for v in epoch_losses)
+    saved = {b["path"] for b in of_kind(records, "file")}
+    assert {"ckpt-01.keras", "ckpt-02.keras", "model.keras"} <= saved, saved
+    assert of_kind(records, "exit")[0]["status"] == "finished"
