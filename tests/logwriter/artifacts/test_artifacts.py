@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -338,9 +339,12 @@ def _shim() -> Any:
     import importlib.util
 
     path = Path(logwriter.__file__).parent / "wandb_compat" / "wandb" / "__init__.py"
-    spec = importlib.util.spec_from_file_location("runwal_wandb_shim", path)
+    # a package (its relative imports: wandb.plot, wandb.api, ...), under its own name
+    spec = importlib.util.spec_from_file_location("runwal_wandb_shim", path,
+                                                  submodule_search_locations=[str(path.parent)])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -4,6 +4,7 @@ every log_freq calls, unwatch, hooks gone at finish."""
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -186,9 +187,12 @@ def test_wandb_shim_watch(tmp_path: Path) -> None:
     import importlib.util
 
     path = Path(logwriter.__file__).parent / "wandb_compat" / "wandb" / "__init__.py"
-    spec = importlib.util.spec_from_file_location("runwal_wandb_shim_w", path)
+    # a package (its relative imports: wandb.plot, wandb.api, ...), under its own name
+    spec = importlib.util.spec_from_file_location("runwal_wandb_shim_w", path,
+                                                  submodule_search_locations=[str(path.parent)])
     assert spec is not None and spec.loader is not None
     wandb = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = wandb
     spec.loader.exec_module(wandb)
     run = wandb.init(project="p", dir=str(tmp_path), mode="offline")
     model = _model()

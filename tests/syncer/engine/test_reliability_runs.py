@@ -148,7 +148,7 @@ def test_bad_runs_fail_alone_with_one_line_and_the_batch_syncs(
         (R.EXIT, T0 + 1, {"code": 0, "status": "finished"}),
     ]
     write_run(root, "oddbody1", odd_bodies, project="rel-batch")
-    (root / "notarun0").mkdir()
+    (root / "notarun0").write_text("a file named on the command line is no run")
     write_run(root, "good0001", training_records(30), project="rel-batch")
 
     proc, runs = sync_json(str(root), str(root / "notarun0"), "--to", mlflow_uri,

@@ -341,10 +341,13 @@ def link_model(path: str | os.PathLike[str], registered_model_name: str,
     return logwriter.log_model(path, name=name, aliases=aliases)
 
 
-from wandb import apis, env, errors, plot, sdk, util, wandb_run  # noqa: E402, F401 (as wandb)
-from wandb.api import Api  # noqa: E402, F401 (raises: runwal has no server API)
-from wandb.errors import Error  # noqa: E402, F401 (wandb.Error, as in wandb)
-from wandb.plot import plot_table  # noqa: E402, F401 (wandb.plot_table, as in wandb)
+from wandb import errors, sdk, util, wandb_run  # noqa: E402, F401 (as wandb, at its top)
+
+# Relative: a process that imported the real wandb first (an importer) must still get these
+from . import apis, env, plot  # noqa: E402, F401
+from .api import Api  # noqa: E402, F401 (raises: runwal has no server API)
+from .errors import Error  # noqa: E402, F401 (wandb.Error, as in wandb)
+from .plot import plot_table  # noqa: E402, F401 (wandb.plot_table, as in wandb)
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wandb.errors import UsageError
+from .errors import UsageError
 
 
 class Api:

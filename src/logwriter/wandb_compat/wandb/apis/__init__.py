@@ -1,6 +1,6 @@
 """``wandb.apis``: wandb's server API, which runwal does not have (see ``wandb.Api``)."""
 
-from wandb.api import Api as InternalApi
-from wandb.api import Api as PublicApi
+from ..api import Api as InternalApi
+from ..api import Api as PublicApi
 
 __all__ = ["InternalApi", "PublicApi"]
