@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, *,
+                 tmp: str | os.PathLike[str] | None = None) -> None:
+    """``path`` holds ``data`` whole or not at all, durably: written to ``tmp`` (default
+    ``<name>.<pid>.tmp`` beside it), fsync'd, renamed, and the directory fsync'd."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = Path(tmp) if tmp is not None else path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         _write_synced(tmp, data)
         os.replace(tmp, path)

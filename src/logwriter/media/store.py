@@ -27,7 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from schema.atomic import fsync_dir, make_dirs, write_all
+from schema.atomic import make_dirs, write_atomic
 
 MEDIA_DIR = "media"
 
@@ -84,17 +84,5 @@ class MediaStore:
 
 def _write_replace(dest: Path, data: bytes) -> None:
     # pid and thread: two stores of one process may write the same content at once
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(dest, data,
+                 tmp=dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp"))
