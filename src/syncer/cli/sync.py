@@ -20,12 +20,13 @@ import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
 from schema import uri as tracking_uri
 from schema.layout import RunDir, child_runs, foreign_run_hint, is_run_dir
+from schema.records import finite_number
 from schema.uri import public_uri
 from syncer.cli.common import echo_json, json_option, user_errors
 from syncer.cli.progress import Progress
@@ -71,10 +72,17 @@ def expand(paths: Iterable[str]) -> tuple[list[Path], list[Path]]:
     return out, empty
 
 
-def selected(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
-    names = {path.name}
-    with contextlib.suppress(Exception):  # a bad dir is reported by the sync itself
-        names.add(str(RunDir.open(path).identity().get("run_id") or path.name))
+def identity_of(path: Path) -> dict[str, Any]:
+    """The run's run.json (read once per run, for --include/--exclude, the order and the
+    NAME column); {} when it cannot be read (the sync itself reports why)."""
+    with contextlib.suppress(Exception):
+        return RunDir.open(path).identity()
+    return {}
+
+
+def selected(path: Path, identity: dict[str, Any], include: tuple[str, ...],
+             exclude: tuple[str, ...]) -> bool:
+    names = {path.name, str(identity.get("run_id") or path.name)}
     if include and not any(fnmatch.fnmatch(n, g) for n in names for g in include):
         return False
     return not any(fnmatch.fnmatch(n, g) for n in names for g in exclude)
@@ -98,25 +106,17 @@ class SyncProgress(Progress):
                       result.seconds, more)
 
 
-def identity_of(path: Path) -> tuple[float | None, str]:
-    """(created, name) from the run's run.json, for the order and the NAME column;
-    (None, "") when it cannot be read (the pass reports why)."""
-    with contextlib.suppress(Exception):
-        data = RunDir.open(path).identity()
-        created = data.get("created")
-        name = data.get("name")
-        return (float(created) if isinstance(created, (int, float)) and
-                not isinstance(created, bool) else None,
-                name if isinstance(name, str) else "")
-    return None, ""
+def in_creation_order(identities: dict[Path, dict[str, Any]]) -> tuple[list[Path],
+                                                                        dict[Path, str]]:
+    """The runs oldest first (as `runwal ls` lists them; run ids are random), and each
+    one's name."""
+    def created(p: Path) -> float | None:
+        return finite_number(identities[p].get("created"))  # forged values too
 
-
-def in_creation_order(paths: list[Path]) -> tuple[list[Path], dict[Path, str]]:
-    """``paths`` oldest run first (as `runwal ls` lists them; run ids are random), and
-    each one's name."""
-    meta = {p: identity_of(p) for p in paths}
-    ordered = sorted(paths, key=lambda p: (meta[p][0] is None, meta[p][0] or 0.0, str(p)))
-    return ordered, {p: meta[p][1] for p in paths}
+    ordered = sorted(identities, key=lambda p: (created(p) is None, created(p) or 0.0, str(p)))
+    names = {p: name if isinstance(name := identities[p].get("name"), str) else ""
+             for p in identities}
+    return ordered, names
 
 
 def _table(results: list[SyncResult], uri: str, names: dict[str, str]) -> str:
@@ -223,7 +223,9 @@ def sync(
     # one: the same one line and exit 2 as without --dry-run, never a password.
     uri = server_uri(to) if not dry_run or tracking_uri.resolve(to) else ""
     found, empty = expand(run_dirs)
-    paths, names = in_creation_order([p for p in found if selected(p, include, exclude)])
+    identities = {p: identity_of(p) for p in found}
+    paths, names = in_creation_order({p: ident for p, ident in identities.items()
+                                      if selected(p, ident, include, exclude)})
     for where in empty:
         click.echo(terminal_text(f"runwal: note: no runs under {where}"), err=True)
     if not paths and not found:  # nothing to do: no server needed, nothing failed
